@@ -1,0 +1,78 @@
+import { jest } from '@jest/globals';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as core from '@actions/core';
+import { run } from '../../src/run.js';
+import type { Provider } from '../../src/providers/types.js';
+
+export interface ActionRun {
+  outputs: Record<string, string>;
+  /** The job summary file, as the runner would show it. */
+  summary: string;
+  /** Everything the action printed: log lines and workflow commands. */
+  log: string;
+  failed: boolean;
+}
+
+/** Reads the runner's `name<<delimiter` output file into a record. */
+export function parseOutputFile(text: string): Record<string, string> {
+  const outputs: Record<string, string> = {};
+  const pattern = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n?\2$/gm;
+  for (const m of text.matchAll(pattern)) outputs[m[1] as string] = m[3] as string;
+  return outputs;
+}
+
+/**
+ * Runs the action in-process as a runner would (step summary and output files, `INPUT_*` values),
+ * with the given provider in place of the real one.
+ */
+// @actions/core remembers the summary file's path after its first write, so one pair of files
+// serves every run in a test file, emptied before each run.
+const dir = mkdtempSync(join(tmpdir(), 'bgp-run-'));
+const summaryFile = join(dir, 'summary.md');
+const outputFile = join(dir, 'output.txt');
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+
+export async function runAction(inputs: Record<string, string>, provider?: Provider): Promise<ActionRun> {
+  writeFileSync(summaryFile, '');
+  writeFileSync(outputFile, '');
+  const saved = { summary: process.env.GITHUB_STEP_SUMMARY, output: process.env.GITHUB_OUTPUT };
+  process.env.GITHUB_STEP_SUMMARY = summaryFile;
+  process.env.GITHUB_OUTPUT = outputFile;
+  const printed: string[] = [];
+  const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    printed.push(String(chunk));
+    return true;
+  });
+  try {
+    await run({
+      source: (name) => inputs[name] ?? '',
+      env: { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' },
+      ...(provider && { createProvider: () => provider }),
+    });
+    return {
+      outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),
+      summary: readFileSync(summaryFile, 'utf8'),
+      log: printed.join(''),
+      failed: process.exitCode === core.ExitCode.Failure,
+    };
+  } finally {
+    write.mockRestore();
+    process.exitCode = undefined;
+    process.env.GITHUB_STEP_SUMMARY = saved.summary;
+    process.env.GITHUB_OUTPUT = saved.output;
+  }
+}
+
+/** The `::error` lines the action printed (the annotations and the failure), with the runner's escaping undone. */
+export function errorLines(log: string): string[] {
+  const unescape = (text: string) => text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%');
+  return log
+    .split('\n')
+    .filter((line) => line.startsWith('::error'))
+    .map((line) => {
+      const m = /^::error( [^:]*)?::(.*)$/.exec(line);
+      return m ? `::error${unescape(m[1] ?? '')}::${unescape(m[2] ?? '')}` : line;
+    });
+}

@@ -1,0 +1,75 @@
+import type { Color } from '../../src/colors.js';
+import type { Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../../src/providers/types.js';
+
+/**
+ * An in-memory world for orchestration tests: hosts with a release and a health, and a load
+ * balancer whose live color changes only through moveTo. It keeps state like the real parts do,
+ * so tests assert on the world after a run, not on the calls made.
+ */
+export class MemoryWorld implements Provider {
+  live: LiveTraffic = { kind: 'color', color: 'blue' };
+  readonly hosts: Record<Color, Host[]>;
+  /** Release each host runs. */
+  readonly releases = new Map<string, string>();
+  readonly unhealthy = new Set<string>();
+  /** Hosts whose release fails, with the step and its message. */
+  readonly failingRelease = new Map<string, string>();
+  /** Makes the live color read back wrong after a move, as a misbehaving balancer would. */
+  moveIgnored = false;
+  /** Base of the preview route (`<base>/<color>`); none by default. */
+  previewBase: string | undefined;
+  readonly moves: Color[] = [];
+  closed = false;
+
+  constructor(hostsPerColor = 2) {
+    const make = (color: Color): Host[] =>
+      Array.from({ length: hostsPerColor }, (_, i) => ({
+        name: `${color}-${i + 1}`,
+        color,
+        address: `${color}-${i + 1}.internal`,
+        healthUrl: `http://${color}-${i + 1}.internal:5000/health`,
+      }));
+    this.hosts = { blue: make('blue'), green: make('green') };
+    for (const host of [...this.hosts.blue, ...this.hosts.green]) this.releases.set(host.name, 'r0');
+  }
+
+  inventory = { hostsOf: async (color: Color) => this.hosts[color] };
+
+  releaser = {
+    release: async (hosts: Host[], release: string): Promise<HostOutcome[]> =>
+      hosts.map((host) => {
+        const failure = this.failingRelease.get(host.name);
+        if (failure) return { host, ok: false, durationMs: 5, detail: failure, restored: true };
+        this.releases.set(host.name, release);
+        return { host, ok: true, durationMs: 5, detail: `release ${release} live on host` };
+      }),
+  };
+
+  traffic = {
+    description: 'memory balancer',
+    readLive: async (): Promise<LiveTraffic> => this.live,
+    moveTo: async (color: Color): Promise<string> => {
+      this.moves.push(color);
+      if (!this.moveIgnored) this.live = { kind: 'color', color };
+      return `traffic on ${color}`;
+    },
+    previewUrl: (color: Color) => (this.previewBase ? `${this.previewBase}/${color}` : undefined),
+  };
+
+  health = {
+    check: async (hosts: Host[]): Promise<HostHealth[]> =>
+      hosts.map((host) => {
+        const ok = !this.unhealthy.has(host.name);
+        return {
+          host,
+          ok,
+          ...(!ok && { balancerState: 'DOWN' }),
+          probe: { url: host.healthUrl ?? '', ok, attempts: ok ? 1 : 3, ...(ok ? { status: 200 } : { error: 'connection refused' }) },
+        };
+      }),
+  };
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}

@@ -1,0 +1,11 @@
+// Jest runs the TypeScript sources as ES modules (the @actions/* packages are ESM-only).
+// npm run jest starts node with --experimental-vm-modules for that.
+export default {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/__tests__'],
+  testMatch: ['**/*.test.ts'],
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  testTimeout: 60_000,
+};

@@ -1,0 +1,18 @@
+import type { HealthSettings } from '../settings.js';
+import type { HealthReader, Host, HostHealth } from '../providers/types.js';
+import { probeUntilHealthy } from './probe.js';
+
+/** Health read by probing each host's health URL from the runner, all hosts at once. */
+export class DirectProbeHealth implements HealthReader {
+  constructor(private readonly health: HealthSettings) {}
+
+  async check(hosts: Host[]): Promise<HostHealth[]> {
+    return Promise.all(
+      hosts.map(async (host): Promise<HostHealth> => {
+        if (!host.healthUrl) return { host, ok: false, balancerState: 'no health URL known for this host' };
+        const probe = await probeUntilHealthy(host.healthUrl, this.health);
+        return { host, ok: probe.ok, probe };
+      }),
+    );
+  }
+}

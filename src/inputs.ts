@@ -1,0 +1,319 @@
+/**
+ * Every input and output of the action, in one table. action.yml and the README's input reference
+ * are generated from it (`npm run docs`), and a test fails when they drift, so the code, the action
+ * metadata and the docs always agree. Defaults here are also applied when the runner did not pass an
+ * input (for example `node dist/index.js` run by hand).
+ */
+
+export interface InputSpec {
+  description: string;
+  /** Default as written in action.yml; `${{ ... }}` expressions are resolved by the runner only. */
+  default?: string;
+  required?: boolean;
+  /** Masked with core.setSecret as soon as it is read. */
+  secret?: boolean;
+  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'DigitalOcean' | 'AWS';
+}
+
+export const INPUTS = {
+  mode: {
+    section: 'General',
+    required: true,
+    description:
+      'What this run does: `deploy` (release to the idle color, prove it healthy, no traffic change), `switch` (move traffic to the idle color after health checks, validate, move back on failure) or `rollback` (send traffic back to the previous color).',
+  },
+  provider: {
+    section: 'General',
+    required: true,
+    description:
+      'Where the hosts live: `aws` (ALB + Auto Scaling Groups + SSM), `digitalocean` (Droplets by tag + SSH), or `ssh` (static host lists + SSH).',
+  },
+  'app-name': {
+    section: 'General',
+    required: true,
+    description:
+      'Name of the application: keys the state variable and the deploy lock, and names the default app directory. Letters, digits, `-`, `_` and `.`; at most 64 characters.',
+  },
+  release: {
+    section: 'General',
+    default: '${{ github.sha }}',
+    description:
+      'Release id: names the release directory on each host and is reported by the app. Defaults to the commit that triggered the workflow.',
+  },
+  'initial-color': {
+    section: 'General',
+    default: 'blue',
+    description: 'Color the first release goes to, when nothing is live yet: `blue` or `green`.',
+  },
+  'dry-run': {
+    section: 'General',
+    default: 'false',
+    description:
+      'Print the plan (phases, hosts it would touch, traffic change) and change nothing. What cannot be read is shown as unknown.',
+  },
+  'health-path': {
+    section: 'Health',
+    default: '/health',
+    description: 'HTTP path probed on each host, on the preview route and on the public entry point.',
+  },
+  'health-expected-status': {
+    section: 'Health',
+    default: '200',
+    description: 'HTTP status a healthy probe answers with.',
+  },
+  'health-timeout': {
+    section: 'Health',
+    default: '5',
+    description: 'Seconds one probe request may take.',
+  },
+  'health-retries': {
+    section: 'Health',
+    default: '10',
+    description: 'How many times a failing probe is retried before the host counts as unhealthy.',
+  },
+  'health-interval': {
+    section: 'Health',
+    default: '3',
+    description: 'Seconds between probe attempts (grows with backoff, up to four times this).',
+  },
+  'app-port': {
+    section: 'Health',
+    default: '5000',
+    description: 'Port the application listens on, on each host (probed directly, and used as HAProxy server port).',
+  },
+  'app-dir': {
+    section: 'Release on hosts',
+    default: '',
+    description:
+      'Directory on each host that holds `releases/` and the `current` symlink. Default: `/srv/<app-name>`.',
+  },
+  'psgi-file': {
+    section: 'Release on hosts',
+    default: 'app.psgi',
+    description: 'PSGI entry point, relative to the release directory; checked with `perl -c` before the switch.',
+  },
+  'install-command': {
+    section: 'Release on hosts',
+    default: '',
+    description:
+      'Command that installs CPAN dependencies in the release directory. Default: `carton install --deployment` when `cpanfile.snapshot` exists, else `cpanm --installdeps -L local .`.',
+  },
+  'cpan-mirror': {
+    section: 'Release on hosts',
+    default: '',
+    description: 'CPAN mirror URL for Carton and cpanm (a Pinto or DarkPAN mirror, or `file:///path`). Default: the public CPAN.',
+  },
+  'test-command': {
+    section: 'Release on hosts',
+    default: '',
+    description: 'Optional command run in the release directory before it goes live, for example `prove -l t`.',
+  },
+  'shared-paths': {
+    section: 'Release on hosts',
+    default: '',
+    description:
+      'Files and directories kept across releases (config, `.env`, logs), one per line or comma-separated, relative to the release; linked from `<app-dir>/shared/`.',
+  },
+  restart: {
+    section: 'Release on hosts',
+    default: 'server-starter',
+    description:
+      'How the app restarts gracefully: `server-starter` (Server::Starter + HUP), `starman` (HUP to the master), `systemd` (reload a unit) or `command` (your own `restart-command`).',
+  },
+  'restart-command': {
+    section: 'Release on hosts',
+    default: '',
+    description: 'Command run on each host when `restart: command`.',
+  },
+  'systemd-unit': {
+    section: 'Release on hosts',
+    default: '',
+    description: 'Unit reloaded when `restart: systemd`. Default: `<app-name>.service`.',
+  },
+  'keep-releases': {
+    section: 'Release on hosts',
+    default: '5',
+    description: 'How many releases to keep on each host (the live one and the ones a rollback may need).',
+  },
+  concurrency: {
+    section: 'Release on hosts',
+    default: '10',
+    description: 'How many hosts of a color receive the release at once.',
+  },
+  'blue-hosts': {
+    section: 'SSH',
+    default: '',
+    description: 'For `provider: ssh`: the hosts of the blue color, `host` or `host:port`, one per line or comma-separated.',
+  },
+  'green-hosts': {
+    section: 'SSH',
+    default: '',
+    description: 'For `provider: ssh`: the hosts of the green color, as `blue-hosts`.',
+  },
+  'ssh-user': {
+    section: 'SSH',
+    default: 'deploy',
+    description: 'User the action logs in as on every host.',
+  },
+  'ssh-port': {
+    section: 'SSH',
+    default: '22',
+    description: 'SSH port, unless a host names its own.',
+  },
+  'ssh-private-key': {
+    section: 'SSH',
+    secret: true,
+    default: '',
+    description: 'Private key (PEM or OpenSSH format) for SSH. Pass it from a secret; it is masked in logs.',
+  },
+  'ssh-known-hosts': {
+    section: 'SSH',
+    default: '',
+    description:
+      'known_hosts lines for every host (and the jump host). Host keys are verified against them; get them with `ssh-keyscan`.',
+  },
+  'ssh-insecure-skip-host-key-check': {
+    section: 'SSH',
+    default: 'false',
+    description: 'Accept any host key. Only for throwaway hosts: it allows a man in the middle. Prints a warning.',
+  },
+  'ssh-jump-host': {
+    section: 'SSH',
+    default: '',
+    description: 'Optional bastion, `[user@]host[:port]`, that SSH connections go through.',
+  },
+  traffic: {
+    section: 'Traffic',
+    default: '',
+    description:
+      'What moves traffic: `haproxy`, `do-lb` (a DigitalOcean Load Balancer) or `alb`. Default: `alb` for aws, `haproxy` otherwise.',
+  },
+  'haproxy-host': {
+    section: 'Traffic',
+    default: 'local',
+    description: 'Host that runs HAProxy, reached over SSH as `[user@]host[:port]`, or `local` for HAProxy on the runner.',
+  },
+  'haproxy-socket': {
+    section: 'Traffic',
+    default: '/run/haproxy/admin.sock',
+    description: "HAProxy's admin socket (runtime API), on the HAProxy host.",
+  },
+  'haproxy-config': {
+    section: 'Traffic',
+    default: '/etc/haproxy/haproxy.cfg',
+    description: 'HAProxy configuration file the action renders when hosts are added or removed.',
+  },
+  'public-url': {
+    section: 'Traffic',
+    default: '',
+    description: 'URL of the public entry point, probed after a switch to validate it.',
+  },
+  'preview-url': {
+    section: 'Traffic',
+    default: '',
+    description: 'URL of the preview route that reaches the idle color without touching live traffic.',
+  },
+  'min-healthy-hosts': {
+    section: 'Traffic',
+    default: '',
+    description: 'Switch even when some hosts of the new color are unhealthy, as long as this many are healthy. Default: all.',
+  },
+  'drain-timeout': {
+    section: 'Traffic',
+    default: '30',
+    description: "Seconds to wait after a switch for the old color's in-flight connections to finish.",
+  },
+  'digitalocean-token': {
+    section: 'DigitalOcean',
+    secret: true,
+    default: '',
+    description: 'DigitalOcean API token (read for Droplets; write for a load balancer). Pass it from a secret.',
+  },
+  'digitalocean-api-url': {
+    section: 'DigitalOcean',
+    default: 'https://api.digitalocean.com',
+    description: 'DigitalOcean API base URL, for proxies and tests (as `doctl --api-url`).',
+  },
+  'blue-tag': {
+    section: 'DigitalOcean',
+    default: 'env:blue',
+    description: 'Tag on the Droplets of the blue color.',
+  },
+  'green-tag': {
+    section: 'DigitalOcean',
+    default: 'env:green',
+    description: 'Tag on the Droplets of the green color.',
+  },
+  'droplet-address': {
+    section: 'DigitalOcean',
+    default: 'private',
+    description: 'Which Droplet address the action connects to: `private` (VPC) or `public`.',
+  },
+  'do-load-balancer-id': {
+    section: 'DigitalOcean',
+    default: '',
+    description: 'Id of the DigitalOcean Load Balancer to switch, with `traffic: do-lb`.',
+  },
+  'aws-region': {
+    section: 'AWS',
+    default: '',
+    description: 'AWS region. Default: `AWS_REGION` / `AWS_DEFAULT_REGION` from the environment.',
+  },
+  'listener-arn': {
+    section: 'AWS',
+    default: '',
+    description: 'ARN of the ALB listener whose default action forwards to the live target group.',
+  },
+  'rule-arn': {
+    section: 'AWS',
+    default: '',
+    description: 'ARN of a listener rule to switch instead of the default action.',
+  },
+  'test-listener-arn': {
+    section: 'AWS',
+    default: '',
+    description: 'ARN of a test listener that forwards to the idle color (the preview route).',
+  },
+  'blue-target-group': {
+    section: 'AWS',
+    default: '',
+    description: 'Target group of the blue color: name or ARN.',
+  },
+  'green-target-group': {
+    section: 'AWS',
+    default: '',
+    description: 'Target group of the green color: name or ARN.',
+  },
+  'blue-asg': {
+    section: 'AWS',
+    default: '',
+    description: 'Auto Scaling Group of the blue color.',
+  },
+  'green-asg': {
+    section: 'AWS',
+    default: '',
+    description: 'Auto Scaling Group of the green color.',
+  },
+  'scale-down-delay': {
+    section: 'AWS',
+    default: '',
+    description: 'Seconds after a successful switch before the old color is scaled down. Default: never scale down.',
+  },
+} as const satisfies Record<string, InputSpec>;
+
+export type InputName = keyof typeof INPUTS;
+
+export const OUTPUTS = {
+  'live-color': { description: 'Color serving traffic when the run ended (`blue`, `green`, or `unknown`).' },
+  'previous-color': { description: 'Color that served traffic when the run started.' },
+  'target-color': { description: 'Color this run released to or moved traffic to.' },
+  release: { description: 'Release id this run worked with.' },
+  'preview-url': { description: 'URL that reaches the idle color without touching live traffic, when there is one.' },
+  result: { description: '`success`, `failure`, or `planned` for a dry run.' },
+} as const satisfies Record<string, { description: string }>;
+
+export type OutputName = keyof typeof OUTPUTS;
+
+export function inputSpec(name: InputName): InputSpec {
+  return INPUTS[name];
+}

@@ -1,0 +1,107 @@
+import * as core from '@actions/core';
+import type { Color } from './colors.js';
+import { messageOf } from './errors.js';
+
+export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown';
+
+/** One line of the summary's phase table. */
+export interface PhaseRow {
+  phase: string;
+  color?: Color;
+  hosts: string;
+  result: PhaseResult;
+  durationMs: number;
+  detail: string;
+}
+
+export interface Phase<C> {
+  /** Short id, as recorded in state: `release`, `switch`. */
+  name: string;
+  /** What the log group and the summary call it. */
+  title: string;
+  color(context: C): Color | undefined;
+  /** The hosts it touches, for the table (known once earlier phases ran). */
+  hosts(context: C): string;
+  /** Only reads: runs in a dry run too, where a failure shows as unknown instead of failing. */
+  readOnly?: boolean;
+  /** Does the work; returns a detail line for the summary. Throws to fail the run. */
+  run(context: C): Promise<string>;
+  /** What it would do, for a dry run. */
+  plan(context: C): string;
+}
+
+export interface PhaseRunOptions {
+  dryRun: boolean;
+  /** Called after each phase that completed: the state checkpoint. */
+  onPhaseDone?: (row: PhaseRow) => Promise<void>;
+}
+
+export interface PhaseRunResult {
+  rows: PhaseRow[];
+  /** The phase that failed and why; later phases are `not run`. */
+  failure?: { phase: string; title: string; message: string; error: unknown };
+}
+
+/**
+ * Runs phases in order, each in its own collapsible log group with its color and time. A failing
+ * phase stops the run; every phase yields a row for the job summary, run or not.
+ */
+export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions): Promise<PhaseRunResult> {
+  const rows: PhaseRow[] = [];
+  let failure: PhaseRunResult['failure'];
+  for (const phase of phases) {
+    const row = (result: PhaseResult, durationMs: number, detail: string): PhaseRow => ({
+      phase: phase.title,
+      color: phase.color(context),
+      hosts: phase.hosts(context),
+      result,
+      durationMs,
+      detail,
+    });
+    if (failure) {
+      rows.push(row('not run', 0, `not run: ${failure.title} failed`));
+      continue;
+    }
+    if (options.dryRun && !phase.readOnly) {
+      const planned = row('planned', 0, phase.plan(context));
+      core.info(`[plan] ${groupName(phase, context)}: ${planned.detail}`);
+      rows.push(planned);
+      continue;
+    }
+    const started = performance.now();
+    const done = await core.group(groupName(phase, context), async () => {
+      try {
+        const detail = await phase.run(context);
+        const elapsed = performance.now() - started;
+        core.info(`✔ ${phase.title}: ${detail} (${formatDuration(elapsed)})`);
+        return row('ok', elapsed, detail);
+      } catch (error) {
+        const elapsed = performance.now() - started;
+        const message = messageOf(error);
+        if (options.dryRun) {
+          core.info(`? ${phase.title}: could not be read (${message})`);
+          return row('unknown', elapsed, `unknown: ${message}`);
+        }
+        core.info(`✖ ${phase.title} failed after ${formatDuration(elapsed)}: ${message}`);
+        if (error instanceof Error && error.stack) core.debug(error.stack);
+        failure = { phase: phase.name, title: phase.title, message, error };
+        return row('failed', elapsed, message);
+      }
+    });
+    rows.push(done);
+    if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done);
+  }
+  return { rows, ...(failure && { failure }) };
+}
+
+function groupName<C>(phase: Phase<C>, context: C): string {
+  const color = phase.color(context);
+  return color ? `${phase.title} (${color})` : phase.title;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
+  const minutes = Math.floor(ms / 60_000);
+  return `${minutes} min ${Math.round((ms - minutes * 60_000) / 1000)} s`;
+}

@@ -1,0 +1,255 @@
+import { otherColor, type Color } from './colors.js';
+import { UserError, messageOf } from './errors.js';
+import type { Phase } from './phases.js';
+import type { Host, HostHealth, LiveTraffic, Provider } from './providers/types.js';
+import type { Mode, Settings } from './settings.js';
+import { probeUntilHealthy } from './health/probe.js';
+import { annotateUnhealthy } from './report/annotations.js';
+
+/** What the phases of one run share: filled in as they go, read by the report. */
+export interface RunContext {
+  settings: Settings;
+  provider: Provider;
+  /** Live traffic when the run started, as the load balancer says. */
+  liveBefore?: LiveTraffic;
+  /** Live traffic after the traffic phases, read back from the load balancer. */
+  liveAfter?: LiveTraffic;
+  /** The color this run releases to or moves traffic to. */
+  target?: Color;
+  hosts: Partial<Record<Color, Host[]>>;
+  previewUrl?: string;
+  /** Set when a failed validation moved traffic back by itself. */
+  movedBack?: Color;
+}
+
+type RunPhase = Phase<RunContext>;
+
+export function describeLive(live: LiveTraffic | undefined): string {
+  if (!live) return 'unknown';
+  switch (live.kind) {
+    case 'color':
+      return live.color;
+    case 'none':
+      return 'none';
+    case 'weighted':
+      return `split (blue ${live.weights.blue}%, green ${live.weights.green}%)`;
+    case 'unknown':
+      return 'unknown';
+  }
+}
+
+/** The color traffic is on, when it is on exactly one. */
+export function liveColor(live: LiveTraffic | undefined): Color | undefined {
+  return live?.kind === 'color' ? live.color : undefined;
+}
+
+/** Where this run goes, given what is live: deploy and switch go to the idle color, rollback to the previous one. */
+export function targetOf(mode: Mode, live: LiveTraffic, initialColor: Color): Color | undefined {
+  switch (live.kind) {
+    case 'color':
+      return otherColor(live.color);
+    case 'none':
+      if (mode === 'rollback') {
+        throw new UserError('Nothing is live yet, so there is no previous color to roll back to. Deploy and switch first.');
+      }
+      return initialColor;
+    case 'weighted':
+      throw new UserError(
+        `Traffic is split (blue ${live.weights.blue}%, green ${live.weights.green}%): a progressive switch stopped halfway. Run mode: switch to finish it or mode: rollback to undo it.`,
+      );
+    case 'unknown':
+      return undefined;
+  }
+}
+
+const hostNames = (hosts: Host[] | undefined): string => (hosts?.length ? hosts.map((h) => h.name).join(', ') : '');
+
+/** The hosts of the target color; when it is not known (a dry run), the hosts of either color it may be. */
+function targetHostNames(c: RunContext): string {
+  if (c.target) return hostNames(c.hosts[c.target]);
+  const either = (['blue', 'green'] as const).filter((color) => c.hosts[color]?.length).map((color) => `${color}: ${hostNames(c.hosts[color])}`);
+  return either.length ? `one color of ${either.join('; ')}` : '';
+}
+
+function targetHosts(context: RunContext): Host[] {
+  const hosts = context.target ? context.hosts[context.target] : undefined;
+  if (!context.target || !hosts) throw new Error('target hosts read before the inventory phase');
+  return hosts;
+}
+
+const locate: RunPhase = {
+  name: 'locate',
+  title: 'Read live traffic',
+  readOnly: true,
+  color: () => undefined,
+  hosts: (c) => c.provider.traffic.description,
+  plan: () => 'read which color is live',
+  async run(c) {
+    c.liveBefore = await c.provider.traffic.readLive();
+    c.target = targetOf(c.settings.mode, c.liveBefore, c.settings.initialColor);
+    const live = describeLive(c.liveBefore);
+    const verb = { deploy: 'deploying to', switch: 'switching to', rollback: 'rolling back to' }[c.settings.mode];
+    return `live: ${live}; ${verb} ${c.target ?? 'unknown'}`;
+  },
+};
+
+const inventory: RunPhase = {
+  name: 'inventory',
+  title: 'Find hosts',
+  readOnly: true,
+  color: (c) => c.target,
+  hosts: (c) => hostNames(c.target ? c.hosts[c.target] : [...(c.hosts.blue ?? []), ...(c.hosts.green ?? [])]),
+  plan: () => 'find the hosts of the target color',
+  async run(c) {
+    // Without a known target (a dry run that could not read the balancer) list both colors.
+    const colors: Color[] = c.target ? [c.target] : ['blue', 'green'];
+    for (const color of colors) {
+      c.hosts[color] = await c.provider.inventory.hostsOf(color);
+      if (c.hosts[color].length === 0 && c.target) {
+        throw new UserError(`No hosts found for the ${color} color. Check the inventory inputs of provider ${c.settings.provider.name}.`);
+      }
+    }
+    return colors.map((color) => `${color}: ${c.hosts[color]?.length ?? 0} host(s)`).join('; ');
+  },
+};
+
+const release: RunPhase = {
+  name: 'release',
+  title: 'Release',
+  color: (c) => c.target,
+  hosts: targetHostNames,
+  plan: (c) => `put release ${c.settings.release} on the ${c.target ?? 'idle'} hosts, install CPAN dependencies, restart gracefully`,
+  async run(c) {
+    const hosts = targetHosts(c);
+    const outcomes = await c.provider.releaser.release(hosts, c.settings.release);
+    const failed = outcomes.filter((o) => !o.ok);
+    if (failed.length > 0) {
+      const live = describeLive(c.liveBefore);
+      const each = failed.map((o) => `${o.host.name}: ${o.detail}${o.restored ? ' (restored to its previous release)' : ''}`).join('; ');
+      throw new UserError(`Release ${c.settings.release} failed on ${failed.length} of ${hosts.length} ${c.target} host(s): ${each}. Live traffic is untouched (${live}).`);
+    }
+    return `release ${c.settings.release} on ${outcomes.length} host(s)`;
+  },
+};
+
+/** Health of the target hosts: all must pass, or `minHealthy` when given. */
+async function requireHealthy(c: RunContext, minHealthy: number | undefined, refusal: string): Promise<HostHealth[]> {
+  const hosts = targetHosts(c);
+  const report = await c.provider.health.check(hosts);
+  const healthy = report.filter((h) => h.ok);
+  const needed = minHealthy === undefined ? hosts.length : Math.min(minHealthy, hosts.length);
+  const unhealthy = report.filter((h) => !h.ok);
+  annotateUnhealthy(unhealthy);
+  if (healthy.length < needed || healthy.length === 0) {
+    const names = unhealthy.map((h) => `${h.host.name} (${h.balancerState ?? h.probe?.error ?? 'unhealthy'})`).join(', ');
+    throw new UserError(`${refusal}: ${healthy.length} of ${hosts.length} ${c.target} host(s) healthy, ${needed} needed. Unhealthy: ${names}.`);
+  }
+  return healthy;
+}
+
+const health: RunPhase = {
+  name: 'health',
+  title: 'Check health',
+  color: (c) => c.target,
+  hosts: targetHostNames,
+  plan: (c) => `probe ${c.settings.health.path} on every ${c.target ?? 'idle'} host`,
+  async run(c) {
+    const healthy = await requireHealthy(c, undefined, `Release ${c.settings.release} is not healthy on ${c.target}`);
+    return `${healthy.length} host(s) healthy`;
+  },
+};
+
+const preview: RunPhase = {
+  name: 'preview',
+  title: 'Check preview route',
+  color: (c) => c.target,
+  hosts: (c) => c.provider.traffic.description,
+  plan: (c) => `probe ${c.settings.health.path} through the preview route of ${c.target ?? 'the idle color'}`,
+  async run(c) {
+    const target = c.target;
+    if (!target) throw new Error('preview before locate');
+    c.previewUrl = c.provider.traffic.previewUrl(target) ?? c.settings.traffic.previewUrl;
+    if (!c.previewUrl) return 'no preview route configured (set preview-url to check one)';
+    const result = await probeUntilHealthy(`${c.previewUrl}${c.settings.health.path}`, c.settings.health);
+    if (!result.ok) {
+      annotateUnhealthy([{ host: { name: 'preview route', color: target, address: c.previewUrl }, ok: false, probe: result }]);
+      throw new UserError(`The preview route ${result.url} is not healthy: ${result.error}. Live traffic is untouched.`);
+    }
+    return `${result.url} answered ${result.status}`;
+  },
+};
+
+const verify: RunPhase = {
+  name: 'verify',
+  title: 'Check health before moving traffic',
+  color: (c) => c.target,
+  hosts: targetHostNames,
+  plan: (c) => `refuse unless the ${c.target ?? 'target'} hosts are healthy in the load balancer and by a direct probe`,
+  async run(c) {
+    const refusal = c.settings.mode === 'rollback' ? `Cannot roll back to ${c.target}` : `Refusing to switch to ${c.target}`;
+    const healthy = await requireHealthy(c, c.settings.traffic.minHealthyHosts, refusal);
+    return `${healthy.length} of ${targetHosts(c).length} host(s) healthy`;
+  },
+};
+
+const moveTraffic: RunPhase = {
+  name: 'switch',
+  title: 'Move traffic',
+  color: (c) => c.target,
+  hosts: (c) => c.provider.traffic.description,
+  plan: (c) => `move live traffic from ${describeLive(c.liveBefore)} to ${c.target ?? 'the other color'}`,
+  async run(c) {
+    const target = c.target;
+    if (!target) throw new Error('switch before locate');
+    return c.provider.traffic.moveTo(target, targetHosts(c));
+  },
+};
+
+const validate: RunPhase = {
+  name: 'validate',
+  title: 'Validate after the move',
+  color: (c) => c.target,
+  hosts: (c) => c.settings.traffic.publicUrl ?? c.provider.traffic.description,
+  plan: (c) => `read the live color back${c.settings.traffic.publicUrl ? ` and probe ${c.settings.traffic.publicUrl}` : ''}; move traffic back on failure`,
+  async run(c) {
+    const target = c.target;
+    if (!target) throw new Error('validate before locate');
+    c.liveAfter = await c.provider.traffic.readLive();
+    let problem: string | undefined;
+    if (liveColor(c.liveAfter) !== target) {
+      problem = `the load balancer reports ${describeLive(c.liveAfter)} live, not ${target}`;
+    } else if (c.settings.traffic.publicUrl) {
+      const result = await probeUntilHealthy(`${c.settings.traffic.publicUrl}${c.settings.health.path}`, c.settings.health);
+      if (!result.ok) {
+        annotateUnhealthy([{ host: { name: 'public entry point', color: target, address: c.settings.traffic.publicUrl }, ok: false, probe: result }]);
+        problem = `${result.url}: ${result.error}`;
+      }
+    }
+    if (problem) await moveBack(c, problem);
+    return `${target} is live`;
+  },
+};
+
+/** A failed validation sends traffic back to where it was, by itself, then fails the run. */
+async function moveBack(c: RunContext, problem: string): Promise<never> {
+  const previous = liveColor(c.liveBefore);
+  if (!previous) throw new UserError(`Validation failed: ${problem}. Nothing was live before, so there is nothing to move back to.`);
+  try {
+    await c.provider.traffic.moveTo(previous, c.hosts[previous] ?? (await c.provider.inventory.hostsOf(previous)));
+    c.liveAfter = await c.provider.traffic.readLive();
+    c.movedBack = previous;
+  } catch (error) {
+    throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. Check the load balancer now.`);
+  }
+  throw new UserError(`Validation failed: ${problem}. Traffic was moved back to ${previous}.`);
+}
+
+export function phasesFor(mode: Mode): RunPhase[] {
+  switch (mode) {
+    case 'deploy':
+      return [locate, inventory, release, health, preview];
+    case 'switch':
+    case 'rollback':
+      return [locate, inventory, verify, moveTraffic, validate];
+  }
+}

@@ -1,0 +1,78 @@
+import type { Color } from '../colors.js';
+import type { ProbeResult } from '../health/probe.js';
+
+/** One server of a color, however the provider found it. */
+export interface Host {
+  /** Stable name for logs, annotations and the summary: an address, a Droplet name, an instance id. */
+  name: string;
+  color: Color;
+  /** Where the runner reaches the host (SSH) or the provider's handle for it (an instance id). */
+  address: string;
+  port?: number;
+  user?: string;
+  /** URL of the app's health path on this host, probed directly from the runner. */
+  healthUrl?: string;
+}
+
+/** Which color serves traffic, as the load balancer itself says. */
+export type LiveTraffic =
+  | { kind: 'color'; color: Color }
+  /** Nothing is routed yet: the first deploy of an app. */
+  | { kind: 'none' }
+  /** Split between both colors: a progressive switch stopped halfway. Percentages. */
+  | { kind: 'weighted'; weights: Record<Color, number> }
+  /** Could not be read (dry run only): the reason says why. */
+  | { kind: 'unknown'; reason: string };
+
+export interface HostOutcome {
+  host: Host;
+  ok: boolean;
+  durationMs: number;
+  /** What happened, or for a failure: the step that failed and its last output. */
+  detail: string;
+  /** For a failed release: whether the host was put back on its previous release. */
+  restored?: boolean;
+}
+
+export interface HostHealth {
+  host: Host;
+  ok: boolean;
+  /** The load balancer's own view (HAProxy UP/DOWN, ALB target health), when it has one. */
+  balancerState?: string;
+  probe?: ProbeResult;
+}
+
+/** Finds the hosts of a color. */
+export interface Inventory {
+  hostsOf(color: Color): Promise<Host[]>;
+}
+
+/** Puts a release on hosts, all of one color. */
+export interface Releaser {
+  release(hosts: Host[], release: string): Promise<HostOutcome[]>;
+}
+
+/** Reads and moves live traffic. */
+export interface Traffic {
+  /** Where traffic is switched, for the plan and the summary: "HAProxy on lb1", "ALB listener …". */
+  readonly description: string;
+  readLive(): Promise<LiveTraffic>;
+  /** Sends all traffic to `color`, whose `hosts` passed their health checks; returns a detail line. */
+  moveTo(color: Color, hosts: Host[]): Promise<string>;
+  /** URL that reaches `color` without touching live traffic, when there is one. */
+  previewUrl(color: Color): string | undefined;
+}
+
+/** Tells whether hosts are healthy: the balancer's view and a direct probe. */
+export interface HealthReader {
+  check(hosts: Host[]): Promise<HostHealth[]>;
+}
+
+export interface Provider {
+  inventory: Inventory;
+  releaser: Releaser;
+  traffic: Traffic;
+  health: HealthReader;
+  /** Closes connections the provider opened. */
+  close(): Promise<void>;
+}

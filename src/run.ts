@@ -1,0 +1,85 @@
+import * as core from '@actions/core';
+import { UserError, messageOf } from './errors.js';
+import { describeLive, liveColor, phasesFor, type RunContext } from './plan.js';
+import { runPhases } from './phases.js';
+import { createProvider } from './providers/index.js';
+import type { Provider } from './providers/types.js';
+import { setOutputs, type Outputs } from './report/outputs.js';
+import { outcomeOf, writeSummary, type RunReport } from './report/summary.js';
+import { readSettings, type InputSource, type Settings } from './settings.js';
+
+/** Seams for tests: where inputs come from and which provider serves the settings. */
+export interface RunDependencies {
+  source?: InputSource;
+  env?: NodeJS.ProcessEnv;
+  createProvider?: (settings: Settings) => Provider;
+}
+
+/**
+ * The whole action: settings, phases, report. Never throws: every failure ends as one
+ * `core.setFailed` line, and the outputs are set on every path.
+ */
+export async function run(dependencies: RunDependencies = {}): Promise<Outputs> {
+  const outputs: Outputs = {
+    'live-color': 'unknown',
+    'previous-color': 'unknown',
+    'target-color': '',
+    release: '',
+    'preview-url': '',
+    result: 'failure',
+  };
+  let provider: Provider | undefined;
+  try {
+    const settings = readSettings(dependencies.source, dependencies.env);
+    outputs.release = settings.release;
+    provider = (dependencies.createProvider ?? createProvider)(settings);
+    const context: RunContext = { settings, provider, hosts: {} };
+    if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
+
+    const result = await runPhases(phasesFor(settings.mode), context, { dryRun: settings.dryRun });
+    if (!context.liveAfter) {
+      // Traffic moved only if the switch phase ran; read it back so the summary tells the truth.
+      const switched = result.rows.some((row) => row.phase === 'Move traffic' && row.result !== 'not run' && row.result !== 'planned');
+      context.liveAfter = switched ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) })) : context.liveBefore;
+    }
+    const report: RunReport = {
+      mode: settings.mode,
+      provider: settings.provider.name,
+      appName: settings.appName,
+      release: settings.release,
+      trafficDescription: provider.traffic.description,
+      dryRun: settings.dryRun,
+      liveBefore: describeLive(context.liveBefore),
+      liveAfter: describeLive(context.liveAfter),
+      target: context.target ?? 'unknown',
+      rows: result.rows,
+      ...(result.failure && { failure: { title: result.failure.title, message: result.failure.message } }),
+      ...(context.previewUrl && { previewUrl: context.previewUrl }),
+      ...(context.movedBack && { movedBack: context.movedBack }),
+    };
+    Object.assign(outputs, {
+      'live-color': liveColor(context.liveAfter) ?? describeLive(context.liveAfter),
+      'previous-color': liveColor(context.liveBefore) ?? describeLive(context.liveBefore),
+      'target-color': context.target ?? 'unknown',
+      'preview-url': context.previewUrl ?? '',
+      result: outcomeOf(report),
+    });
+    await writeSummary(report);
+    if (result.failure) fail(result.failure.error);
+  } catch (error) {
+    fail(error);
+  } finally {
+    setOutputs(outputs);
+    await provider?.close().catch((error: unknown) => core.warning(`Closing connections failed: ${messageOf(error)}`));
+  }
+  return outputs;
+}
+
+function fail(error: unknown): void {
+  if (error instanceof UserError) {
+    core.setFailed(messageOf(error));
+    return;
+  }
+  if (error instanceof Error && error.stack) core.debug(error.stack);
+  core.setFailed(`Internal error: ${messageOf(error)}. Re-run with debug logging on to see where, and report it.`);
+}

@@ -1,0 +1,414 @@
+import * as core from '@actions/core';
+import { INPUTS, inputSpec, type InputName } from './inputs.js';
+import { InputError } from './errors.js';
+import { COLORS, type Color } from './colors.js';
+
+export const MODES = ['deploy', 'switch', 'rollback'] as const;
+export type Mode = (typeof MODES)[number];
+export const PROVIDERS = ['aws', 'digitalocean', 'ssh'] as const;
+export type ProviderName = (typeof PROVIDERS)[number];
+export const TRAFFIC_KINDS = ['haproxy', 'do-lb', 'alb'] as const;
+export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
+export const RESTART_METHODS = ['server-starter', 'starman', 'systemd', 'command'] as const;
+export type RestartMethod = (typeof RESTART_METHODS)[number];
+
+/** A host as the user wrote it: `host`, `host:port`, `user@host:port`, `[::1]:22`. */
+export interface HostAddress {
+  host: string;
+  port?: number;
+  user?: string;
+}
+
+export interface HealthSettings {
+  path: string;
+  expectedStatus: number;
+  timeoutMs: number;
+  retries: number;
+  intervalMs: number;
+}
+
+export interface ReleaseSettings {
+  appDir: string;
+  psgiFile: string;
+  installCommand?: string;
+  cpanMirror?: string;
+  testCommand?: string;
+  sharedPaths: string[];
+  restart: RestartMethod;
+  restartCommand?: string;
+  systemdUnit: string;
+  keepReleases: number;
+  concurrency: number;
+  appPort: number;
+}
+
+export interface SshSettings {
+  user: string;
+  port: number;
+  privateKey?: string;
+  knownHosts?: string;
+  skipHostKeyCheck: boolean;
+  jumpHost?: HostAddress;
+}
+
+export interface TrafficSettings {
+  kind: TrafficKind;
+  /** undefined: HAProxy runs on the runner itself. */
+  haproxyHost?: HostAddress;
+  haproxySocket: string;
+  haproxyConfig: string;
+  publicUrl?: string;
+  previewUrl?: string;
+  minHealthyHosts?: number;
+  drainTimeoutMs: number;
+}
+
+export interface SshProviderSettings {
+  name: 'ssh';
+  hosts: Record<Color, HostAddress[]>;
+}
+
+export interface DigitalOceanSettings {
+  name: 'digitalocean';
+  token: string;
+  apiUrl: string;
+  tags: Record<Color, string>;
+  address: 'public' | 'private';
+  loadBalancerId?: string;
+}
+
+export interface AwsSettings {
+  name: 'aws';
+  region: string;
+  listenerArn: string;
+  ruleArn?: string;
+  testListenerArn?: string;
+  targetGroups: Record<Color, string>;
+  autoScalingGroups: Record<Color, string>;
+  scaleDownDelayMs?: number;
+}
+
+export interface Settings {
+  mode: Mode;
+  /** Where the first release goes, when nothing is live yet. */
+  initialColor: Color;
+  appName: string;
+  release: string;
+  dryRun: boolean;
+  health: HealthSettings;
+  hostRelease: ReleaseSettings;
+  ssh: SshSettings;
+  traffic: TrafficSettings;
+  provider: SshProviderSettings | DigitalOceanSettings | AwsSettings;
+}
+
+/** How an input's raw value is looked up: the runner's `INPUT_*` variables by default. */
+export type InputSource = (name: string) => string;
+
+const fromEnvironment: InputSource = (name) => core.getInput(name);
+
+/**
+ * Reads every input once, masks secrets, validates, and returns one typed settings object.
+ * Throws InputError, naming the input, on the first bad value; nothing remote is touched here.
+ */
+export function readSettings(
+  source: InputSource = fromEnvironment,
+  env: NodeJS.ProcessEnv = process.env,
+): Settings {
+  const inputs = new InputReader(source);
+  // Mask every secret that was passed, even one the chosen provider does not use.
+  for (const name of Object.keys(INPUTS) as InputName[]) {
+    if (inputSpec(name).secret) inputs.text(name);
+  }
+  const mode = inputs.choice('mode', MODES);
+  const providerName = inputs.choice('provider', PROVIDERS);
+  const appName = inputs.match('app-name', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'Use letters, digits, `-`, `_` and `.`, at most 64 characters, for example `shop-api`');
+  const release = releaseId(inputs.text('release') || env.GITHUB_SHA || '');
+  const provider = readProvider(inputs, providerName, env);
+
+  const settings: Settings = {
+    mode,
+    initialColor: inputs.choice('initial-color', COLORS),
+    appName,
+    release,
+    dryRun: inputs.bool('dry-run'),
+    health: {
+      path: inputs.match('health-path', /^\/\S*$/, 'Use an absolute path such as `/health`'),
+      expectedStatus: inputs.integer('health-expected-status', 100, 599),
+      timeoutMs: inputs.seconds('health-timeout', 0.1, 300),
+      retries: inputs.integer('health-retries', 0, 1000),
+      intervalMs: inputs.seconds('health-interval', 0, 600),
+    },
+    hostRelease: {
+      appDir: inputs.text('app-dir') || `/srv/${appName}`,
+      psgiFile: inputs.text('psgi-file'),
+      installCommand: inputs.optional('install-command'),
+      cpanMirror: inputs.optional('cpan-mirror'),
+      testCommand: inputs.optional('test-command'),
+      sharedPaths: inputs.list('shared-paths'),
+      restart: inputs.choice('restart', RESTART_METHODS),
+      restartCommand: inputs.optional('restart-command'),
+      systemdUnit: inputs.text('systemd-unit') || `${appName}.service`,
+      keepReleases: inputs.integer('keep-releases', 1, 100),
+      concurrency: inputs.integer('concurrency', 1, 256),
+      appPort: inputs.integer('app-port', 1, 65535),
+    },
+    ssh: {
+      user: inputs.match('ssh-user', /^[a-z_][a-z0-9_.-]*$/i, 'Use a login name such as `deploy`'),
+      port: inputs.integer('ssh-port', 1, 65535),
+      privateKey: inputs.optional('ssh-private-key'),
+      knownHosts: inputs.optional('ssh-known-hosts'),
+      skipHostKeyCheck: inputs.bool('ssh-insecure-skip-host-key-check'),
+      jumpHost: inputs.optional('ssh-jump-host') === undefined ? undefined : inputs.host('ssh-jump-host'),
+    },
+    traffic: {
+      kind: readTrafficKind(inputs, providerName),
+      haproxyHost: inputs.text('haproxy-host') === 'local' ? undefined : inputs.host('haproxy-host'),
+      haproxySocket: inputs.match('haproxy-socket', /^\/\S+$/, 'Use an absolute path on the HAProxy host'),
+      haproxyConfig: inputs.match('haproxy-config', /^\/\S+$/, 'Use an absolute path on the HAProxy host'),
+      publicUrl: inputs.url('public-url'),
+      previewUrl: inputs.url('preview-url'),
+      minHealthyHosts: inputs.optional('min-healthy-hosts') === undefined ? undefined : inputs.integer('min-healthy-hosts', 1, 10_000),
+      drainTimeoutMs: inputs.seconds('drain-timeout', 0, 3600),
+    },
+    provider,
+  };
+  validateTogether(settings);
+  return settings;
+}
+
+function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.ProcessEnv): Settings['provider'] {
+  switch (name) {
+    case 'ssh':
+      return { name, hosts: { blue: inputs.hosts('blue-hosts'), green: inputs.hosts('green-hosts') } };
+    case 'digitalocean': {
+      const token = inputs.required('digitalocean-token', 'Pass a DigitalOcean API token from a secret: `digitalocean-token: ${{ secrets.DIGITALOCEAN_TOKEN }}`');
+      return {
+        name,
+        token,
+        apiUrl: inputs.url('digitalocean-api-url') ?? 'https://api.digitalocean.com',
+        tags: { blue: inputs.tag('blue-tag'), green: inputs.tag('green-tag') },
+        address: inputs.choice('droplet-address', ['private', 'public'] as const),
+        loadBalancerId: inputs.optional('do-load-balancer-id') === undefined ? undefined : inputs.match('do-load-balancer-id', /^[0-9a-f-]{36}$/, 'Use the load balancer id (a UUID) from `doctl compute load-balancer list`'),
+      };
+    }
+    case 'aws': {
+      const region = inputs.text('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
+      if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
+        throw new InputError('aws-region', region ? `'${region}' is not an AWS region` : 'no region is set', 'Set aws-region (for example `eu-west-1`), or AWS_REGION in the environment');
+      }
+      return {
+        name,
+        region,
+        listenerArn: inputs.arn('listener-arn', 'listener', true),
+        ruleArn: inputs.arn('rule-arn', 'listener-rule', false),
+        testListenerArn: inputs.arn('test-listener-arn', 'listener', false),
+        targetGroups: { blue: inputs.targetGroup('blue-target-group'), green: inputs.targetGroup('green-target-group') },
+        autoScalingGroups: {
+          blue: inputs.match('blue-asg', /^[\x21-\x7e]{1,255}$/, 'Name the Auto Scaling Group of the blue color'),
+          green: inputs.match('green-asg', /^[\x21-\x7e]{1,255}$/, 'Name the Auto Scaling Group of the green color'),
+        },
+        scaleDownDelayMs: inputs.optional('scale-down-delay') === undefined ? undefined : inputs.seconds('scale-down-delay', 0, 86_400),
+      };
+    }
+  }
+}
+
+function readTrafficKind(inputs: InputReader, provider: ProviderName): TrafficKind {
+  const fallback: TrafficKind = provider === 'aws' ? 'alb' : 'haproxy';
+  const kind = inputs.optional('traffic') === undefined ? fallback : inputs.choice('traffic', TRAFFIC_KINDS);
+  const allowed: Record<ProviderName, TrafficKind[]> = { aws: ['alb'], digitalocean: ['haproxy', 'do-lb'], ssh: ['haproxy'] };
+  if (!allowed[provider].includes(kind)) {
+    throw new InputError('traffic', `'${kind}' does not work with provider ${provider}`, `Use ${allowed[provider].map((k) => `\`${k}\``).join(' or ')}`);
+  }
+  return kind;
+}
+
+/** Rules that tie several inputs together. */
+function validateTogether(settings: Settings): void {
+  const { provider, traffic, hostRelease, ssh } = settings;
+  if (provider.name === 'ssh') {
+    for (const color of ['blue', 'green'] as const) {
+      if (provider.hosts[color].length === 0) {
+        throw new InputError(`${color}-hosts`, `provider ssh needs the hosts of the ${color} color`, `List them, for example \`${color}-hosts: 10.0.0.${color === 'blue' ? 11 : 21}\``);
+      }
+    }
+  }
+  if (traffic.kind === 'do-lb' && provider.name === 'digitalocean' && !provider.loadBalancerId) {
+    throw new InputError('do-load-balancer-id', 'traffic do-lb needs the load balancer to switch', 'Set do-load-balancer-id to its id');
+  }
+  if (hostRelease.restart === 'command' && !hostRelease.restartCommand) {
+    throw new InputError('restart-command', 'restart is `command` but no command is given', 'Set restart-command, or pick another restart method');
+  }
+  if (ssh.skipHostKeyCheck && ssh.knownHosts) {
+    throw new InputError('ssh-insecure-skip-host-key-check', 'is true while ssh-known-hosts is set', 'Remove one of them: keep ssh-known-hosts to verify host keys');
+  }
+}
+
+function releaseId(value: string): string {
+  if (!value) {
+    throw new InputError('release', 'no release id is given and GITHUB_SHA is not set', 'Set release, for example to `${{ github.sha }}`');
+  }
+  // The id names a directory on each host (with `/` and `%` percent-encoded, so `release/1.2` works):
+  // it may hold shell metacharacters, since every command quotes it, but no control character and
+  // no leading dot.
+  const hasControl = [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+  if (value.length > 128 || hasControl || value.startsWith('.')) {
+    throw new InputError('release', `'${value.slice(0, 40)}' cannot name a release directory`, 'Use at most 128 characters without control characters or a leading dot, such as a commit SHA or `v1.2.3`');
+  }
+  return value;
+}
+
+class InputReader {
+  constructor(private readonly source: InputSource) {}
+
+  /** The trimmed value, or the input's default when the runner passed nothing. */
+  text(name: InputName): string {
+    const spec = inputSpec(name);
+    const raw = this.source(name);
+    const value = raw.trim() !== '' ? raw.trim() : (spec.default ?? '');
+    if (spec.secret && value) maskSecret(value);
+    return value.startsWith('${{') ? '' : value;
+  }
+
+  optional(name: InputName): string | undefined {
+    return this.text(name) || undefined;
+  }
+
+  required(name: InputName, fix: string): string {
+    const value = this.text(name);
+    if (!value) throw new InputError(name, 'is required here but empty', fix);
+    return value;
+  }
+
+  choice<T extends string>(name: InputName, options: readonly T[]): T {
+    const value = this.text(name);
+    if (!value) throw new InputError(name, 'is required', `Set it to one of ${options.join(', ')}`);
+    if (!(options as readonly string[]).includes(value)) {
+      throw new InputError(name, `'${value}' is not one of ${options.join(', ')}`, `Set ${name} to one of them`);
+    }
+    return value as T;
+  }
+
+  match(name: InputName, pattern: RegExp, fix: string): string {
+    const value = this.text(name);
+    if (!pattern.test(value)) {
+      throw new InputError(name, value ? `'${value}' is not valid` : 'is required', fix);
+    }
+    return value;
+  }
+
+  bool(name: InputName): boolean {
+    const value = this.text(name).toLowerCase();
+    if (['true', 'yes', '1'].includes(value)) return true;
+    if (['false', 'no', '0', ''].includes(value)) return false;
+    throw new InputError(name, `'${value}' is not a boolean`, 'Use true or false');
+  }
+
+  integer(name: InputName, min: number, max: number): number {
+    const value = this.text(name);
+    if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}`, `Set ${name} to a number such as ${inputSpec(name).default || min}`);
+    }
+    return Number(value);
+  }
+
+  /** A number of seconds (fractions allowed), returned in milliseconds. */
+  seconds(name: InputName, min: number, max: number): number {
+    const value = this.text(name).replace(/s$/, '');
+    if (!/^\d+(\.\d+)?$/.test(value) || Number(value) < min || Number(value) > max) {
+      throw new InputError(name, `'${this.text(name)}' is not a number of seconds from ${min} to ${max}`, `Set ${name} to seconds, for example ${inputSpec(name).default || '30'}`);
+    }
+    return Math.round(Number(value) * 1000);
+  }
+
+  list(name: InputName): string[] {
+    return this.text(name)
+      .split(/[\n,]/)
+      .map((item) => item.trim())
+      .filter((item) => item !== '' && !item.startsWith('#'));
+  }
+
+  url(name: InputName): string | undefined {
+    const value = this.optional(name);
+    if (value === undefined) return undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      throw new InputError(name, `'${value}' is not a URL`, 'Use a full URL such as `https://example.com`');
+    }
+    if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+      throw new InputError(name, `'${value}' is not an http(s) URL`, 'Use a URL that starts with https:// or http://');
+    }
+    return value.replace(/\/+$/, '');
+  }
+
+  host(name: InputName): HostAddress {
+    return parseHost(this.text(name), name);
+  }
+
+  hosts(name: InputName): HostAddress[] {
+    const hosts = this.list(name).map((item) => parseHost(item, name));
+    const seen = new Set<string>();
+    for (const h of hosts) {
+      const key = `${h.host}:${h.port ?? ''}`;
+      if (seen.has(key)) throw new InputError(name, `lists ${h.host} twice`, 'List each host once');
+      seen.add(key);
+    }
+    return hosts;
+  }
+
+  tag(name: InputName): string {
+    // DigitalOcean tag names: letters, numbers, colons, dashes and underscores, at most 255.
+    return this.match(name, /^[A-Za-z0-9:_-]{1,255}$/, 'Use a DigitalOcean tag name (letters, digits, `:`, `-`, `_`), for example `env:blue`');
+  }
+
+  arn(name: InputName, resource: 'listener' | 'listener-rule', required: boolean): string {
+    const value = this.text(name);
+    if (!value && !required) return '';
+    const pattern = new RegExp(`^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:${resource}/app/[^/]+/[0-9a-f]+/[0-9a-f]+${resource === 'listener-rule' ? '/[0-9a-f]+' : ''}$`);
+    if (!pattern.test(value)) {
+      throw new InputError(name, value ? `'${value}' is not an application load balancer ${resource} ARN` : 'is required with provider aws', `Copy the ${resource} ARN from the EC2 console or \`aws elbv2 describe-${resource === 'listener' ? 'listeners' : 'rules'}\``);
+    }
+    return value;
+  }
+
+  targetGroup(name: InputName): string {
+    const value = this.text(name);
+    const isArn = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(value);
+    const isName = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/.test(value);
+    if (!isArn && !isName) {
+      throw new InputError(name, value ? `'${value}' is neither a target group name nor a target group ARN` : 'is required with provider aws', 'Give the target group name (up to 32 letters, digits and hyphens) or its ARN');
+    }
+    return value;
+  }
+}
+
+const HOST_PATTERN = /^(?:(?<user>[a-z_][a-z0-9_.-]*)@)?(?:\[(?<ipv6>[0-9a-fA-F:.]+)\]|(?<name>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?))(?::(?<port>\d{1,5}))?$/i;
+
+export function parseHost(text: string, input: string): HostAddress {
+  const m = HOST_PATTERN.exec(text.trim());
+  const port = m?.groups?.port === undefined ? undefined : Number(m.groups.port);
+  if (!m || (port !== undefined && (port < 1 || port > 65535))) {
+    throw new InputError(input, `'${text}' is not a host`, 'Write each host as `host`, `host:port` or `user@host:port` (IPv6 as `[::1]:22`)');
+  }
+  const host = m.groups?.ipv6 ?? m.groups?.name ?? '';
+  return { host, ...(port !== undefined && { port }), ...(m.groups?.user && { user: m.groups.user }) };
+}
+
+export function formatHost(address: HostAddress): string {
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  return `${address.user ? `${address.user}@` : ''}${host}${address.port ? `:${address.port}` : ''}`;
+}
+
+/**
+ * Masks a secret in every later log line. The runner matches masks line by line, so a multi-line
+ * value (a private key) is also masked one line at a time.
+ */
+export function maskSecret(value: string): void {
+  core.setSecret(value);
+  for (const line of value.split(/\r?\n/)) {
+    if (line.trim().length >= 4) core.setSecret(line.trim());
+  }
+}
