@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process';
+
+/**
+ * Remote and local commands are data: argv arrays, turned into shell text in exactly one place
+ * (`toShell`), so nothing a user types reaches a shell unquoted.
+ */
+export type Argv = readonly string[];
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  /** Sent to the command's standard input (a script, a file's new content). */
+  stdin?: string;
+  /** The command is stopped after this long and reported as failed. */
+  timeoutMs?: number;
+  /** Each complete output line, as it arrives: for streaming into a host's log group. */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+/** Runs commands on one machine: the runner itself, or a host over SSH. */
+export interface CommandRunner {
+  /** Where commands run, for logs and errors: `local`, `deploy@10.0.0.11:22`. */
+  readonly description: string;
+  run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
+  close(): Promise<void>;
+}
+
+/** POSIX single-quoting: the one way an argument becomes shell text. */
+export function shellQuote(arg: string): string {
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(arg)) return arg;
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+export function toShell(argv: Argv): string {
+  if (argv.length === 0) throw new Error('empty command');
+  return argv.map(shellQuote).join(' ');
+}
+
+/** Splits a chunked stream into lines for `onLine`, keeping a partial line until it completes. */
+export function lineSplitter(emit: (line: string) => void): { push(chunk: string): void; end(): void } {
+  let pending = '';
+  return {
+    push(chunk) {
+      pending += chunk;
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) emit(line.replace(/\r$/, ''));
+    },
+    end() {
+      if (pending) emit(pending);
+      pending = '';
+    },
+  };
+}
+
+/** Commands on the runner itself, with no shell in between. */
+export class LocalRunner implements CommandRunner {
+  readonly description = 'local';
+
+  run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
+    const [command, ...args] = argv;
+    if (!command) return Promise.reject(new Error('empty command'));
+    return new Promise((resolve) => {
+      const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], ...(options.timeoutMs && { timeout: options.timeoutMs }) });
+      const out: string[] = [];
+      const err: string[] = [];
+      const stdoutLines = lineSplitter((line) => options.onLine?.(line, 'stdout'));
+      const stderrLines = lineSplitter((line) => options.onLine?.(line, 'stderr'));
+      child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out.push(chunk), stdoutLines.push(chunk)));
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err.push(chunk), stderrLines.push(chunk)));
+      child.on('error', (error) => resolve({ code: 127, stdout: out.join(''), stderr: `${err.join('')}${error.message}` }));
+      child.on('close', (code, signal) => {
+        stdoutLines.end();
+        stderrLines.end();
+        resolve({ code: code ?? 128, stdout: out.join(''), stderr: err.join('') + (signal ? `killed by ${signal}` : '') });
+      });
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(options.stdin ?? '');
+    });
+  }
+
+  async close(): Promise<void> {}
+}
