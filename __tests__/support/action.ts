@@ -65,6 +65,14 @@ export async function runAction(inputs: Record<string, string>, provider?: Provi
   }
 }
 
+/** The log as a person reads it: the runner hides `::add-mask::` commands and masks their values. */
+export function visibleLog(log: string): string {
+  return log
+    .split('\n')
+    .filter((line) => !line.startsWith('::add-mask::'))
+    .join('\n');
+}
+
 /** The `::error` lines the action printed (the annotations and the failure), with the runner's escaping undone. */
 export function errorLines(log: string): string[] {
   const unescape = (text: string) => text.replace(/%0D/g, '\r').replace(/%0A/g, '\n').replace(/%3A/g, ':').replace(/%2C/g, ',').replace(/%25/g, '%');

@@ -1,26 +1,53 @@
 import { UserError } from '../errors.js';
+import { DigitalOceanClient } from '../digitalocean/client.js';
 import { DirectProbeHealth } from '../health/direct.js';
+import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
 import type { Settings } from '../settings.js';
-import type { Provider, Traffic } from './types.js';
+import { DoLoadBalancerTraffic } from '../traffic/do-lb.js';
+import type { Inventory, Provider, Releaser, Traffic } from './types.js';
 
 /**
  * Builds the provider for the settings by composing an inventory, a releaser, a traffic switch and
- * a health reader. Parts this version does not have yet fail with a plain message when used, so a
- * dry run still shows the plan.
+ * a health reader: AWS = ASG inventory + SSM release + ALB traffic; DigitalOcean = tag inventory +
+ * SSH release + HAProxy or DO load balancer; ssh = static inventory + SSH release + HAProxy.
+ * Parts this version does not have yet fail with a plain message when used, so a dry run still
+ * shows the plan.
  */
 export function createProvider(settings: Settings): Provider {
-  const traffic = trafficDescription(settings);
+  const inventory = inventoryFor(settings);
   return {
-    inventory:
-      settings.provider.name === 'ssh'
-        ? new StaticInventory(settings.provider.hosts, settings)
-        : { hostsOf: notAvailable(`Finding hosts for provider ${settings.provider.name}`) },
-    releaser: { release: notAvailable('Releasing to hosts') },
-    traffic: { description: traffic, readLive: notAvailable(`Traffic through ${traffic}`), moveTo: notAvailable(`Traffic through ${traffic}`), previewUrl: () => undefined } satisfies Traffic,
+    inventory,
+    releaser: releaserFor(settings),
+    traffic: trafficFor(settings, inventory),
     health: new DirectProbeHealth(settings.health),
     close: async () => undefined,
   };
+}
+
+function inventoryFor(settings: Settings): Inventory {
+  const { provider } = settings;
+  switch (provider.name) {
+    case 'ssh':
+      return new StaticInventory(provider.hosts, settings);
+    case 'digitalocean':
+      return new DropletTagInventory(new DigitalOceanClient(provider.apiUrl, provider.token), provider, settings);
+    case 'aws':
+      return { hostsOf: notAvailable('Finding hosts for provider aws') };
+  }
+}
+
+function releaserFor(_settings: Settings): Releaser {
+  return { release: notAvailable('Releasing to hosts') };
+}
+
+function trafficFor(settings: Settings, inventory: Inventory): Traffic {
+  const { provider } = settings;
+  if (settings.traffic.kind === 'do-lb' && provider.name === 'digitalocean' && provider.loadBalancerId && inventory instanceof DropletTagInventory) {
+    return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health);
+  }
+  const description = trafficDescription(settings);
+  return { description, readLive: notAvailable(`Traffic through ${description}`), moveTo: notAvailable(`Traffic through ${description}`), previewUrl: () => undefined };
 }
 
 export function trafficDescription(settings: Settings): string {

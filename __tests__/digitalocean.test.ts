@@ -1,0 +1,266 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { DigitalOceanClient } from '../src/digitalocean/client.js';
+import { UserError } from '../src/errors.js';
+import { DropletTagInventory } from '../src/inventory/do-tags.js';
+import { readSettings, type DigitalOceanSettings, type Settings } from '../src/settings.js';
+import { DoLoadBalancerTraffic } from '../src/traffic/do-lb.js';
+import { DigitalOceanDouble, digitalOceanContract } from './support/digitalocean-api.js';
+import { errorLines, runAction, visibleLog } from './support/action.js';
+
+const LB_ID = '4de7ac8b-495b-4884-9a69-1050c6793cd6';
+const fastRetry = { retries: 3, initialDelayMs: 10, maxDelayMs: 40 };
+
+function settingsFor(apiUrl: string, extra: Record<string, string> = {}) {
+  const inputs: Record<string, string> = {
+    mode: 'switch',
+    provider: 'digitalocean',
+    'app-name': 'shop',
+    'digitalocean-token': 'dop_v1_test_token_0123456789abcdef',
+    'digitalocean-api-url': apiUrl,
+    ...extra,
+  };
+  return readSettings((name) => inputs[name] ?? '', { GITHUB_SHA: 'abc123' });
+}
+
+function digitalOcean(settings: Settings): DigitalOceanSettings {
+  if (settings.provider.name !== 'digitalocean') throw new Error('not a digitalocean setting');
+  return settings.provider;
+}
+
+describe('the DigitalOcean contract', () => {
+  const contract = digitalOceanContract();
+  const auth = { authorization: 'Bearer dop_v1_x' };
+
+  it('accepts a Droplet listing by tag with 200 per page', () => {
+    expect(contract.check({ method: 'GET', path: '/v2/droplets', query: new URLSearchParams('tag_name=env:blue&per_page=200'), headers: auth })).toEqual([]);
+  });
+
+  it('refuses per_page above 200, a missing token, and an unknown query parameter', () => {
+    expect(contract.check({ method: 'GET', path: '/v2/droplets', query: new URLSearchParams('per_page=201'), headers: auth })).toEqual([
+      'GET /v2/droplets: query parameter per_page=201 must be <= 200',
+    ]);
+    expect(contract.check({ method: 'GET', path: '/v2/droplets', query: new URLSearchParams(), headers: {} })).toEqual([
+      'GET /v2/droplets: missing or malformed Authorization header',
+    ]);
+    expect(contract.check({ method: 'GET', path: '/v2/droplets', query: new URLSearchParams('tag=env:blue'), headers: auth })).toEqual([
+      'GET /v2/droplets: unknown query parameter tag',
+    ]);
+  });
+
+  it('refuses a load balancer update without forwarding rules, or with both a tag and Droplet ids', () => {
+    const path = `/v2/load_balancers/${LB_ID}`;
+    const rules = [{ entry_protocol: 'http', entry_port: 80, target_protocol: 'http', target_port: 5000 }];
+    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green', forwarding_rules: rules } })).toEqual([]);
+    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green' } }).join()).toMatch(/forwarding_rules/);
+    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green', droplet_ids: [1], forwarding_rules: rules } }).join()).toMatch(/must match exactly one schema in oneOf/);
+  });
+});
+
+describe('DigitalOcean inventory and load balancer, against the double', () => {
+  let api: DigitalOceanDouble;
+  let apiUrl: string;
+
+  beforeAll(async () => {
+    api = new DigitalOceanDouble();
+    apiUrl = await api.start();
+  });
+  afterEach(() => {
+    expect(api.violations).toEqual([]);
+    api.violations.length = 0;
+    api.requests.length = 0;
+    api.droplets.length = 0;
+  });
+  afterAll(async () => {
+    await api.stop();
+  });
+
+  const client = () => new DigitalOceanClient(apiUrl, api.token, { retry: fastRetry });
+
+  it('pages through 260 Droplets of a color with at most 200 a page, following links.pages.next', async () => {
+    for (let i = 1; i <= 260; i++) api.addDroplet(`green-${i}`, 'env:green', { privateIp: `10.1.${Math.floor(i / 250)}.${i % 250}` });
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    const settings = settingsFor(apiUrl);
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    const hosts = await inventory.hostsOf('green');
+    expect(hosts).toHaveLength(260);
+    expect(new Set(hosts.map((h) => h.name)).size).toBe(260);
+    expect(hosts[0]).toMatchObject({ name: 'green-1', color: 'green', address: '10.1.0.1', healthUrl: 'http://10.1.0.1:5000/health' });
+    expect(api.requests.map((r) => r.url)).toEqual([
+      '/v2/droplets?tag_name=env%3Agreen&per_page=200',
+      '/v2/droplets?page=2&per_page=200&tag_name=env%3Agreen',
+    ]);
+  });
+
+  it('waits out a 429 with Retry-After and then succeeds', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.rateLimited = { remaining: 1, retryAfterSeconds: 1 };
+    const started = Date.now();
+    const droplets = await client().dropletsByTag('env:blue');
+    expect(droplets.map((d) => d.name)).toEqual(['blue-1']);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    expect(api.requests).toHaveLength(2);
+  });
+
+  it('retries 5xx answers with backoff', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.failing = 2;
+    expect((await client().dropletsByTag('env:blue')).map((d) => d.name)).toEqual(['blue-1']);
+    expect(api.requests).toHaveLength(3);
+  });
+
+  it('names the token input when the token is refused', async () => {
+    const refused = new DigitalOceanClient(apiUrl, 'dop_v1_wrong', { retry: fastRetry });
+    await expect(refused.dropletsByTag('env:blue')).rejects.toThrow(
+      new UserError("DigitalOcean refused the token while listing Droplets tagged env:blue (401 unauthorized: Unable to authenticate you). Input 'digitalocean-token': pass a valid API token from a secret."),
+    );
+  });
+
+  it('skips Droplets that are not active with a warning, and fails when none is left', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('blue-2', 'env:blue', { privateIp: '10.0.0.2', status: 'off' });
+    const settings = settingsFor(apiUrl);
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    const printed: string[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => (printed.push(String(chunk)), true));
+    try {
+      expect((await inventory.hostsOf('blue')).map((h) => h.name)).toEqual(['blue-1']);
+      api.droplets[0]!.status = 'archive';
+      await expect(inventory.hostsOf('blue')).rejects.toThrow('None of the 2 Droplet(s) tagged env:blue (blue) is active.');
+    } finally {
+      spy.mockRestore();
+    }
+    expect(printed.join('')).toContain('::warning::Droplet blue-2 (');
+  });
+
+  it('uses public addresses when asked, and names the input when a Droplet lacks one', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1', publicIp: '203.0.113.7' });
+    api.addDroplet('blue-2', 'env:blue', { privateIp: '10.0.0.2' });
+    const settings = settingsFor(apiUrl, { 'droplet-address': 'public' });
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    await expect(inventory.hostsOf('blue')).rejects.toThrow(/Droplet blue-2 \(\d+\) has no public IPv4 address\. Input 'droplet-address'/);
+  });
+
+  it('switches the load balancer to the other tag with a full, valid update body, and waits for it to settle', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+    api.settleAfterReads = 2;
+    const settings = settingsFor(apiUrl, { traffic: 'do-lb', 'do-load-balancer-id': LB_ID, 'health-interval': '0.01' });
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health);
+
+    expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
+    expect(await traffic.moveTo('green', [])).toBe('load balancer shop-lb points at tag env:green');
+    expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
+    const put = api.requests.find((r) => r.method === 'PUT');
+    // Everything the balancer had is sent back: DigitalOcean resets what a PUT omits.
+    expect(put?.body).toMatchObject({ name: 'shop-lb', region: 'ams3', tag: 'env:green', forwarding_rules: [{ entry_port: 80, target_port: 5000 }], health_check: { path: '/health' }, vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b' });
+    expect(api.loadBalancers.get(LB_ID)?.health_check).toMatchObject({ path: '/health' });
+  });
+
+  it('switches a load balancer that works by Droplet ids to the Droplets of the other color', async () => {
+    const blue = api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    const green = api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { droplet_ids: [blue.id] });
+    const settings = settingsFor(apiUrl, { traffic: 'do-lb', 'do-load-balancer-id': LB_ID, 'health-interval': '0.01' });
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health);
+    expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
+    await traffic.moveTo('green', []);
+    expect(api.loadBalancers.get(LB_ID)?.droplet_ids).toEqual([green.id]);
+    expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
+  });
+});
+
+describe('provider digitalocean with traffic do-lb, run as the action', () => {
+  let api: DigitalOceanDouble;
+  let apiUrl: string;
+  let apps: Server[];
+  let appPort: number;
+  const healthy = new Map<string, boolean>();
+
+  beforeAll(async () => {
+    api = new DigitalOceanDouble();
+    apiUrl = await api.start();
+    // One tiny app per Droplet address on loopback, answering /health.
+    apps = [];
+    appPort = 0;
+    for (const ip of ['127.0.4.11', '127.0.4.12', '127.0.4.21', '127.0.4.22']) {
+      healthy.set(ip, true);
+      const server = createServer((_req, res) => {
+        res.statusCode = healthy.get(ip) ? 200 : 503;
+        res.end(ip);
+      });
+      await new Promise<void>((resolve) => server.listen(appPort, ip, resolve));
+      appPort = (server.address() as AddressInfo).port;
+      apps.push(server);
+    }
+  });
+  afterAll(async () => {
+    await api.stop();
+    await Promise.all(apps.map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  function world() {
+    api.droplets.length = 0;
+    api.requests.length = 0;
+    api.addDroplet('shop-blue-1', 'env:blue', { privateIp: '127.0.4.11' });
+    api.addDroplet('shop-blue-2', 'env:blue', { privateIp: '127.0.4.12' });
+    api.addDroplet('shop-green-1', 'env:green', { privateIp: '127.0.4.21' });
+    api.addDroplet('shop-green-2', 'env:green', { privateIp: '127.0.4.22' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+  }
+
+  const inputs = (mode: string) => ({
+    mode,
+    provider: 'digitalocean',
+    'app-name': 'shop',
+    traffic: 'do-lb',
+    'do-load-balancer-id': LB_ID,
+    'digitalocean-token': api.token,
+    'digitalocean-api-url': apiUrl,
+    'app-port': String(appPort),
+    'health-retries': '1',
+    'health-interval': '0.05',
+  });
+
+  it('switches to green and rolls back to blue, reading the live color from the load balancer', async () => {
+    world();
+    const switched = await runAction(inputs('switch'));
+    expect(errorLines(switched.log)).toEqual([]);
+    expect(switched.outputs).toMatchObject({ 'previous-color': 'blue', 'live-color': 'green', result: 'success' });
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
+    expect(switched.summary).toContain('<td>shop-green-1, shop-green-2</td>');
+    expect(visibleLog(switched.log)).not.toContain(api.token);
+
+    const rolledBack = await runAction(inputs('rollback'));
+    expect(rolledBack.outputs).toMatchObject({ 'previous-color': 'green', 'live-color': 'blue', result: 'success' });
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+    expect(api.violations).toEqual([]);
+  });
+
+  it('refuses to switch to green while a green Droplet is unhealthy, and leaves the load balancer alone', async () => {
+    world();
+    healthy.set('127.0.4.22', false);
+    try {
+      const run = await runAction(inputs('switch'));
+      expect(run.failed).toBe(true);
+      expect(errorLines(run.log)).toContain(`::error title=Health check failed: shop-green-2 http://127.0.4.22:${appPort}/health::shop-green-2 (green) is unhealthy after 2 attempt(s): probe: answered 503, expected 200`);
+      expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+      expect(api.requests.some((r) => r.method === 'PUT')).toBe(false);
+    } finally {
+      healthy.set('127.0.4.22', true);
+    }
+  });
+
+  it('fails with one line naming the token input when the token is wrong', async () => {
+    world();
+    const run = await runAction({ ...inputs('switch'), 'digitalocean-token': 'dop_v1_revoked' });
+    expect(errorLines(run.log).at(-1)).toBe(
+      `::error::DigitalOcean refused the token while reading load balancer ${LB_ID} (401 unauthorized: Unable to authenticate you). Input 'digitalocean-token': pass a valid API token from a secret.`,
+    );
+    expect(visibleLog(run.log)).not.toContain('dop_v1_revoked');
+  });
+});

@@ -1,0 +1,197 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import type { Droplet, LoadBalancer } from '../../src/digitalocean/client.js';
+import { OpenApiContract } from './openapi.js';
+
+const specPath = fileURLToPath(new URL('../../../shared/openapi/digitalocean.v2.json', import.meta.url));
+let contract: OpenApiContract | undefined;
+/** DigitalOcean's own API description: every request the double gets is checked against it. */
+export function digitalOceanContract(): OpenApiContract {
+  contract ??= new OpenApiContract(JSON.parse(readFileSync(specPath, 'utf8')) as Record<string, unknown>);
+  return contract;
+}
+
+/** Where the real API lives: its pagination links name it, even when reached through a proxy. */
+const PUBLIC_API = 'https://api.digitalocean.com';
+
+/**
+ * A stateful stand-in for the DigitalOcean API on loopback: Droplets with tags and addresses, load
+ * balancers that take a moment to become active after an update, rate limits on demand, and a
+ * token check. Requests that break the official description are refused (422 or 400) and recorded
+ * in `violations`, which every test expects to stay empty.
+ */
+export class DigitalOceanDouble {
+  readonly token = 'dop_v1_test_token_0123456789abcdef';
+  readonly droplets: Droplet[] = [];
+  readonly loadBalancers = new Map<string, LoadBalancer>();
+  readonly violations: string[] = [];
+  readonly requests: { method: string; url: string; body?: unknown }[] = [];
+  /** Answer the next N requests with 429 and this Retry-After (seconds). */
+  rateLimited = { remaining: 0, retryAfterSeconds: 1 };
+  /** Answer the next N requests with 503. */
+  failing = 0;
+  /** GETs a load balancer answers `new` for after an update, before `active`. */
+  settleAfterReads = 1;
+  private pendingReads = new Map<string, number>();
+  private server?: Server;
+  private nextId = 3_000_000;
+
+  addDroplet(name: string, tag: string, options: { status?: Droplet['status']; privateIp?: string; publicIp?: string } = {}): Droplet {
+    const droplet: Droplet = {
+      id: this.nextId++,
+      name,
+      status: options.status ?? 'active',
+      tags: [tag],
+      networks: {
+        v4: [
+          ...(options.privateIp ? [{ ip_address: options.privateIp, type: 'private' as const }] : []),
+          ...(options.publicIp ? [{ ip_address: options.publicIp, type: 'public' as const }] : []),
+        ],
+      },
+    };
+    this.droplets.push(droplet);
+    return droplet;
+  }
+
+  addLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }): LoadBalancer {
+    const lb: LoadBalancer = {
+      id,
+      name: 'shop-lb',
+      status: 'active',
+      region: { slug: 'ams3' },
+      size_unit: 1,
+      forwarding_rules: [{ entry_protocol: 'http', entry_port: 80, target_protocol: 'http', target_port: 5000, certificate_id: '', tls_passthrough: false }],
+      health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 10, response_timeout_seconds: 5, healthy_threshold: 3, unhealthy_threshold: 3 },
+      sticky_sessions: { type: 'none' },
+      redirect_http_to_https: false,
+      enable_proxy_protocol: false,
+      enable_backend_keepalive: false,
+      http_idle_timeout_seconds: 60,
+      vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b',
+      tag: '',
+      droplet_ids: [],
+      ...target,
+    };
+    this.loadBalancers.set(id, lb);
+    return lb;
+  }
+
+  async start(host = '127.0.4.1'): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        this.violations.push(`double crashed: ${String(error)}`);
+        send(res, 500, { id: 'server_error', message: 'Unexpected server-side error' });
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, host, resolve));
+    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://double');
+    const raw = await readBody(req);
+    let body: unknown;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        this.violations.push(`${req.method} ${url.pathname}: body is not JSON`);
+        return send(res, 400, { id: 'bad_request', message: 'invalid JSON' });
+      }
+    }
+    this.requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search, ...(body !== undefined && { body }) });
+
+    const problems = digitalOceanContract().check({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    if (problems.length > 0) {
+      this.violations.push(...problems);
+      return send(res, 422, { id: 'unprocessable_entity', message: problems.join('; ') });
+    }
+    if (req.headers.authorization !== `Bearer ${this.token}`) {
+      return send(res, 401, { id: 'unauthorized', message: 'Unable to authenticate you' });
+    }
+    if (this.rateLimited.remaining > 0) {
+      this.rateLimited.remaining--;
+      res.setHeader('Retry-After', String(this.rateLimited.retryAfterSeconds));
+      return send(res, 429, { id: 'too_many_requests', message: 'API Rate limit exceeded.' });
+    }
+    if (this.failing > 0) {
+      this.failing--;
+      return send(res, 503, { id: 'service_unavailable', message: 'Service Unavailable' });
+    }
+
+    if (req.method === 'GET' && url.pathname === '/v2/droplets') return this.listDroplets(url, res);
+    const lbMatch = /^\/v2\/load_balancers\/([^/]+)$/.exec(url.pathname);
+    const lb = lbMatch ? this.loadBalancers.get(decodeURIComponent(lbMatch[1] as string)) : undefined;
+    if (lbMatch && !lb) return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
+    if (lb && req.method === 'GET') {
+      const pending = this.pendingReads.get(lb.id) ?? 0;
+      if (pending > 0) this.pendingReads.set(lb.id, pending - 1);
+      return send(res, 200, { load_balancer: { ...lb, status: pending > 0 ? 'new' : lb.status } });
+    }
+    if (lb && req.method === 'PUT') return this.updateLoadBalancer(lb, body as Record<string, unknown>, res);
+    this.violations.push(`${req.method} ${url.pathname}: the double does not model this call`);
+    return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
+  }
+
+  private listDroplets(url: URL, res: ServerResponse): void {
+    const tag = url.searchParams.get('tag_name');
+    const perPage = Number(url.searchParams.get('per_page') ?? 20);
+    const page = Number(url.searchParams.get('page') ?? 1);
+    const matching = this.droplets.filter((d) => !tag || d.tags.includes(tag));
+    const pages = Math.max(1, Math.ceil(matching.length / perPage));
+    const link = (n: number) => `${PUBLIC_API}/v2/droplets?page=${n}&per_page=${perPage}${tag ? `&tag_name=${encodeURIComponent(tag)}` : ''}`;
+    send(res, 200, {
+      droplets: matching.slice((page - 1) * perPage, page * perPage),
+      links: { pages: { ...(page > 1 && { first: link(1), prev: link(page - 1) }), ...(page < pages && { next: link(page + 1), last: link(pages) }) } },
+      meta: { total: matching.length },
+    });
+  }
+
+  private updateLoadBalancer(lb: LoadBalancer, body: Record<string, unknown>, res: ServerResponse): void {
+    const unknownDroplets = ((body.droplet_ids as number[] | undefined) ?? []).filter((id) => !this.droplets.some((d) => d.id === id));
+    if (unknownDroplets.length > 0) return send(res, 422, { id: 'unprocessable_entity', message: `droplet ids not found: ${unknownDroplets.join(', ')}` });
+    // A PUT is a full representation: attributes it omits go back to their defaults.
+    const updated: LoadBalancer = {
+      id: lb.id,
+      status: 'active',
+      name: String(body.name ?? ''),
+      region: { slug: String(body.region) },
+      forwarding_rules: body.forwarding_rules as unknown[],
+      health_check: body.health_check,
+      sticky_sessions: body.sticky_sessions ?? { type: 'none' },
+      redirect_http_to_https: body.redirect_http_to_https ?? false,
+      enable_proxy_protocol: body.enable_proxy_protocol ?? false,
+      enable_backend_keepalive: body.enable_backend_keepalive ?? false,
+      http_idle_timeout_seconds: body.http_idle_timeout_seconds ?? 60,
+      vpc_uuid: body.vpc_uuid,
+      size_unit: body.size_unit ?? 1,
+      tag: typeof body.tag === 'string' ? body.tag : '',
+      droplet_ids: typeof body.tag === 'string' ? this.droplets.filter((d) => d.tags.includes(body.tag as string)).map((d) => d.id) : ((body.droplet_ids as number[]) ?? []),
+    };
+    this.loadBalancers.set(lb.id, updated);
+    this.pendingReads.set(lb.id, this.settleAfterReads);
+    send(res, 200, { load_balancer: { ...updated, status: 'new' } });
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json');
+  res.setHeader('ratelimit-limit', '5000');
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

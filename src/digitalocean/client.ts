@@ -1,0 +1,155 @@
+import * as core from '@actions/core';
+import { UserError } from '../errors.js';
+import { backoffDelay, sleep, type RetryPolicy } from '../retry.js';
+
+/** The parts of a Droplet we read (GET /v2/droplets). */
+export interface Droplet {
+  id: number;
+  name: string;
+  status: 'new' | 'active' | 'off' | 'archive';
+  tags: string[];
+  networks: { v4: { ip_address: string; type: 'public' | 'private' }[] };
+}
+
+/** The parts of a load balancer we read and write back (GET and PUT /v2/load_balancers/{id}). */
+export interface LoadBalancer {
+  id: string;
+  name: string;
+  status: 'new' | 'active' | 'errored';
+  region: { slug: string } | string;
+  tag?: string;
+  droplet_ids?: number[];
+  forwarding_rules: unknown[];
+  [attribute: string]: unknown;
+}
+
+/** Attributes of a load balancer that a PUT must repeat: DigitalOcean resets any it omits. */
+const WRITABLE_LOAD_BALANCER_ATTRIBUTES = [
+  'name', 'project_id', 'size_unit', 'size', 'forwarding_rules', 'health_check', 'sticky_sessions',
+  'redirect_http_to_https', 'enable_proxy_protocol', 'enable_backend_keepalive', 'http_idle_timeout_seconds',
+  'vpc_uuid', 'disable_lets_encrypt_dns_records', 'firewall', 'network', 'network_stack', 'type', 'domains',
+  'glb_settings', 'target_load_balancer_ids', 'tls_cipher_policy',
+] as const;
+
+const PER_PAGE = 200; // the API's maximum
+
+export interface ClientOptions {
+  /** Retries for 429 and 5xx answers. */
+  retry?: RetryPolicy;
+  /** A 429's Retry-After is honoured up to this long. */
+  maxRetryAfterMs?: number;
+}
+
+/**
+ * A small typed client over fetch for the few DigitalOcean API calls we make. Chosen over
+ * `digitalocean-js` (unmaintained, no pagination helper, no retry on 429) to keep the bundle small
+ * and the behaviour ours: pagination, rate limits and errors that name the input to fix.
+ */
+export class DigitalOceanClient {
+  private readonly retry: RetryPolicy;
+  private readonly maxRetryAfterMs: number;
+
+  constructor(
+    private readonly apiUrl: string,
+    private readonly token: string,
+    options: ClientOptions = {},
+  ) {
+    this.retry = options.retry ?? { retries: 5, initialDelayMs: 1000, maxDelayMs: 16_000 };
+    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  }
+
+  /** Every Droplet with the tag, across all pages. */
+  async dropletsByTag(tag: string): Promise<Droplet[]> {
+    const droplets: Droplet[] = [];
+    let next: string | undefined = `/v2/droplets?tag_name=${encodeURIComponent(tag)}&per_page=${PER_PAGE}`;
+    // A bounded walk: 10,000 pages of 200 is far beyond any account.
+    for (let page = 0; next && page < 10_000; page++) {
+      const body: { droplets: Droplet[]; links?: { pages?: { next?: string } } } = await this.request('GET', next, `listing Droplets tagged ${tag}`);
+      droplets.push(...body.droplets);
+      next = body.links?.pages?.next;
+    }
+    return droplets;
+  }
+
+  async loadBalancer(id: string): Promise<LoadBalancer> {
+    const body: { load_balancer: LoadBalancer } = await this.request('GET', `/v2/load_balancers/${encodeURIComponent(id)}`, `reading load balancer ${id}`);
+    return body.load_balancer;
+  }
+
+  /** Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has. */
+  async pointLoadBalancer(current: LoadBalancer, target: { tag: string } | { droplet_ids: number[] }): Promise<LoadBalancer> {
+    const body: Record<string, unknown> = { region: typeof current.region === 'string' ? current.region : current.region.slug };
+    for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
+      if (current[attribute] !== undefined && current[attribute] !== null) body[attribute] = current[attribute];
+    }
+    Object.assign(body, target);
+    const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(current.id)}`, `updating load balancer ${current.name}`, body);
+    return answer.load_balancer;
+  }
+
+  private async request<T>(method: 'GET' | 'PUT', pathOrUrl: string, what: string, body?: unknown): Promise<T> {
+    const url = this.resolve(pathOrUrl);
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(url, {
+          method,
+          headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
+          ...(body !== undefined && { body: JSON.stringify(body) }),
+          signal: AbortSignal.timeout(30_000),
+        });
+      } catch (error) {
+        if (attempt < this.retry.retries) {
+          await sleep(backoffDelay(this.retry, attempt));
+          continue;
+        }
+        throw new UserError(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
+      }
+      if (response.ok) return (await response.json()) as T;
+      const detail = await errorMessage(response);
+      const retryable = response.status === 429 || response.status >= 500;
+      if (retryable && attempt < this.retry.retries) {
+        const wait = response.status === 429 ? this.retryAfter(response, attempt) : backoffDelay(this.retry, attempt);
+        core.info(`DigitalOcean answered ${response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
+        await sleep(wait);
+        continue;
+      }
+      if (response.status === 401) {
+        throw new UserError(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
+      }
+      if (response.status === 403) {
+        throw new UserError(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
+      }
+      throw new UserError(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
+    }
+  }
+
+  private retryAfter(response: Response, attempt: number): number {
+    const seconds = Number(response.headers.get('retry-after'));
+    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, this.maxRetryAfterMs);
+    const reset = Number(response.headers.get('ratelimit-reset'));
+    if (Number.isFinite(reset) && reset > 0) return Math.min(Math.max(0, reset * 1000 - Date.now()), this.maxRetryAfterMs);
+    return backoffDelay(this.retry, attempt);
+  }
+
+  /** `links.pages.next` is an absolute URL on the API's host; keep every request on the configured base. */
+  private resolve(pathOrUrl: string): string {
+    const base = new URL(this.apiUrl.endsWith('/') ? this.apiUrl : `${this.apiUrl}/`);
+    const target = new URL(pathOrUrl, base);
+    if (/^https?:/.test(pathOrUrl)) {
+      // The API answers with its public host even behind a proxy: follow the path and query only.
+      return new URL(`${target.pathname.replace(/^\//, '')}${target.search}`, base).toString();
+    }
+    return new URL(pathOrUrl.replace(/^\//, ''), base).toString();
+  }
+}
+
+async function errorMessage(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  try {
+    const body = JSON.parse(text) as { id?: string; message?: string };
+    return [body.id, body.message].filter(Boolean).join(': ') || response.statusText;
+  } catch {
+    return text.slice(0, 200) || response.statusText;
+  }
+}
