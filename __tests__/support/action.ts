@@ -1,4 +1,4 @@
-import { jest } from '@jest/globals';
+import { afterAll, jest } from '@jest/globals';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ export function parseOutputFile(text: string): Record<string, string> {
 const dir = mkdtempSync(join(tmpdir(), 'bgp-run-'));
 const summaryFile = join(dir, 'summary.md');
 const outputFile = join(dir, 'output.txt');
-process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 export async function runAction(inputs: Record<string, string>, provider?: Provider): Promise<ActionRun> {
   writeFileSync(summaryFile, '');
