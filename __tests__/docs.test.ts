@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
-import { ACTION_YML, README, renderActionYml, renderReadme } from '../scripts/generate-docs.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import { ACTION_YML, EXAMPLES_DIR, README, renderActionYml, renderReadme } from '../scripts/generate-docs.js';
 import { INPUTS } from '../src/inputs.js';
 
 describe('docs generated from src/inputs.ts', () => {
@@ -11,6 +11,18 @@ describe('docs generated from src/inputs.ts', () => {
   it("the README's input reference is up to date (run npm run docs)", () => {
     const readme = readFileSync(README, 'utf8');
     expect(readme).toBe(renderReadme(readme));
+  });
+
+  it("the README's usage snippets are the example workflows, each whole (run npm run docs)", () => {
+    const readme = readFileSync(README, 'utf8');
+    const examples = readdirSync(EXAMPLES_DIR).filter((name) => name.endsWith('.yml'));
+    expect(examples.length).toBeGreaterThanOrEqual(4);
+    for (const name of examples) {
+      expect(readme).toContain(`\`\`\`yaml\n${readFileSync(`${EXAMPLES_DIR}${name}`, 'utf8').trimEnd()}\n\`\`\``);
+    }
+    // No hand-written workflow beside them: every YAML block outside the generated one is a fragment.
+    const handWritten = readme.replace(/<!-- examples:start[\s\S]*<!-- examples:end -->/, '');
+    expect(handWritten).not.toMatch(/```yaml\n[\s\S]*?\bjobs:/);
   });
 
   it('action.yml runs the ESM bundle on node24 and declares every input in kebab-case', () => {

@@ -12,7 +12,7 @@ export interface InputSpec {
   required?: boolean;
   /** Masked with core.setSecret as soon as it is read. */
   secret?: boolean;
-  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'DigitalOcean' | 'AWS';
+  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'DigitalOcean' | 'AWS' | 'State and GitHub';
 }
 
 export const INPUTS = {
@@ -81,11 +81,34 @@ export const INPUTS = {
     default: '5000',
     description: 'Port the application listens on, on each host (probed directly, and used as HAProxy server port).',
   },
+  'app-listen-address': {
+    section: 'Health',
+    default: '0.0.0.0',
+    description:
+      'Address the app listens on, on each host: `0.0.0.0` (every interface), an IP address, or `host` for the address the action reaches that host at (a private VPC address, say).',
+  },
   'app-dir': {
     section: 'Release on hosts',
     default: '',
     description:
-      'Directory on each host that holds `releases/` and the `current` symlink. Default: `/srv/<app-name>`.',
+      "Directory on each host that holds `releases/`, `shared/` and the `current` symlink. A relative path is inside the SSH user's home. Default: `/srv/<app-name>`.",
+  },
+  'release-path': {
+    section: 'Release on hosts',
+    default: '.',
+    description:
+      'Directory on the runner that is uploaded as the release (a tarball without `.git/` and `local/`, streamed over SSH), relative to the workspace. Check the code out first.',
+  },
+  'release-repository': {
+    section: 'Release on hosts',
+    default: '',
+    description:
+      'Git repository each host fetches the release from (a shallow fetch of `release-ref`) instead of an upload. The hosts need read access to it, for example a deploy key.',
+  },
+  'release-ref': {
+    section: 'Release on hosts',
+    default: '${{ github.sha }}',
+    description: 'Branch, tag or commit fetched from `release-repository`.',
   },
   'psgi-file': {
     section: 'Release on hosts',
@@ -298,6 +321,50 @@ export const INPUTS = {
     section: 'AWS',
     default: '',
     description: 'Seconds after a successful switch before the old color is scaled down. Default: never scale down.',
+  },
+  'github-token': {
+    section: 'State and GitHub',
+    secret: true,
+    default: '${{ github.token }}',
+    description:
+      'Token for the state variable, the deploy lock and GitHub deployments. The default `GITHUB_TOKEN` cannot read or write repository variables: pass a fine-grained token or GitHub App token with **Variables: read and write** (and **Deployments: read and write** for `github-deployment`). Without that permission the run warns and goes on with the load balancer as the only truth, without resume or lock.',
+  },
+  'state-variable': {
+    section: 'State and GitHub',
+    default: '',
+    description:
+      'Repository variable that records the live color, the release on each color, the last phase reached and recent switches, so a rerun resumes. The deploy lock is this name with `_LOCK`. Default: `BLUEGREEN_<APP_NAME>` (upper-cased, other characters as `_`).',
+  },
+  'strict-state': {
+    section: 'State and GitHub',
+    default: 'false',
+    description: 'Fail before changing anything when the state variable or the lock cannot be read and written, instead of warning and going on without them.',
+  },
+  'lock-timeout': {
+    section: 'State and GitHub',
+    default: '300',
+    description: 'Seconds to wait for another run of the same app to release the deploy lock before failing with who holds it. `0`: do not wait.',
+  },
+  'lock-expiry': {
+    section: 'State and GitHub',
+    default: '3600',
+    description: 'Seconds after which a lock whose run stopped renewing it (a cancelled or crashed run) is taken over. The holder renews it after every phase.',
+  },
+  'github-deployment': {
+    section: 'State and GitHub',
+    default: 'false',
+    description:
+      'Record each switch and rollback as a GitHub deployment of `environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
+  },
+  environment: {
+    section: 'State and GitHub',
+    default: 'production',
+    description: 'GitHub environment the deployments are recorded for, with `github-deployment: true`.',
+  },
+  'environment-url': {
+    section: 'State and GitHub',
+    default: '',
+    description: 'URL shown on the environment page for the live app. Default: `public-url`.',
   },
 } as const satisfies Record<string, InputSpec>;
 

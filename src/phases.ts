@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import type { Color } from './colors.js';
 import { messageOf } from './errors.js';
 
-export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown';
+export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped';
 
 /** One line of the summary's phase table. */
 export interface PhaseRow {
@@ -30,10 +30,12 @@ export interface Phase<C> {
   plan(context: C): string;
 }
 
-export interface PhaseRunOptions {
+export interface PhaseRunOptions<C = unknown> {
   dryRun: boolean;
-  /** Called after each phase that completed: the state checkpoint. */
-  onPhaseDone?: (row: PhaseRow) => Promise<void>;
+  /** Called after each phase that completed (or was skipped as completed earlier): the state checkpoint. */
+  onPhaseDone?: (row: PhaseRow, phase: Phase<C>) => Promise<void>;
+  /** Why a phase need not run (an earlier run completed it: resume), or undefined to run it. */
+  skip?: (phase: Phase<C>, context: C) => string | undefined;
 }
 
 export interface PhaseRunResult {
@@ -46,7 +48,7 @@ export interface PhaseRunResult {
  * Runs phases in order, each in its own collapsible log group with its color and time. A failing
  * phase stops the run; every phase yields a row for the job summary, run or not.
  */
-export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions): Promise<PhaseRunResult> {
+export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions<C>): Promise<PhaseRunResult> {
   const rows: PhaseRow[] = [];
   let failure: PhaseRunResult['failure'];
   for (const phase of phases) {
@@ -60,6 +62,14 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     });
     if (failure) {
       rows.push(row('not run', 0, `not run: ${failure.title} failed`));
+      continue;
+    }
+    const skipped = options.skip?.(phase, context);
+    if (skipped) {
+      const skippedRow = row('skipped', 0, `skipped: ${skipped}`);
+      core.info(`⏩ ${groupName(phase, context)}: ${skippedRow.detail}`);
+      rows.push(skippedRow);
+      if (!options.dryRun) await options.onPhaseDone?.(skippedRow, phase);
       continue;
     }
     if (options.dryRun && !phase.readOnly) {
@@ -89,7 +99,7 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       }
     });
     rows.push(done);
-    if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done);
+    if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done, phase);
   }
   return { rows, ...(failure && { failure }) };
 }

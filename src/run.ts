@@ -7,6 +7,7 @@ import type { Provider } from './providers/types.js';
 import { setOutputs, type Outputs } from './report/outputs.js';
 import { outcomeOf, writeSummary, type RunReport } from './report/summary.js';
 import { readSettings, type InputSource, type Settings } from './settings.js';
+import { RunRecord } from './state/run-record.js';
 
 /** Seams for tests: where inputs come from and which provider serves the settings. */
 export interface RunDependencies {
@@ -29,19 +30,28 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     result: 'failure',
   };
   let provider: Provider | undefined;
+  let record: RunRecord | undefined;
   try {
     const settings = readSettings(dependencies.source, dependencies.env);
     outputs.release = settings.release;
+    // State and lock first: a run that must wait for another one, or fail, has touched nothing.
+    record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
     const context: RunContext = { settings, provider, hosts: {} };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
-    const result = await runPhases(phasesFor(settings.mode), context, { dryRun: settings.dryRun });
+    const checkpoints = record;
+    const result = await runPhases(phasesFor(settings.mode), context, {
+      dryRun: settings.dryRun,
+      skip: (phase) => checkpoints.skipReason(phase, context),
+      onPhaseDone: (row, phase) => checkpoints.phaseDone(phase, context, row.result === 'skipped'),
+    });
     if (!context.liveAfter) {
       // Traffic moved only if the switch phase ran; read it back so the summary tells the truth.
       const switched = result.rows.some((row) => row.phase === 'Move traffic' && row.result !== 'not run' && row.result !== 'planned');
       context.liveAfter = switched ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) })) : context.liveBefore;
     }
+    await record.finish(context, result);
     const report: RunReport = {
       mode: settings.mode,
       provider: settings.provider.name,
@@ -56,6 +66,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       ...(result.failure && { failure: { title: result.failure.title, message: result.failure.message } }),
       ...(context.previewUrl && { previewUrl: context.previewUrl }),
       ...(context.movedBack && { movedBack: context.movedBack }),
+      ...(record.notes.length > 0 && { notes: record.notes }),
     };
     Object.assign(outputs, {
       'live-color': liveColor(context.liveAfter) ?? describeLive(context.liveAfter),
@@ -70,6 +81,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     fail(error);
   } finally {
     setOutputs(outputs);
+    await record?.close();
     await provider?.close().catch((error: unknown) => core.warning(`Closing connections failed: ${messageOf(error)}`));
   }
   return outputs;

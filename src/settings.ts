@@ -1,4 +1,6 @@
 import * as core from '@actions/core';
+import { isIP } from 'node:net';
+import { resolve as resolvePath } from 'node:path';
 import { INPUTS, inputSpec, type InputName } from './inputs.js';
 import { InputError } from './errors.js';
 import { COLORS, type Color } from './colors.js';
@@ -40,7 +42,13 @@ export interface ReleaseSettings {
   keepReleases: number;
   concurrency: number;
   appPort: number;
+  /** An IP address, or `host`: the address the action reaches each host at. */
+  listenAddress: string;
+  source: ReleaseSourceSettings;
 }
+
+/** Where a release comes from: a directory on the runner, uploaded; or a git fetch on each host. */
+export type ReleaseSourceSettings = { kind: 'upload'; path: string } | { kind: 'git'; repository: string; ref: string };
 
 export interface SshSettings {
   user: string;
@@ -88,6 +96,32 @@ export interface AwsSettings {
   scaleDownDelayMs?: number;
 }
 
+/** Who this run is on GitHub: names the run in the state, the lock and deployments. */
+export interface GitHubRun {
+  /** `GITHUB_RUN_ID`; empty on a local run. */
+  id: string;
+  attempt: number;
+  job: string;
+  /** Link to the run's page, or `local run` outside GitHub Actions. */
+  url: string;
+}
+
+export interface GitHubSettings {
+  /** undefined when there is no token or no repository (a local run): state, lock and deployments are off. */
+  token?: string;
+  repository?: { owner: string; repo: string };
+  apiUrl: string;
+  run: GitHubRun;
+  /** Commit a deployment points at. */
+  ref: string;
+  stateVariable: string;
+  lockVariable: string;
+  strictState: boolean;
+  lockTimeoutMs: number;
+  lockExpiryMs: number;
+  deployment?: { environment: string; url?: string };
+}
+
 export interface Settings {
   mode: Mode;
   /** Where the first release goes, when nothing is live yet. */
@@ -100,6 +134,7 @@ export interface Settings {
   ssh: SshSettings;
   traffic: TrafficSettings;
   provider: SshProviderSettings | DigitalOceanSettings | AwsSettings;
+  github: GitHubSettings;
 }
 
 /** How an input's raw value is looked up: the runner's `INPUT_*` variables by default. */
@@ -152,6 +187,8 @@ export function readSettings(
       keepReleases: inputs.integer('keep-releases', 1, 100),
       concurrency: inputs.integer('concurrency', 1, 256),
       appPort: inputs.integer('app-port', 1, 65535),
+      listenAddress: inputs.text('app-listen-address') === 'host' ? 'host' : inputs.ipAddress('app-listen-address'),
+      source: readReleaseSource(inputs, env),
     },
     ssh: {
       user: inputs.match('ssh-user', /^[a-z_][a-z0-9_.-]*$/i, 'Use a login name such as `deploy`'),
@@ -172,6 +209,7 @@ export function readSettings(
       drainTimeoutMs: inputs.seconds('drain-timeout', 0, 3600),
     },
     provider,
+    github: readGitHub(inputs, appName, env),
   };
   validateTogether(settings);
   return settings;
@@ -214,6 +252,46 @@ function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.Proce
   }
 }
 
+/** `shop-api` -> `BLUEGREEN_SHOP_API`: a valid repository variable name for any app name. */
+export function defaultStateVariable(appName: string): string {
+  return `BLUEGREEN_${appName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv): GitHubSettings {
+  // GitHub's rules for variable names: letters, digits and `_`, no leading digit, no GITHUB_ prefix.
+  const stateVariable = inputs.optional('state-variable') === undefined
+    ? defaultStateVariable(appName)
+    : inputs.match('state-variable', /^(?!GITHUB_)[A-Z_][A-Z0-9_]{0,94}$/i, 'Use letters, digits and `_`, not starting with a digit or `GITHUB_`, for example `BLUEGREEN_SHOP`').toUpperCase();
+  const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
+  const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
+  const runId = env.GITHUB_RUN_ID ?? '';
+  const strictState = inputs.bool('strict-state');
+  const token = inputs.optional('github-token');
+  const repository = owner && repo ? { owner, repo } : undefined;
+  if (strictState && !(token && repository)) {
+    throw new InputError('strict-state', token ? 'is true but GITHUB_REPOSITORY is not set (a local run)' : 'is true but github-token is empty', 'Pass github-token a token with Variables: read and write, or set strict-state: false');
+  }
+  const environment = inputs.match('environment', /^\S(?:[^\r\n]{0,253}\S)?$/, 'Name a GitHub environment, for example `production`');
+  return {
+    ...(token && { token }),
+    ...(repository && { repository }),
+    apiUrl: (env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, ''),
+    run: {
+      id: runId,
+      attempt: Number(env.GITHUB_RUN_ATTEMPT) || 1,
+      job: env.GITHUB_JOB ?? '',
+      url: runId && repository ? `${server}/${owner}/${repo}/actions/runs/${runId}` : 'local run',
+    },
+    ref: env.GITHUB_SHA || env.GITHUB_REF || '',
+    stateVariable,
+    lockVariable: `${stateVariable}_LOCK`,
+    strictState,
+    lockTimeoutMs: inputs.seconds('lock-timeout', 0, 6 * 3600),
+    lockExpiryMs: inputs.seconds('lock-expiry', 60, 7 * 24 * 3600),
+    ...(inputs.bool('github-deployment') && { deployment: { environment, url: inputs.url('environment-url') ?? inputs.url('public-url') } }),
+  };
+}
+
 function readTrafficKind(inputs: InputReader, provider: ProviderName): TrafficKind {
   const fallback: TrafficKind = provider === 'aws' ? 'alb' : 'haproxy';
   const kind = inputs.optional('traffic') === undefined ? fallback : inputs.choice('traffic', TRAFFIC_KINDS);
@@ -245,6 +323,24 @@ function validateTogether(settings: Settings): void {
   }
 }
 
+function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {
+  const repository = inputs.optional('release-repository');
+  if (repository === undefined) {
+    return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.') };
+  }
+  // Leading `-` would read as an option to git; the host script also ends git's options with `--`.
+  if (repository.startsWith('-') || /\s/.test(repository)) {
+    throw new InputError('release-repository', `'${repository}' is not a git repository URL`, 'Use a URL such as `https://github.com/org/shop.git` or `git@github.com:org/shop.git`');
+  }
+  const ref = inputs.text('release-ref') || env.GITHUB_SHA || '';
+  if (!ref || ref.startsWith('-') || hasControlCharacter(ref)) {
+    throw new InputError('release-ref', ref ? `'${ref}' is not a git ref` : 'no ref is given and GITHUB_SHA is not set', 'Set release-ref to a branch, tag or commit, for example `${{ github.sha }}`');
+  }
+  return { kind: 'git', repository, ref };
+}
+
+const hasControlCharacter = (value: string): boolean => [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
+
 function releaseId(value: string): string {
   if (!value) {
     throw new InputError('release', 'no release id is given and GITHUB_SHA is not set', 'Set release, for example to `${{ github.sha }}`');
@@ -252,8 +348,7 @@ function releaseId(value: string): string {
   // The id names a directory on each host (with `/` and `%` percent-encoded, so `release/1.2` works):
   // it may hold shell metacharacters, since every command quotes it, but no control character and
   // no leading dot.
-  const hasControl = [...value].some((ch) => ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f);
-  if (value.length > 128 || hasControl || value.startsWith('.')) {
+  if (value.length > 128 || hasControlCharacter(value) || value.startsWith('.')) {
     throw new InputError('release', `'${value.slice(0, 40)}' cannot name a release directory`, 'Use at most 128 characters without control characters or a leading dot, such as a commit SHA or `v1.2.3`');
   }
   return value;
@@ -266,9 +361,11 @@ class InputReader {
   text(name: InputName): string {
     const spec = inputSpec(name);
     const raw = this.source(name);
-    const value = raw.trim() !== '' ? raw.trim() : (spec.default ?? '');
+    const given = raw.trim() !== '' ? raw.trim() : (spec.default ?? '');
+    // An unresolved `${{ ... }}` default (a run outside the runner) means no value.
+    const value = given.startsWith('${{') ? '' : given;
     if (spec.secret && value) maskSecret(value);
-    return value.startsWith('${{') ? '' : value;
+    return value;
   }
 
   optional(name: InputName): string | undefined {
@@ -342,6 +439,12 @@ class InputReader {
       throw new InputError(name, `'${value}' is not an http(s) URL`, 'Use a URL that starts with https:// or http://');
     }
     return value.replace(/\/+$/, '');
+  }
+
+  ipAddress(name: InputName): string {
+    const value = this.text(name);
+    if (!isIP(value)) throw new InputError(name, value ? `'${value}' is not an IP address` : 'is required', 'Use an IP address such as `0.0.0.0`, or `host`');
+    return value;
   }
 
   host(name: InputName): HostAddress {

@@ -34,7 +34,7 @@ const summaryFile = join(dir, 'summary.md');
 const outputFile = join(dir, 'output.txt');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-export async function runAction(inputs: Record<string, string>, provider?: Provider): Promise<ActionRun> {
+export async function runAction(inputs: Record<string, string>, provider?: Provider, env: NodeJS.ProcessEnv = {}): Promise<ActionRun> {
   writeFileSync(summaryFile, '');
   writeFileSync(outputFile, '');
   const saved = { summary: process.env.GITHUB_STEP_SUMMARY, output: process.env.GITHUB_OUTPUT };
@@ -48,7 +48,7 @@ export async function runAction(inputs: Record<string, string>, provider?: Provi
   try {
     await run({
       source: (name) => inputs[name] ?? '',
-      env: { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' },
+      env: { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567', ...env },
       ...(provider && { createProvider: () => provider }),
     });
     return {

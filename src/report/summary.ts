@@ -19,6 +19,8 @@ export interface RunReport {
   previewUrl?: string;
   /** Color traffic went back to after a failed validation. */
   movedBack?: string;
+  /** State, drift and resume: what the recorded state changed about this run, in sentences. */
+  notes?: string[];
 }
 
 const RESULT_ICONS: Record<PhaseRow['result'], string> = {
@@ -27,6 +29,7 @@ const RESULT_ICONS: Record<PhaseRow['result'], string> = {
   'not run': '⏭️ not run',
   planned: '📝 planned',
   unknown: '❔ unknown',
+  skipped: '⏩ skipped',
 };
 
 export function outcomeOf(report: RunReport): 'success' | 'failure' | 'planned' {
@@ -91,7 +94,9 @@ export async function writeSummary(report: RunReport): Promise<void> {
     .addTable([
       [{ data: 'Live before', header: true }, { data: 'Target', header: true }, { data: 'Live after', header: true }],
       [cell(report.liveBefore), cell(report.target), cell(report.liveAfter)],
-    ])
+    ]);
+  if (report.notes?.length) core.summary.addHeading('State', 3).addList(report.notes.map(cell));
+  core.summary
     .addHeading('Phases', 3)
     .addTable([
       ['Phase', 'Color', 'Hosts', 'Result', 'Time', 'Detail'].map((data) => ({ data, header: true })),

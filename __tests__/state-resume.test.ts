@@ -1,0 +1,137 @@
+import { describe, expect, it } from '@jest/globals';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { AppState } from '../src/state/model.js';
+import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
+import { MemoryWorld } from './support/memory-provider.js';
+import { runAction } from './support/action.js';
+
+const SHA = '0123456789abcdef0123456789abcdef01234567';
+const RUN_URL = 'https://github.com/acme/shop/actions/runs/7003';
+
+const { api, url } = useGitHubApi('127.0.3.3');
+
+const env = (attempt: number): NodeJS.ProcessEnv => runnerEnv(url(), { GITHUB_RUN_ID: '7003', GITHUB_RUN_ATTEMPT: String(attempt), GITHUB_SHA: SHA });
+const inputs = inputsWithToken({ mode: 'deploy', 'lock-timeout': '0' });
+const state = () => api.json('BLUEGREEN_SHOP') as unknown as AppState;
+
+/** Counts the releases a world makes: a resumed run must make none. */
+function countReleases(world: MemoryWorld): { calls: number } {
+  const counter = { calls: 0 };
+  const release = world.releaser.release;
+  world.releaser.release = async (hosts, id) => {
+    counter.calls++;
+    return release(hosts, id);
+  };
+  return counter;
+}
+
+const SKIPPED_ROW = new RegExp(
+  `<td>Release</td><td>green</td><td>green-1, green-2</td><td>⏩ skipped</td><td>—</td><td>skipped: completed for release ${SHA} on green by ${RUN_URL} \\(attempt 1\\), which then (failed at health|stopped before it finished); health is checked again before going on</td>`,
+);
+
+/** Starts a deploy in its own process and SIGKILLs it once the release is done and the health check began. */
+async function deployKilledAtHealthCheck(): Promise<Map<string, string>> {
+  const script = fileURLToPath(new URL('./support/deploy-child.ts', import.meta.url));
+  // One process (node with tsx's loader, not the tsx launcher, which starts a second one), so the kill is a real one.
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(inputs), JSON.stringify(env(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+  try {
+    const hosts = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the deploy did not reach its health check in 30 s:\n${out}\n${err}`)), 30_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        const m = /^HOSTS (.*)\nHEALTH-CHECK-STARTED$/m.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1] as string);
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the deploy exited (${code}) before its health check:\n${out}\n${err}`));
+      });
+    });
+    return new Map(JSON.parse(hosts) as [string, string][]);
+  } finally {
+    const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+describe('resume', () => {
+  it('continues a deploy killed between phases: skips the release it completed, checks health again, and records the end', async () => {
+    const hostsAfterKill = await deployKilledAtHealthCheck();
+    expect(hostsAfterKill.get('green-1')).toBe(SHA);
+
+    // What the killed run left: its checkpoints up to the release, and its lock.
+    expect(state().lastRun).toMatchObject({ run: { attempt: 1 }, outcome: 'running', completed: ['locate', 'inventory', 'release'], target: 'green' });
+    expect(state().releases).toEqual({ green: SHA });
+    expect(api.json('BLUEGREEN_SHOP_LOCK')).toMatchObject({ run: { id: '7003', attempt: 1 } });
+
+    // The rerun (attempt 2) meets the same hosts, which kept what the killed run put on them.
+    const world = new MemoryWorld();
+    for (const [host, release] of hostsAfterKill) world.releases.set(host, release);
+    const releases = countReleases(world);
+    const result = await runAction(inputs, world, env(2));
+
+    expect(result.failed).toBe(false);
+    expect(releases.calls).toBe(0);
+    expect(result.log).toContain('::warning::Taking over the deploy lock of shop: it was left by attempt 1 of this same run, which has ended.');
+    expect(result.log).toContain('::group::Check health (green)');
+    expect(result.summary).toMatch(SKIPPED_ROW);
+    expect(result.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>✅ ok<\/td>/);
+    expect(result.summary).toContain(`Resumed: Release was skipped, completed for release ${SHA} on green by ${RUN_URL} (attempt 1), which then stopped before it finished; health is checked again before going on.`);
+    expect(state().lastRun).toMatchObject({ run: { attempt: 2 }, outcome: 'succeeded', completed: ['locate', 'inventory', 'release', 'health', 'preview'] });
+    expect(api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
+  });
+
+  it('re-checks health on a rerun after a failed health check, without releasing again', async () => {
+    const world = new MemoryWorld();
+    const releases = countReleases(world);
+    world.unhealthy.add('green-2');
+    const first = await runAction(inputs, world, env(1));
+    expect(first.failed).toBe(true);
+    expect(state().lastRun).toMatchObject({ outcome: 'failed', failedPhase: 'health', completed: ['locate', 'inventory', 'release'] });
+
+    // Still unhealthy: the rerun skips the release and fails at the same health check.
+    const second = await runAction(inputs, world, env(2));
+    expect(second.failed).toBe(true);
+    expect(second.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>❌ failed<\/td>/);
+
+    world.unhealthy.clear();
+    const third = await runAction(inputs, world, env(3));
+    expect(third.failed).toBe(false);
+    expect(releases.calls).toBe(1);
+    expect(third.summary).toContain(`skipped: completed for release ${SHA} on green by ${RUN_URL} (attempt 2), which then failed at health`);
+    expect(state().lastRun).toMatchObject({ run: { attempt: 3 }, outcome: 'succeeded' });
+  });
+
+  it('releases again when the release, the target color or the outcome differ', async () => {
+    const world = new MemoryWorld();
+    const releases = countReleases(world);
+    world.unhealthy.add('green-2');
+    await runAction(inputs, world, env(1));
+    world.unhealthy.clear();
+    // Another release id: nothing of the failed run applies.
+    const other = await runAction({ ...inputs, release: 'v2' }, world, env(2));
+    expect(other.failed).toBe(false);
+    expect(other.summary).not.toContain('⏩ skipped');
+    // The same release again after a success: a deliberate redo, not a resume.
+    const again = await runAction({ ...inputs, release: 'v2' }, world, env(3));
+    expect(again.summary).not.toContain('⏩ skipped');
+    expect(releases.calls).toBe(3);
+  });
+
+  it('shows the phases a rerun would skip in a dry run', async () => {
+    const world = new MemoryWorld();
+    world.unhealthy.add('green-2');
+    await runAction(inputs, world, env(1));
+    const plan = await runAction({ ...inputs, 'dry-run': 'true' }, world, env(2));
+    expect(plan.summary).toMatch(SKIPPED_ROW);
+    expect(plan.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>📝 planned<\/td>/);
+  });
+});

@@ -1,0 +1,266 @@
+import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createRequire } from 'node:module';
+import { readFileSync } from 'node:fs';
+import { OpenApiContract } from './openapi.js';
+
+let contract: OpenApiContract | undefined;
+/** GitHub's own REST API description (from @octokit/openapi): every request the double gets is checked against it. */
+export function gitHubContract(): OpenApiContract {
+  const specPath = createRequire(import.meta.url).resolve('@octokit/openapi/generated/api.github.com.json');
+  contract ??= new OpenApiContract(JSON.parse(readFileSync(specPath, 'utf8')) as Record<string, unknown>);
+  return contract;
+}
+
+export type Access = 'none' | 'read' | 'write';
+/** What a token may do, as the fine-grained permissions "Variables" and "Deployments" say. */
+export interface TokenPermissions {
+  variables: Access;
+  deployments: Access;
+}
+
+interface Variable {
+  name: string;
+  value: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Deployment {
+  id: number;
+  ref: string;
+  environment: string;
+  description: string | null;
+  payload: unknown;
+  statuses: { state: string; description?: string; environment_url?: string; log_url?: string }[];
+}
+
+const DOCS = 'https://docs.github.com/rest';
+
+/**
+ * A stateful stand-in for the GitHub REST API on loopback, for one repository: repository variables
+ * (names case-insensitive, a create of an existing name refused with 409, as GitHub does) and
+ * deployments with statuses. Tokens carry permissions; a token without one gets GitHub's 403 with
+ * the `x-accepted-github-permissions` header. Requests that break GitHub's API description are
+ * refused with 422 and recorded in `violations`, which every test expects to stay empty.
+ */
+export class GitHubApiDouble {
+  readonly owner = 'acme';
+  readonly repo = 'shop';
+  readonly tokens = new Map<string, TokenPermissions>([
+    ['github_pat_full', { variables: 'write', deployments: 'write' }],
+    ['github_pat_read_only', { variables: 'read', deployments: 'none' }],
+    // What the default GITHUB_TOKEN can have: no variables permission exists for it.
+    ['ghs_default_token', { variables: 'none', deployments: 'write' }],
+  ]);
+  readonly variables = new Map<string, Variable>();
+  readonly deployments: Deployment[] = [];
+  readonly violations: string[] = [];
+  readonly requests: { method: string; path: string; body?: unknown }[] = [];
+  /** Called before each request is answered: lets a test act as a concurrent writer at an exact moment. */
+  beforeEach?: (request: { method: string; path: string; body?: unknown }) => void | Promise<void>;
+  private server?: Server;
+  private nextDeploymentId = 1000;
+
+  /** The variable's value parsed as JSON, or undefined. */
+  json(name: string): Record<string, unknown> | undefined {
+    const variable = this.variables.get(name.toUpperCase());
+    return variable ? (JSON.parse(variable.value) as Record<string, unknown>) : undefined;
+  }
+
+  setVariable(name: string, value: string): void {
+    const at = new Date().toISOString();
+    const existing = this.variables.get(name.toUpperCase());
+    this.variables.set(name.toUpperCase(), { name: name.toUpperCase(), value, created_at: existing?.created_at ?? at, updated_at: at });
+  }
+
+  async start(host = '127.0.3.1'): Promise<string> {
+    this.server = createServer((req, res) => {
+      this.handle(req, res).catch((error: unknown) => {
+        this.violations.push(`double crashed: ${String(error)}`);
+        send(res, 500, { message: 'Server Error' });
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, host, resolve));
+    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async stop(): Promise<void> {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://double');
+    const method = req.method ?? 'GET';
+    const raw = await readBody(req);
+    let body: unknown;
+    if (raw) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        this.violations.push(`${method} ${url.pathname}: body is not JSON`);
+        return send(res, 400, { message: 'Problems parsing JSON', documentation_url: DOCS });
+      }
+    }
+    const request = { method, path: url.pathname, ...(body !== undefined && { body }) };
+    this.requests.push(request);
+    await this.beforeEach?.(request);
+
+    const problems = gitHubContract().check({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    if (problems.length > 0) {
+      this.violations.push(...problems);
+      return send(res, 422, { message: 'Invalid request.', errors: problems, documentation_url: DOCS });
+    }
+    const token = /^(?:token|Bearer) (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const permissions = this.tokens.get(token);
+    if (!permissions) return send(res, 401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
+
+    const base = `/repos/${this.owner}/${this.repo}`;
+    if (!url.pathname.startsWith(`${base}/`)) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    const rest = url.pathname.slice(base.length);
+    const variables = /^\/actions\/variables(?:\/([^/]+))?$/.exec(rest);
+    if (variables) {
+      const needed: Access = method === 'GET' ? 'read' : 'write';
+      if (!allows(permissions.variables, needed)) return forbidden(res, `variables=${needed}`);
+      return this.variable(method, variables[1] ? decodeURIComponent(variables[1]) : undefined, body as Record<string, string> | undefined, res);
+    }
+    const deployments = /^\/deployments(?:\/(\d+)\/statuses)?$/.exec(rest);
+    if (deployments && method === 'POST') {
+      if (!allows(permissions.deployments, 'write')) return forbidden(res, 'deployments=write');
+      return deployments[1] ? this.deploymentStatus(Number(deployments[1]), body as Record<string, string>, res) : this.createDeployment(body as Record<string, unknown>, res);
+    }
+    this.violations.push(`${method} ${url.pathname}: the double does not model this call`);
+    return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+  }
+
+  private variable(method: string, name: string | undefined, body: Record<string, string> | undefined, res: ServerResponse): void {
+    const key = name?.toUpperCase();
+    const existing = key ? this.variables.get(key) : undefined;
+    const notFound = () => send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    if (method === 'POST' && !name && body) {
+      const invalid = invalidName(body.name ?? '');
+      if (invalid) return send(res, 422, { message: invalid, documentation_url: DOCS, status: '422' });
+      if (this.variables.has(body.name?.toUpperCase() ?? '')) {
+        return send(res, 409, { message: 'Already exists - Variable already exists', documentation_url: DOCS, status: '409' });
+      }
+      this.setVariable(body.name ?? '', body.value ?? '');
+      return send(res, 201, {});
+    }
+    if (!key) return notFound();
+    if (method === 'GET') return existing ? send(res, 200, existing) : notFound();
+    if (method === 'PATCH') {
+      if (!existing) return notFound();
+      if (body?.value !== undefined) this.setVariable(existing.name, body.value);
+      return send(res, 204);
+    }
+    if (method === 'DELETE') {
+      if (!existing) return notFound();
+      this.variables.delete(key);
+      return send(res, 204);
+    }
+    return notFound();
+  }
+
+  private createDeployment(body: Record<string, unknown>, res: ServerResponse): void {
+    const deployment: Deployment = {
+      id: this.nextDeploymentId++,
+      ref: String(body.ref),
+      environment: String(body.environment ?? 'production'),
+      description: (body.description as string | undefined) ?? null,
+      payload: body.payload ?? {},
+      statuses: [],
+    };
+    // GitHub waits for every commit status context and merges the default branch in unless told not to.
+    if (body.required_contexts === undefined) return send(res, 409, { message: 'Conflict: Commit status checks failed for main.', documentation_url: DOCS });
+    this.deployments.push(deployment);
+    const { statuses: _statuses, ...shown } = deployment;
+    return send(res, 201, { ...shown, url: `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`, sha: deployment.ref, task: 'deploy' });
+  }
+
+  private deploymentStatus(id: number, body: Record<string, string>, res: ServerResponse): void {
+    const deployment = this.deployments.find((d) => d.id === id);
+    if (!deployment) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    deployment.statuses.push({ state: body.state ?? '', ...(body.description && { description: body.description }), ...(body.environment_url && { environment_url: body.environment_url }), ...(body.log_url && { log_url: body.log_url }) });
+    return send(res, 201, { id: deployment.statuses.length, state: body.state });
+  }
+}
+
+function allows(granted: Access, needed: Access): boolean {
+  return granted === 'write' || (granted === 'read' && needed === 'read');
+}
+
+/** GitHub's rules for variable names. */
+function invalidName(name: string): string | undefined {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return 'Variable name can only contain alphanumeric characters or underscores and must not start with a number.';
+  if (/^GITHUB_/i.test(name)) return 'Variable name must not start with GITHUB_.';
+  return undefined;
+}
+
+function forbidden(res: ServerResponse, permission: string): void {
+  res.setHeader('x-accepted-github-permissions', permission);
+  send(res, 403, { message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' });
+}
+
+function send(res: ServerResponse, status: number, body?: unknown): void {
+  res.statusCode = status;
+  if (body === undefined) {
+    res.end();
+    return;
+  }
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/**
+ * A double on `host` for the whole test file: started before, stopped after, and after each test
+ * checked for requests GitHub would have refused, then emptied.
+ */
+export function useGitHubApi(host: string): { api: GitHubApiDouble; url: () => string } {
+  const api = new GitHubApiDouble();
+  let url = '';
+  beforeAll(async () => {
+    url = await api.start(host);
+  });
+  afterAll(async () => {
+    await api.stop();
+  });
+  afterEach(() => {
+    expect(api.violations).toEqual([]);
+    api.variables.clear();
+    api.deployments.length = 0;
+    api.requests.length = 0;
+    api.beforeEach = undefined;
+  });
+  return { api, url: () => url };
+}
+
+/** What the runner puts in the environment of a step of a run in acme/shop, with the API at `apiUrl`. */
+export function runnerEnv(apiUrl: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return {
+    GITHUB_REPOSITORY: 'acme/shop',
+    GITHUB_API_URL: apiUrl,
+    GITHUB_SERVER_URL: 'https://github.com',
+    GITHUB_RUN_ID: '7001',
+    GITHUB_RUN_ATTEMPT: '1',
+    GITHUB_JOB: 'deploy',
+    ...extra,
+  };
+}
+
+/** Inputs of a run on the SSH provider with a token that may write variables; the tests add the mode. */
+export const inputsWithToken = (extra: Record<string, string> = {}): Record<string, string> => ({
+  provider: 'ssh',
+  'app-name': 'shop',
+  'blue-hosts': '10.0.0.11',
+  'green-hosts': '10.0.0.21',
+  'health-retries': '0',
+  'github-token': 'github_pat_full',
+  ...extra,
+});

@@ -1,0 +1,119 @@
+import { getOctokit } from '@actions/github';
+import { messageOf } from '../errors.js';
+import type { GitHubSettings } from '../settings.js';
+
+/** A repository variable as the REST API returns it. */
+export interface RepoVariable {
+  name: string;
+  value: string;
+  updated_at?: string;
+}
+
+/** A failed GitHub call, with its HTTP status (0: no answer) and what the user should do. */
+export class GitHubError extends Error {
+  override name = 'GitHubError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** The token lacks a permission (or is not valid): fixed by the user, not by retrying. */
+  get isPermission(): boolean {
+    return this.status === 401 || this.status === 403;
+  }
+}
+
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error';
+
+/**
+ * The few REST calls the action makes on its own repository: repository variables (state and lock)
+ * and deployments. Every failure becomes a GitHubError with the status, so callers decide what a
+ * 404 (first run), a 409 (name taken) or a 403 (missing permission) means for them.
+ */
+export class GitHubRepo {
+  private readonly octokit: ReturnType<typeof getOctokit>;
+  private readonly where: { owner: string; repo: string };
+
+  constructor(token: string, repository: { owner: string; repo: string }, apiUrl: string) {
+    this.octokit = getOctokit(token, { baseUrl: apiUrl });
+    this.where = repository;
+  }
+
+  /** The repository client for these settings, or undefined on a local run or without a token. */
+  static fromSettings(github: GitHubSettings): GitHubRepo | undefined {
+    return github.token && github.repository ? new GitHubRepo(github.token, github.repository, github.apiUrl) : undefined;
+  }
+
+  get fullName(): string {
+    return `${this.where.owner}/${this.where.repo}`;
+  }
+
+  /** The variable, or undefined when it does not exist. */
+  async getVariable(name: string): Promise<RepoVariable | undefined> {
+    try {
+      const { data } = await this.call(`read variable ${name}`, () => this.octokit.rest.actions.getRepoVariable({ ...this.where, name }));
+      return data;
+    } catch (error) {
+      if (error instanceof GitHubError && error.status === 404) return undefined;
+      throw error;
+    }
+  }
+
+  /** Creates the variable; a GitHubError with status 409 when it exists already (this is what makes the lock atomic). */
+  async createVariable(name: string, value: string): Promise<void> {
+    await this.call(`create variable ${name}`, () => this.octokit.rest.actions.createRepoVariable({ ...this.where, name, value }));
+  }
+
+  async updateVariable(name: string, value: string): Promise<void> {
+    await this.call(`update variable ${name}`, () => this.octokit.rest.actions.updateRepoVariable({ ...this.where, name, value }));
+  }
+
+  /** Deletes the variable; gone already counts as deleted. */
+  async deleteVariable(name: string): Promise<void> {
+    try {
+      await this.call(`delete variable ${name}`, () => this.octokit.rest.actions.deleteRepoVariable({ ...this.where, name }));
+    } catch (error) {
+      if (!(error instanceof GitHubError && error.status === 404)) throw error;
+    }
+  }
+
+  /** Creates a deployment of `ref` to `environment`; returns its id. */
+  async createDeployment(deployment: { ref: string; environment: string; description: string; payload: Record<string, unknown> }): Promise<number> {
+    const { data } = await this.call(`create a deployment to ${deployment.environment}`, () =>
+      this.octokit.rest.repos.createDeployment({
+        ...this.where,
+        ...deployment,
+        // The release is already built and checked by this run: no merge of the default branch, no wait for status checks.
+        auto_merge: false,
+        required_contexts: [],
+        production_environment: true,
+      }),
+    );
+    if (!('id' in data)) throw new GitHubError(202, `GitHub did not create the deployment: ${data.message ?? 'no id returned'}`);
+    return data.id;
+  }
+
+  async setDeploymentStatus(id: number, status: { state: DeploymentState; description: string; logUrl?: string; environmentUrl?: string }): Promise<void> {
+    await this.call(`set the status of deployment ${id}`, () =>
+      this.octokit.rest.repos.createDeploymentStatus({
+        ...this.where,
+        deployment_id: id,
+        state: status.state,
+        description: status.description.slice(0, 140),
+        ...(status.logUrl && { log_url: status.logUrl }),
+        ...(status.environmentUrl && { environment_url: status.environmentUrl }),
+      }),
+    );
+  }
+
+  private async call<T>(what: string, request: () => Promise<T>): Promise<T> {
+    try {
+      return await request();
+    } catch (error) {
+      const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 0;
+      throw new GitHubError(status, `GitHub refused to ${what} in ${this.fullName}${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`);
+    }
+  }
+}
