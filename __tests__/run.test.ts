@@ -129,7 +129,7 @@ describe('switch', () => {
     expect(errors).toContain(
       '::error title=Health check failed: green-2 http://green-2.internal:5000/health::green-2 (green) is unhealthy after 3 attempt(s): load balancer: DOWN; probe: connection refused',
     );
-    expect(errors.at(-1)).toBe('::error::Refusing to switch to green: 1 of 2 green host(s) healthy, 2 needed. Unhealthy: green-2 (DOWN).');
+    expect(errors.at(-1)).toBe('::error::Refusing to switch to green: 1 of 2 green host(s) healthy, 2 needed. Unhealthy: green-2 (balancer: DOWN; probe: connection refused).');
     expect(result.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
   });
 

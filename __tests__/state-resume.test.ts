@@ -68,7 +68,7 @@ describe('resume', () => {
     expect(hostsAfterKill.get('green-1')).toBe(SHA);
 
     // What the killed run left: its checkpoints up to the release, and its lock.
-    expect(state().lastRun).toMatchObject({ run: { attempt: 1 }, outcome: 'running', completed: ['locate', 'inventory', 'release'], target: 'green' });
+    expect(state().lastRun).toMatchObject({ run: { attempt: 1 }, outcome: 'running', completed: ['locate', 'capacity', 'inventory', 'release'], target: 'green' });
     expect(state().releases).toEqual({ green: SHA });
     expect(api.json('BLUEGREEN_SHOP_LOCK')).toMatchObject({ run: { id: '7003', attempt: 1 } });
 
@@ -85,7 +85,7 @@ describe('resume', () => {
     expect(result.summary).toMatch(SKIPPED_ROW);
     expect(result.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>✅ ok<\/td>/);
     expect(result.summary).toContain(`Resumed: Release was skipped, completed for release ${SHA} on green by ${RUN_URL} (attempt 1), which then stopped before it finished; health is checked again before going on.`);
-    expect(state().lastRun).toMatchObject({ run: { attempt: 2 }, outcome: 'succeeded', completed: ['locate', 'inventory', 'release', 'health', 'preview'] });
+    expect(state().lastRun).toMatchObject({ run: { attempt: 2 }, outcome: 'succeeded', completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'] });
     expect(api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
   });
 
@@ -95,7 +95,7 @@ describe('resume', () => {
     world.unhealthy.add('green-2');
     const first = await runAction(inputs, world, env(1));
     expect(first.failed).toBe(true);
-    expect(state().lastRun).toMatchObject({ outcome: 'failed', failedPhase: 'health', completed: ['locate', 'inventory', 'release'] });
+    expect(state().lastRun).toMatchObject({ outcome: 'failed', failedPhase: 'health', completed: ['locate', 'capacity', 'inventory', 'release'] });
 
     // Still unhealthy: the rerun skips the release and fails at the same health check.
     const second = await runAction(inputs, world, env(2));

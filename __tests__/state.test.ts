@@ -36,7 +36,7 @@ describe('state in a repository variable', () => {
         mode: 'deploy',
         release: SHA,
         target: 'green',
-        completed: ['locate', 'inventory', 'release', 'health', 'preview'],
+        completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'],
         outcome: 'succeeded',
       },
       // Adopting a color that was live before the first run is no switch.

@@ -29215,7 +29215,7 @@ module.exports = {
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(1160);
+/* harmony import */ var _run_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(9309);
 
 await (0,_run_js__WEBPACK_IMPORTED_MODULE_0__/* .run */ .e)();
 
@@ -29224,7 +29224,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1160:
+/***/ 9309:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -32346,6 +32346,20 @@ const locate = {
         return `live: ${live}; ${verb} ${c.target ?? 'unknown'}`;
     },
 };
+const capacity = {
+    name: 'capacity',
+    title: 'Make sure the color has hosts',
+    color: (c) => c.target,
+    hosts: (c) => c.target ?? '',
+    plan: (c) => `scale the ${c.target ?? 'target'} color up to the live color's size when it was scaled down`,
+    async run(c) {
+        const target = c.target;
+        if (!target)
+            throw new Error('capacity before locate');
+        const ensure = c.provider.inventory.ensureCapacity?.bind(c.provider.inventory);
+        return ensure ? ensure(target, liveColor(c.liveBefore)) : 'fixed hosts: nothing to scale';
+    },
+};
 const inventory = {
     name: 'inventory',
     title: 'Find hosts',
@@ -32383,6 +32397,11 @@ const release = {
         return `release ${c.settings.release} on ${outcomes.length} host(s)`;
     },
 };
+/** Why a host is not healthy: the balancer's word and the probe's error, whichever failed. */
+function unhealthyReason(h) {
+    const reasons = [h.balancerState && !(h.probe && !h.probe.ok && /^(UP|healthy)\b/.test(h.balancerState)) && `balancer: ${h.balancerState}`, h.probe && !h.probe.ok && `probe: ${h.probe.error}`];
+    return reasons.filter(Boolean).join('; ') || 'unhealthy';
+}
 /** Health of the target hosts: all must pass, or `minHealthy` when given. */
 async function requireHealthy(c, minHealthy, refusal) {
     const hosts = targetHosts(c);
@@ -32392,7 +32411,7 @@ async function requireHealthy(c, minHealthy, refusal) {
     const unhealthy = report.filter((h) => !h.ok);
     annotateUnhealthy(unhealthy);
     if (healthy.length < needed || healthy.length === 0) {
-        const names = unhealthy.map((h) => `${h.host.name} (${h.balancerState ?? h.probe?.error ?? 'unhealthy'})`).join(', ');
+        const names = unhealthy.map((h) => `${h.host.name} (${unhealthyReason(h)})`).join(', ');
         throw new UserError(`${refusal}: ${healthy.length} of ${hosts.length} ${c.target} host(s) healthy, ${needed} needed. Unhealthy: ${names}.`);
     }
     return healthy;
@@ -32481,6 +32500,20 @@ const validate = {
         return `${target} is live`;
     },
 };
+const drain = {
+    name: 'drain',
+    title: 'Drain the old color',
+    color: (c) => liveColor(c.liveBefore),
+    hosts: (c) => c.provider.traffic.description,
+    plan: (c) => `wait for in-flight requests on ${liveColor(c.liveBefore) ?? 'the old color'} to finish (at most ${c.settings.traffic.drainTimeoutMs / 1000}s)`,
+    async run(c) {
+        const from = liveColor(c.liveBefore);
+        if (!from)
+            return 'nothing was live before: nothing to drain';
+        const drainFrom = c.provider.traffic.drain?.bind(c.provider.traffic);
+        return drainFrom ? drainFrom(from) : `${c.provider.traffic.description} drains by itself`;
+    },
+};
 /** A failed validation sends traffic back to where it was, by itself, then fails the run. */
 async function moveBack(c, problem) {
     const previous = liveColor(c.liveBefore);
@@ -32499,10 +32532,11 @@ async function moveBack(c, problem) {
 function phasesFor(mode) {
     switch (mode) {
         case 'deploy':
-            return [locate, inventory, release, health, preview];
+            return [locate, capacity, inventory, release, health, preview];
         case 'switch':
+            return [locate, inventory, verify, moveTraffic, validate, drain];
         case 'rollback':
-            return [locate, inventory, verify, moveTraffic, validate];
+            return [locate, capacity, inventory, verify, moveTraffic, validate, drain];
     }
 }
 
@@ -32706,6 +32740,41 @@ async function errorMessage(response) {
     }
     catch {
         return text.slice(0, 200) || response.statusText;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/health/combined.ts
+/**
+ * A host is healthy when the balancer says it is in service (where the balancer has a view) and a
+ * direct probe from the runner passes (where the runner can reach it). Either one failing is
+ * enough to refuse: a host the balancer marks DOWN would drop requests even if it answers us.
+ */
+class BalancerAndProbeHealth {
+    traffic;
+    direct;
+    constructor(traffic, direct) {
+        this.traffic = traffic;
+        this.direct = direct;
+    }
+    async check(hosts) {
+        const colors = [...new Set(hosts.map((h) => h.color))];
+        const views = await Promise.all(colors.map(async (color) => [color, await this.traffic.balancerHealth?.(color, hosts.filter((h) => h.color === color))]));
+        const viewOf = new Map(views);
+        const probed = await this.direct.check(hosts.filter((h) => h.healthUrl));
+        const probeOf = new Map(probed.map((p) => [p.host.name, p]));
+        return hosts.map((host) => {
+            const view = viewOf.get(host.color);
+            const balancer = view ? (view.get(host.name) ?? { up: false, state: 'not in the balancer' }) : undefined;
+            const probe = probeOf.get(host.name);
+            if (!balancer && !probe)
+                return { host, ok: false, balancerState: 'no balancer view and no health URL for this host' };
+            return {
+                host,
+                ok: (balancer?.up ?? true) && (probe?.ok ?? true),
+                ...(balancer && { balancerState: balancer.state }),
+                ...(probe?.probe && { probe: probe.probe }),
+            };
+        });
     }
 }
 
@@ -33620,6 +33689,7 @@ function sameColor(live, color) {
 
 
 
+
 /**
  * Builds the provider for the settings by composing an inventory, a releaser, a traffic switch and
  * a health reader: AWS = ASG inventory + SSM release + ALB traffic; DigitalOcean = tag inventory +
@@ -33629,11 +33699,12 @@ function sameColor(live, color) {
  */
 function createProvider(settings) {
     const inventory = inventoryFor(settings);
+    const traffic = trafficFor(settings, inventory);
     return {
         inventory,
         releaser: releaserFor(settings),
-        traffic: trafficFor(settings, inventory),
-        health: new DirectProbeHealth(settings.health),
+        traffic,
+        health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
         close: async () => undefined,
     };
 }

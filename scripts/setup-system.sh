@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages the demo and the integration tests use: real HAProxy, OpenSSH
-# server, Starman, Server::Starter, Plack, Carton and cpanm, and wrk for the benchmark.
+# server, Starman, Server::Starter, Plack, Carton and cpanm, socat (the HAProxy runtime API) and
+# wrk for the benchmark.
 # Idempotent: does nothing when everything is already there. Needs root (or sudo) and Debian's apt.
 set -euo pipefail
 
 packages=(haproxy openssh-server openssh-client starman carton cpanminus libserver-starter-perl
-  libplack-perl wrk iproute2 curl ca-certificates)
+  libplack-perl wrk socat iproute2 curl ca-certificates)
 
 missing=()
 for p in "${packages[@]}"; do

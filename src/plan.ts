@@ -93,6 +93,20 @@ const locate: RunPhase = {
   },
 };
 
+const capacity: RunPhase = {
+  name: 'capacity',
+  title: 'Make sure the color has hosts',
+  color: (c) => c.target,
+  hosts: (c) => c.target ?? '',
+  plan: (c) => `scale the ${c.target ?? 'target'} color up to the live color's size when it was scaled down`,
+  async run(c) {
+    const target = c.target;
+    if (!target) throw new Error('capacity before locate');
+    const ensure = c.provider.inventory.ensureCapacity?.bind(c.provider.inventory);
+    return ensure ? ensure(target, liveColor(c.liveBefore)) : 'fixed hosts: nothing to scale';
+  },
+};
+
 const inventory: RunPhase = {
   name: 'inventory',
   title: 'Find hosts',
@@ -132,6 +146,12 @@ const release: RunPhase = {
   },
 };
 
+/** Why a host is not healthy: the balancer's word and the probe's error, whichever failed. */
+function unhealthyReason(h: HostHealth): string {
+  const reasons = [h.balancerState && !(h.probe && !h.probe.ok && /^(UP|healthy)\b/.test(h.balancerState)) && `balancer: ${h.balancerState}`, h.probe && !h.probe.ok && `probe: ${h.probe.error}`];
+  return reasons.filter(Boolean).join('; ') || 'unhealthy';
+}
+
 /** Health of the target hosts: all must pass, or `minHealthy` when given. */
 async function requireHealthy(c: RunContext, minHealthy: number | undefined, refusal: string): Promise<HostHealth[]> {
   const hosts = targetHosts(c);
@@ -141,7 +161,7 @@ async function requireHealthy(c: RunContext, minHealthy: number | undefined, ref
   const unhealthy = report.filter((h) => !h.ok);
   annotateUnhealthy(unhealthy);
   if (healthy.length < needed || healthy.length === 0) {
-    const names = unhealthy.map((h) => `${h.host.name} (${h.balancerState ?? h.probe?.error ?? 'unhealthy'})`).join(', ');
+    const names = unhealthy.map((h) => `${h.host.name} (${unhealthyReason(h)})`).join(', ');
     throw new UserError(`${refusal}: ${healthy.length} of ${hosts.length} ${c.target} host(s) healthy, ${needed} needed. Unhealthy: ${names}.`);
   }
   return healthy;
@@ -230,6 +250,20 @@ const validate: RunPhase = {
   },
 };
 
+const drain: RunPhase = {
+  name: 'drain',
+  title: 'Drain the old color',
+  color: (c) => liveColor(c.liveBefore),
+  hosts: (c) => c.provider.traffic.description,
+  plan: (c) => `wait for in-flight requests on ${liveColor(c.liveBefore) ?? 'the old color'} to finish (at most ${c.settings.traffic.drainTimeoutMs / 1000}s)`,
+  async run(c) {
+    const from = liveColor(c.liveBefore);
+    if (!from) return 'nothing was live before: nothing to drain';
+    const drainFrom = c.provider.traffic.drain?.bind(c.provider.traffic);
+    return drainFrom ? drainFrom(from) : `${c.provider.traffic.description} drains by itself`;
+  },
+};
+
 /** A failed validation sends traffic back to where it was, by itself, then fails the run. */
 async function moveBack(c: RunContext, problem: string): Promise<never> {
   const previous = liveColor(c.liveBefore);
@@ -247,9 +281,10 @@ async function moveBack(c: RunContext, problem: string): Promise<never> {
 export function phasesFor(mode: Mode): RunPhase[] {
   switch (mode) {
     case 'deploy':
-      return [locate, inventory, release, health, preview];
+      return [locate, capacity, inventory, release, health, preview];
     case 'switch':
+      return [locate, inventory, verify, moveTraffic, validate, drain];
     case 'rollback':
-      return [locate, inventory, verify, moveTraffic, validate];
+      return [locate, capacity, inventory, verify, moveTraffic, validate, drain];
   }
 }

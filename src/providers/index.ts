@@ -1,5 +1,6 @@
 import { UserError } from '../errors.js';
 import { DigitalOceanClient } from '../digitalocean/client.js';
+import { BalancerAndProbeHealth } from '../health/combined.js';
 import { DirectProbeHealth } from '../health/direct.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
@@ -16,11 +17,12 @@ import type { Inventory, Provider, Releaser, Traffic } from './types.js';
  */
 export function createProvider(settings: Settings): Provider {
   const inventory = inventoryFor(settings);
+  const traffic = trafficFor(settings, inventory);
   return {
     inventory,
     releaser: releaserFor(settings),
-    traffic: trafficFor(settings, inventory),
-    health: new DirectProbeHealth(settings.health),
+    traffic,
+    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
     close: async () => undefined,
   };
 }

@@ -45,6 +45,12 @@ export interface HostHealth {
 /** Finds the hosts of a color. */
 export interface Inventory {
   hostsOf(color: Color): Promise<Host[]>;
+  /**
+   * Makes sure `color` has hosts to release to or roll back to: for an Auto Scaling Group scaled
+   * down, scale it to `reference`'s size and wait until its instances are in service. Inventories
+   * of fixed hosts leave it out. Returns a detail line.
+   */
+  ensureCapacity?(color: Color, reference: Color | undefined): Promise<string>;
 }
 
 /** Puts a release on hosts, all of one color. */
@@ -61,6 +67,23 @@ export interface Traffic {
   moveTo(color: Color, hosts: Host[]): Promise<string>;
   /** URL that reaches `color` without touching live traffic, when there is one. */
   previewUrl(color: Color): string | undefined;
+  /**
+   * The balancer's own view of each host of `color` (HAProxy UP/DOWN, ALB target health), keyed by
+   * host name; a host it does not list is not in service. Balancers without one leave it out.
+   */
+  balancerHealth?(color: Color, hosts: Host[]): Promise<Map<string, BalancerHostState>>;
+  /**
+   * After traffic left `from`: waits (bounded by the drain timeout) until its in-flight requests
+   * finished, and says how many were open when the move completed. Returns a detail line.
+   */
+  drain?(from: Color): Promise<string>;
+}
+
+export interface BalancerHostState {
+  /** Whether the balancer sends (or would send) requests to this host. */
+  up: boolean;
+  /** The balancer's word for it: `UP`, `DOWN 1/3`, `healthy`, `unhealthy (Target.Timeout)`. */
+  state: string;
 }
 
 /** Tells whether hosts are healthy: the balancer's view and a direct probe. */

@@ -1,0 +1,34 @@
+/**
+ * `npm run bench`: timings and throughput, printed as figures (never asserted by tests, where they
+ * would flake). Each benchmark prints its own readable lines and returns its figures; the last line
+ * of the run is one JSON object with every benchmark's figures under its key, for machines to read.
+ *
+ * `npm run bench -- switch release` runs only the named benchmarks.
+ */
+export interface Benchmark {
+  /** Key of its figures in the closing JSON line. */
+  key: string;
+  description: string;
+  run(): Promise<Record<string, unknown>>;
+}
+
+// Each benchmark module default-exports a list of Benchmarks; add new ones here.
+const modules: Array<() => Promise<{ default: Benchmark[] }>> = [];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const figures: Record<string, unknown> = {};
+  for (const load of modules) {
+    for (const bench of (await load()).default) {
+      if (only.length > 0 && !only.includes(bench.key)) continue;
+      console.log(`\n== ${bench.description}`);
+      Object.assign(figures, { [bench.key]: await bench.run() });
+    }
+  }
+  console.log(JSON.stringify(figures));
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(1);
+});
