@@ -30,20 +30,25 @@ const SKIPPED_ROW = new RegExp(
   `<td>Release</td><td>green</td><td>green-1, green-2</td><td>⏩ skipped</td><td>—</td><td>skipped: completed for release ${SHA} on green by ${RUN_URL} \\(attempt 1\\), which then (failed at health|stopped before it finished); health is checked again before going on</td>`,
 );
 
-/** Starts a deploy in its own process and SIGKILLs it once the release is done and the health check began. */
-async function deployKilledAtHealthCheck(): Promise<Map<string, string>> {
+/**
+ * Starts a run in its own process and SIGKILLs it at `stopAt` (see deploy-child.ts): once the
+ * release is done and the health check began, or once traffic moved and the validation began.
+ * Returns what the child printed about its world at that point.
+ */
+async function runKilledAt(stopAt: 'health' | 'validate', runInputs: Record<string, string>): Promise<string> {
   const script = fileURLToPath(new URL('./support/deploy-child.ts', import.meta.url));
   // One process (node with tsx's loader, not the tsx launcher, which starts a second one), so the kill is a real one.
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(inputs), JSON.stringify(env(1))], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(runInputs), JSON.stringify(env(1)), stopAt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const marker = new RegExp(`^[A-Z]+ (.*)\\n${stopAt.toUpperCase()}-STARTED$`, 'm');
   let out = '';
   let err = '';
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   try {
-    const hosts = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the deploy did not reach its health check in 30 s:\n${out}\n${err}`)), 30_000);
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`the run did not reach ${stopAt} in 30 s:\n${out}\n${err}`)), 30_000);
       child.stdout.on('data', (chunk: Buffer) => {
         out += chunk.toString();
-        const m = /^HOSTS (.*)\nHEALTH-CHECK-STARTED$/m.exec(out);
+        const m = marker.exec(out);
         if (m) {
           clearTimeout(timer);
           resolve(m[1] as string);
@@ -51,10 +56,9 @@ async function deployKilledAtHealthCheck(): Promise<Map<string, string>> {
       });
       child.on('exit', (code) => {
         clearTimeout(timer);
-        reject(new Error(`the deploy exited (${code}) before its health check:\n${out}\n${err}`));
+        reject(new Error(`the run exited (${code}) before ${stopAt}:\n${out}\n${err}`));
       });
     });
-    return new Map(JSON.parse(hosts) as [string, string][]);
   } finally {
     const exited = new Promise((resolve) => (child.exitCode !== null ? resolve(undefined) : child.once('exit', resolve)));
     child.kill('SIGKILL');
@@ -64,7 +68,7 @@ async function deployKilledAtHealthCheck(): Promise<Map<string, string>> {
 
 describe('resume', () => {
   it('continues a deploy killed between phases: skips the release it completed, checks health again, and records the end', async () => {
-    const hostsAfterKill = await deployKilledAtHealthCheck();
+    const hostsAfterKill = new Map(JSON.parse(await runKilledAt('health', inputs)) as [string, string][]);
     expect(hostsAfterKill.get('green-1')).toBe(SHA);
 
     // What the killed run left: its checkpoints up to the release, and its lock.
@@ -133,5 +137,36 @@ describe('resume', () => {
     const plan = await runAction({ ...inputs, 'dry-run': 'true' }, world, env(2));
     expect(plan.summary).toMatch(SKIPPED_ROW);
     expect(plan.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>📝 planned<\/td>/);
+  });
+
+  it('validates, and does not undo, the move of a switch killed after moving traffic', async () => {
+    const switchInputs = { ...inputs, mode: 'switch' };
+    const liveAfterKill = JSON.parse(await runKilledAt('validate', switchInputs)) as { color: string };
+    expect(liveAfterKill).toEqual({ kind: 'color', color: 'green' });
+    expect(state().lastRun).toMatchObject({ mode: 'switch', outcome: 'running', completed: ['locate', 'inventory', 'verify', 'switch'], target: 'green' });
+
+    // The rerun meets green live. Without the record it would "switch" to the idle blue and undo the move.
+    const world = new MemoryWorld();
+    world.live = { kind: 'color', color: 'green' };
+    const result = await runAction(switchInputs, world, env(2));
+    expect(result.failed).toBe(false);
+    expect(world.moves).toEqual([]);
+    expect(world.live).toEqual({ kind: 'color', color: 'green' });
+    expect(result.outputs).toMatchObject({ 'live-color': 'green', 'previous-color': 'blue', 'target-color': 'green' });
+    expect(result.summary).toMatch(/<td>Move traffic<\/td><td>green<\/td><td>memory balancer<\/td><td>⏩ skipped<\/td>/);
+    expect(result.summary).toMatch(/<td>Validate after the move<\/td><td>green<\/td><td>[^<]*<\/td><td>✅ ok<\/td>/);
+    expect(state()).toMatchObject({ live: 'green', lastRun: { run: { attempt: 2 }, outcome: 'succeeded' } });
+  });
+
+  it('moves traffic back to the color live before an interrupted switch when its validation fails on the rerun', async () => {
+    const switchInputs = { ...inputs, mode: 'switch', 'public-url': 'http://127.0.0.1:9' };
+    await runKilledAt('validate', switchInputs);
+    const world = new MemoryWorld();
+    world.live = { kind: 'color', color: 'green' };
+    const result = await runAction({ ...switchInputs, 'health-retries': '0', 'health-timeout': '1' }, world, env(2));
+    expect(result.failed).toBe(true);
+    expect(world.moves).toEqual(['blue']);
+    expect(world.live).toEqual({ kind: 'color', color: 'blue' });
+    expect(result.outputs).toMatchObject({ 'live-color': 'blue' });
   });
 });

@@ -20,6 +20,10 @@ export interface RunContext {
   previewUrl?: string;
   /** Set when a failed validation moved traffic back by itself. */
   movedBack?: Color;
+  /** The color an interrupted earlier attempt of this switch or rollback moved traffic to (from state). */
+  interruptedMoveTo?: Color;
+  /** This run continues that attempt: traffic already moved, so it validates instead of moving again. */
+  resumedMove?: boolean;
 }
 
 type RunPhase = Phase<RunContext>;
@@ -86,10 +90,18 @@ const locate: RunPhase = {
   plan: () => 'read which color is live',
   async run(c) {
     c.liveBefore = await c.provider.traffic.readLive();
+    const live = liveColor(c.liveBefore);
+    if (live && live === c.interruptedMoveTo) {
+      // An earlier attempt moved traffic and was stopped before it validated: what was live before
+      // it is the other color, and moving "to the idle color" now would silently undo its move.
+      c.resumedMove = true;
+      c.target = live;
+      c.liveBefore = { kind: 'color', color: otherColor(live) };
+      return `live: ${live}, moved there by an earlier attempt of this ${c.settings.mode} that stopped before validating; validating it now`;
+    }
     c.target = targetOf(c.settings.mode, c.liveBefore, c.settings.initialColor);
-    const live = describeLive(c.liveBefore);
     const verb = { deploy: 'deploying to', switch: 'switching to', rollback: 'rolling back to' }[c.settings.mode];
-    return `live: ${live}; ${verb} ${c.target ?? 'unknown'}`;
+    return `live: ${describeLive(c.liveBefore)}; ${verb} ${c.target ?? 'unknown'}`;
   },
 };
 

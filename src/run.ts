@@ -37,7 +37,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     // State and lock first: a run that must wait for another one, or fail, has touched nothing.
     record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
-    const context: RunContext = { settings, provider, hosts: {} };
+    const interruptedMoveTo = record.interruptedMoveTo();
+    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }) };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;

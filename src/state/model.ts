@@ -163,3 +163,16 @@ export function resumeReason(recorded: LastRun | undefined, current: { mode: Mod
   const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : 'stopped before it finished';
   return `completed for release ${current.release} on ${current.target} by ${recorded.run.url} (attempt ${recorded.run.attempt}), which then ${stopped}; health is checked again before going on`;
 }
+
+/**
+ * The color an earlier attempt of this switch or rollback already moved traffic to before it was
+ * stopped (killed, cancelled, or failed after the move without moving back). A rerun must validate
+ * that move, not treat the new live color as the old one and move traffic straight back.
+ */
+export function interruptedMove(recorded: LastRun | undefined, current: { mode: Mode; release: string; run: RunRef }): Color | undefined {
+  if (!recorded || recorded.outcome === 'succeeded' || current.mode === 'deploy') return undefined;
+  if (recorded.mode !== current.mode || recorded.release !== current.release || !recorded.completed.includes('switch')) return undefined;
+  if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
+  return recorded.target;
+}
+

@@ -5,8 +5,9 @@ import { GitHubDeployment } from '../github/deployment.js';
 import type { Phase, PhaseRunResult } from '../phases.js';
 import { describeLive, liveColor, type RunContext } from '../plan.js';
 import type { Settings } from '../settings.js';
+import type { Color } from '../colors.js';
 import { DeployLock } from './lock.js';
-import { liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from './model.js';
+import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from './model.js';
 import { StateStore } from './store.js';
 
 const now = (): string => new Date().toISOString();
@@ -67,8 +68,16 @@ export class RunRecord {
     return record;
   }
 
+  /** The color an interrupted earlier attempt of this switch or rollback moved traffic to, if any. */
+  interruptedMoveTo(): Color | undefined {
+    return interruptedMove(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, run: this.run });
+  }
+
   /** Why a phase is skipped in this run (resume), or undefined to run it. */
   skipReason(phase: Phase<RunContext>, context: RunContext): string | undefined {
+    if (context.resumedMove && (phase.name === 'verify' || phase.name === 'switch')) {
+      return `an earlier attempt (${this.recorded?.lastRun?.run.url ?? 'unknown'}) already moved traffic to ${context.target}; it is validated again now`;
+    }
     return resumeReason(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, target: context.target, run: this.run }, phase.name);
   }
 
