@@ -73,6 +73,7 @@ describe('state in a repository variable', () => {
     const result = await runAction(inputs({ mode: 'switch' }), world, env());
     expect(result.failed).toBe(true);
     expect(state()).toMatchObject({ live: 'blue', lastRun: { mode: 'switch', outcome: 'failed', failedPhase: 'validate', completed: ['locate', 'inventory', 'verify', 'switch'] } });
+    expect(state()?.history.at(0)).toMatchObject({ from: 'green', to: 'blue', by: 'auto-rollback' });
   });
 });
 

@@ -44,7 +44,7 @@ describe('validation under traffic', () => {
       const result = await validateUrl(url, health, { requests: 40, minSuccessRatio: 0.95, maxLatencyMs: 2000 });
       expect(count).toBe(40);
       expect(result).toMatchObject({ ok: false, requests: 40, succeeded: 30 });
-      expect(result.problem).toContain('30 of 40 requests succeeded (75.0%, at least 95.0% needed)');
+      expect(result.problem).toBe('30 of 40 requests succeeded (75.0%, at least 95.0% needed; most failures: answered 500, expected 200)');
     });
   });
 });

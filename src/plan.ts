@@ -1,8 +1,11 @@
 import { otherColor, type Color } from './colors.js';
 import { UserError, messageOf } from './errors.js';
 import type { Phase } from './phases.js';
-import type { Host, HostHealth, LiveTraffic, Provider } from './providers/types.js';
-import type { Mode, Settings } from './settings.js';
+import * as core from '@actions/core';
+import type { Host, HostHealth, LiveTraffic, Provider, Traffic } from './providers/types.js';
+import type { Hook, HookPoint, Mode, Settings } from './settings.js';
+import { hookEnvironment, runOnRunner } from './hooks.js';
+import { validateUrl } from './health/validation.js';
 import { probeUntilHealthy } from './health/probe.js';
 import { annotateUnhealthy } from './report/annotations.js';
 
@@ -20,6 +23,8 @@ export interface RunContext {
   previewUrl?: string;
   /** Set when a failed validation moved traffic back by itself. */
   movedBack?: Color;
+  /** From the failed check to traffic back on the old color, when that happened. */
+  autoRollbackMs?: number;
   /** The color an interrupted earlier attempt of this switch or rollback moved traffic to (from state). */
   interruptedMoveTo?: Color;
   /** This run continues that attempt: traffic already moved, so it validates instead of moving again. */
@@ -233,32 +238,82 @@ const moveTraffic: RunPhase = {
   async run(c) {
     const target = c.target;
     if (!target) throw new Error('switch before locate');
-    return c.provider.traffic.moveTo(target, targetHosts(c));
+    const detail = await c.provider.traffic.moveTo(target, targetHosts(c));
+    const unweighted = c.settings.mode === 'switch' && c.settings.rollout.steps.length > 1 && !c.provider.traffic.shiftTo;
+    return unweighted ? `${detail} (all at once: ${c.provider.traffic.description} has no weights, so traffic-steps were not applied)` : detail;
   },
 };
+
+/** One step of a progressive switch: a share of traffic on the new color, held and watched for the pause. */
+function shiftStep(percent: number): RunPhase {
+  return {
+    name: `step-${percent}`,
+    title: `Shift ${percent}% of traffic`,
+    color: (c) => c.target,
+    hosts: (c) => c.provider.traffic.description,
+    plan: (c) => `send ${percent}% of requests to ${c.target ?? 'the new color'}, validate for ${c.settings.rollout.pauseMs / 1000}s, move all back on a failed check`,
+    async run(c) {
+      const target = c.target;
+      const shiftTo = c.provider.traffic.shiftTo?.bind(c.provider.traffic);
+      if (!target || !shiftTo) throw new Error('shift step without a target or weights');
+      const detail = await shiftTo(target, percent, targetHosts(c));
+      const rounds = await watch(c, c.settings.rollout.pauseMs);
+      return `${detail}; ${rounds}`;
+    },
+  };
+}
+
+/**
+ * Validation rounds, back to back, for `durationMs` (at least one round): each round sends the
+ * validation requests through the public entry point and reads the alarms. The first failed round
+ * moves traffic back at once. Returns a detail line with the figures of the last round.
+ */
+async function watch(c: RunContext, durationMs: number): Promise<string> {
+  const started = performance.now();
+  let rounds = 0;
+  let last = '';
+  do {
+    const check = await validationRound(c);
+    rounds++;
+    if (check.problem) await moveBack(c, check.problem, performance.now());
+    last = check.detail;
+    const left = durationMs - (performance.now() - started);
+    if (left <= 0) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1000)));
+  } while (performance.now() - started < durationMs);
+  return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}`;
+}
+
+/** One validation round: the alarms, and the validation requests through the public entry point. */
+async function validationRound(c: RunContext): Promise<{ problem?: string; detail: string }> {
+  const { rollout, traffic, health } = c.settings;
+  const details: string[] = [];
+  const firing = (await c.provider.alarms?.firing()) ?? [];
+  if (firing.length > 0) return { problem: firing.join('; '), detail: '' };
+  if (c.provider.alarms) details.push(`${rollout.alarms.length} alarm(s) OK`);
+  if (traffic.publicUrl) {
+    const url = `${traffic.publicUrl}${health.path}`;
+    const result = await validateUrl(url, health, rollout.validation);
+    if (!result.ok) return { problem: `${url}: ${result.problem ?? 'failed'}`, detail: '' };
+    details.push(`${result.succeeded}/${result.requests} ok, p95 ${result.latencyP95Ms} ms`);
+  }
+  return { detail: details.join(', ') };
+}
 
 const validate: RunPhase = {
   name: 'validate',
   title: 'Validate after the move',
   color: (c) => c.target,
   hosts: (c) => c.settings.traffic.publicUrl ?? c.provider.traffic.description,
-  plan: (c) => `read the live color back${c.settings.traffic.publicUrl ? ` and probe ${c.settings.traffic.publicUrl}` : ''}; move traffic back on failure`,
+  plan: (c) =>
+    `read the live color back${c.settings.traffic.publicUrl ? `, send ${c.settings.rollout.validation.requests} request(s) to ${c.settings.traffic.publicUrl}` : ''}${c.settings.rollout.alarms.length ? ', read the alarms' : ''}; move traffic back on failure`,
   async run(c) {
     const target = c.target;
     if (!target) throw new Error('validate before locate');
     c.liveAfter = await c.provider.traffic.readLive();
-    let problem: string | undefined;
-    if (liveColor(c.liveAfter) !== target) {
-      problem = `the load balancer reports ${describeLive(c.liveAfter)} live, not ${target}`;
-    } else if (c.settings.traffic.publicUrl) {
-      const result = await probeUntilHealthy(`${c.settings.traffic.publicUrl}${c.settings.health.path}`, c.settings.health);
-      if (!result.ok) {
-        annotateUnhealthy([{ host: { name: 'public entry point', color: target, address: c.settings.traffic.publicUrl }, ok: false, probe: result }]);
-        problem = `${result.url}: ${result.error}`;
-      }
-    }
-    if (problem) await moveBack(c, problem);
-    return `${target} is live`;
+    if (liveColor(c.liveAfter) !== target) await moveBack(c, `the load balancer reports ${describeLive(c.liveAfter)} live, not ${target}`, performance.now());
+    const rounds = await watch(c, 0);
+    return `${target} is live; ${rounds}`;
   },
 };
 
@@ -276,26 +331,70 @@ const drain: RunPhase = {
   },
 };
 
-/** A failed validation sends traffic back to where it was, by itself, then fails the run. */
-async function moveBack(c: RunContext, problem: string): Promise<never> {
+/**
+ * A failed validation sends all traffic back to where it was, at once and by itself, annotates what
+ * failed with its figures, then fails the run. `failedAt` (a performance.now() time) is when the
+ * check failed: the summary reports how long traffic took to get back.
+ */
+async function moveBack(c: RunContext, problem: string, failedAt: number): Promise<never> {
   const previous = liveColor(c.liveBefore);
+  core.error(`${problem}`, { title: `Validation failed on ${c.target ?? 'the new color'}` });
   if (!previous) throw new UserError(`Validation failed: ${problem}. Nothing was live before, so there is nothing to move back to.`);
   try {
     await c.provider.traffic.moveTo(previous, c.hosts[previous] ?? (await c.provider.inventory.hostsOf(previous)));
+    c.autoRollbackMs = Math.round(performance.now() - failedAt);
     c.liveAfter = await c.provider.traffic.readLive();
     c.movedBack = previous;
   } catch (error) {
     throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. Check the load balancer now.`);
   }
-  throw new UserError(`Validation failed: ${problem}. Traffic was moved back to ${previous}.`);
+  throw new UserError(`Validation failed: ${problem}. Traffic was moved back to ${previous} ${c.autoRollbackMs} ms after the failed check.`);
 }
 
-export function phasesFor(mode: Mode): RunPhase[] {
-  switch (mode) {
+/** A hook the user gave, as a phase: on the runner, or on each host of the target color. */
+function hookPhase(hook: Hook): RunPhase {
+  return {
+    name: `hook-${hook.point}`,
+    title: `Hook ${hook.point}`,
+    color: (c) => c.target,
+    hosts: (c) => (hook.where === 'runner' ? 'runner' : targetHostNames(c)),
+    plan: (c) => `run \`${hook.command}\` ${hook.where === 'runner' ? 'on the runner' : `on each ${c.target ?? 'target'} host`}`,
+    async run(c) {
+      const env = hookEnvironment({ appName: c.settings.appName, release: c.settings.release, target: c.target ?? '', live: describeLive(c.liveBefore), mode: c.settings.mode });
+      if (hook.where === 'runner') {
+        const result = await runOnRunner(hook, env, (line) => core.info(line));
+        if (result.code !== 0) throw new UserError(`The ${hook.point} hook failed on the runner (exit ${result.code}): ${result.lastLines.join(' | ') || 'no output'}.${trafficNote(c, hook)}`);
+        return 'exit 0 on the runner';
+      }
+      const runHook = c.provider.releaser.runHook?.bind(c.provider.releaser);
+      if (!runHook) throw new UserError(`The ${hook.point} hook asks for \`hosts:\` but provider ${c.settings.provider.name} cannot run commands on hosts. Use \`runner:\`.`);
+      const hosts = targetHosts(c);
+      const failed = (await runHook(hosts, hook, env)).filter((o) => !o.ok);
+      if (failed.length > 0) {
+        throw new UserError(`The ${hook.point} hook failed on ${failed.length} of ${hosts.length} host(s): ${failed.map((o) => `${o.host.name}: ${o.detail}`).join('; ')}.${trafficNote(c, hook)}`);
+      }
+      return `exit 0 on ${hosts.length} host(s)`;
+    },
+  };
+}
+
+function trafficNote(c: RunContext, hook: Hook): string {
+  return hook.point === 'after-switch' ? ` ${c.target} stays live: run mode: rollback to go back.` : ` Live traffic is untouched (${describeLive(c.liveBefore)}).`;
+}
+
+/** The phases of a run, in order: the mode's, with the user's hooks and the progressive steps. */
+export function phasesFor(settings: Settings, traffic: Traffic): RunPhase[] {
+  const hook = (point: HookPoint): RunPhase[] => {
+    const given = settings.rollout.hooks[point];
+    return given ? [hookPhase(given)] : [];
+  };
+  switch (settings.mode) {
     case 'deploy':
-      return [locate, capacity, inventory, release, health, preview];
-    case 'switch':
-      return [locate, inventory, verify, moveTraffic, validate, drain];
+      return [locate, capacity, inventory, ...hook('before-release'), release, ...hook('after-release'), health, preview];
+    case 'switch': {
+      const steps = traffic.shiftTo ? settings.rollout.steps.slice(0, -1).map(shiftStep) : [];
+      return [locate, inventory, verify, ...hook('before-switch'), ...steps, moveTraffic, validate, ...hook('after-switch'), drain];
+    }
     case 'rollback':
       return [locate, capacity, inventory, verify, moveTraffic, validate, drain];
   }

@@ -42,7 +42,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;
-    const result = await runPhases(phasesFor(settings.mode), context, {
+    const result = await runPhases(phasesFor(settings, provider.traffic), context, {
       dryRun: settings.dryRun,
       skip: (phase) => checkpoints.skipReason(phase, context),
       onPhaseDone: (row, phase) => checkpoints.phaseDone(phase, context, row.result === 'skipped'),

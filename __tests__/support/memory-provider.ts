@@ -1,5 +1,7 @@
 import type { Color } from '../../src/colors.js';
-import type { Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../../src/providers/types.js';
+import { otherColor } from '../../src/colors.js';
+import type { AlarmWatch, Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../../src/providers/types.js';
+import type { Hook } from '../../src/settings.js';
 
 /**
  * An in-memory world for orchestration tests: hosts with a release and a health, and a load
@@ -19,6 +21,14 @@ export class MemoryWorld implements Provider {
   /** Base of the preview route (`<base>/<color>`); none by default. */
   previewBase: string | undefined;
   readonly moves: Color[] = [];
+  /** Every change of traffic, in order: `green 10%`, `green 100%`. */
+  readonly trafficLog: string[] = [];
+  /** Hook commands run on hosts: `host: command (env)`. */
+  readonly hookRuns: string[] = [];
+  /** Hosts where a hook command fails. */
+  readonly failingHook = new Set<string>();
+  /** CloudWatch-like alarms firing now; set to watch alarms at all. */
+  alarms?: AlarmWatch;
   closed = false;
 
   constructor(hostsPerColor = 2) {
@@ -36,6 +46,12 @@ export class MemoryWorld implements Provider {
   inventory = { hostsOf: async (color: Color) => this.hosts[color] };
 
   releaser = {
+    runHook: async (hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]> =>
+      hosts.map((host) => {
+        this.hookRuns.push(`${host.name}: ${hook.command} (${env.BLUEGREEN_COLOR} ${env.BLUEGREEN_RELEASE})`);
+        const ok = !this.failingHook.has(host.name);
+        return { host, ok, durationMs: 1, detail: ok ? 'exit 0' : 'exit 1: migration failed' };
+      }),
     release: async (hosts: Host[], release: string): Promise<HostOutcome[]> =>
       hosts.map((host) => {
         const failure = this.failingRelease.get(host.name);
@@ -50,8 +66,14 @@ export class MemoryWorld implements Provider {
     readLive: async (): Promise<LiveTraffic> => this.live,
     moveTo: async (color: Color): Promise<string> => {
       this.moves.push(color);
+      this.trafficLog.push(`${color} 100%`);
       if (!this.moveIgnored) this.live = { kind: 'color', color };
       return `traffic on ${color}`;
+    },
+    shiftTo: async (color: Color, percent: number): Promise<string> => {
+      this.trafficLog.push(`${color} ${percent}%`);
+      this.live = { kind: 'weighted', weights: { [color]: percent, [otherColor(color)]: 100 - percent } as Record<Color, number> };
+      return `${percent}% on ${color}`;
     },
     previewUrl: (color: Color) => (this.previewBase ? `${this.previewBase}/${color}` : undefined),
   };

@@ -28,13 +28,13 @@ export function percentile(values: number[], p: number): number {
 }
 
 /** Judges a batch of probe outcomes against the criteria. Pure, for the tests and for reuse. */
-export function judge(outcomes: { ok: boolean; latencyMs: number }[], criteria: ValidationCriteria): ValidationResult {
+export function judge(outcomes: { ok: boolean; latencyMs: number; error?: string }[], criteria: ValidationCriteria): ValidationResult {
   const succeeded = outcomes.filter((o) => o.ok).length;
   const successRatio = outcomes.length ? succeeded / outcomes.length : 0;
   const latencyP95Ms = Math.round(percentile(outcomes.map((o) => o.latencyMs), 95));
   const problems: string[] = [];
   if (successRatio < criteria.minSuccessRatio) {
-    problems.push(`${succeeded} of ${outcomes.length} requests succeeded (${(successRatio * 100).toFixed(1)}%, at least ${(criteria.minSuccessRatio * 100).toFixed(1)}% needed)`);
+    problems.push(`${succeeded} of ${outcomes.length} requests succeeded (${(successRatio * 100).toFixed(1)}%, at least ${(criteria.minSuccessRatio * 100).toFixed(1)}% needed${mostCommon(outcomes.map((o) => o.error))})`);
   }
   if (latencyP95Ms > criteria.maxLatencyMs) {
     problems.push(`p95 latency ${latencyP95Ms} ms is over ${criteria.maxLatencyMs} ms`);
@@ -42,9 +42,17 @@ export function judge(outcomes: { ok: boolean; latencyMs: number }[], criteria: 
   return { ok: problems.length === 0, requests: outcomes.length, succeeded, successRatio, latencyP95Ms, ...(problems.length && { problem: problems.join('; ') }) };
 }
 
+/** `; most failures: <error>` for the error seen most often, so the figures come with a cause. */
+function mostCommon(errors: (string | undefined)[]): string {
+  const counts = new Map<string, number>();
+  for (const error of errors) if (error) counts.set(error, (counts.get(error) ?? 0) + 1);
+  const [top] = [...counts].sort((a, b) => b[1] - a[1]);
+  return top ? `; most failures: ${top[0]}` : '';
+}
+
 /** Sends `criteria.requests` GETs to the URL, a few at a time, and judges them. */
 export async function validateUrl(url: string, health: HealthSettings, criteria: ValidationCriteria): Promise<ValidationResult> {
-  const outcomes: { ok: boolean; latencyMs: number }[] = [];
+  const outcomes: { ok: boolean; latencyMs: number; error?: string }[] = [];
   const concurrency = 4;
   let sent = 0;
   await Promise.all(
@@ -53,7 +61,7 @@ export async function validateUrl(url: string, health: HealthSettings, criteria:
         sent++;
         const started = performance.now();
         const result = await probeOnce(url, health);
-        outcomes.push({ ok: result.ok, latencyMs: performance.now() - started });
+        outcomes.push({ ok: result.ok, latencyMs: performance.now() - started, ...(result.error && { error: result.error }) });
       }
     }),
   );

@@ -27,8 +27,11 @@ export interface Switch {
   from: Color | 'none';
   to: Color;
   release?: string;
-  /** `switch`, `rollback`, or `outside` for a change seen on the load balancer but not made by this action. */
-  by: Mode | 'outside';
+  /**
+   * `switch`, `rollback`, `auto-rollback` (a failed validation moved traffic back by itself), or
+   * `outside` for a change seen on the load balancer but not made by this action.
+   */
+  by: Mode | 'auto-rollback' | 'outside';
   runUrl: string;
 }
 

@@ -103,7 +103,7 @@ export class RunRecord {
     const live = liveColor(context.liveAfter);
     await this.write([
       runFinished(this.run, result.failure ? 'failed' : 'succeeded', result.failure?.phase, now()),
-      ...(live ? [liveObserved(live, this.settings.mode, this.run.url, now())] : []),
+      ...(live ? [liveObserved(live, context.movedBack === live ? 'auto-rollback' : this.settings.mode, this.run.url, now())] : []),
     ]);
     if (this.deployment) {
       const deployment = this.deployment;
