@@ -5,19 +5,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Color } from '../src/colors.js';
-import { MemoryWorld } from './support/memory-provider.js';
+import { MemoryWorld, memoryWorldInputs } from './support/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
-const inputs = (extra: Record<string, string> = {}) => ({
-  provider: 'ssh',
-  'app-name': 'shop',
-  'blue-hosts': '10.0.0.11',
-  'green-hosts': '10.0.0.21',
-  'health-retries': '0',
-  mode: 'switch',
-  ...extra,
-});
+const inputs = (extra: Record<string, string> = {}) => memoryWorldInputs({ mode: 'switch', ...extra });
 
 /**
  * The public entry point of a memory world, on loopback: each request goes to the color the world's

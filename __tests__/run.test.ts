@@ -1,18 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryWorld } from './support/memory-provider.js';
+import { MemoryWorld, memoryWorldInputs } from './support/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';
-const inputs = (extra: Record<string, string> = {}) => ({
-  provider: 'ssh',
-  'app-name': 'shop',
-  'blue-hosts': '10.0.0.11',
-  'green-hosts': '10.0.0.21',
-  'health-retries': '0',
-  ...extra,
-});
+const inputs = memoryWorldInputs;
 
 const releasesOf = (world: MemoryWorld, color: 'blue' | 'green') => world.hosts[color].map((h) => world.releases.get(h.name));
 

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import type { Droplet, LoadBalancer } from '../../src/digitalocean/client.js';
+import { JsonDoubleServer, sendJson, type JsonRequest } from './json-double.js';
 import { OpenApiContract } from './openapi.js';
 
 const specPath = fileURLToPath(new URL('../../../shared/openapi/digitalocean.v2.json', import.meta.url));
@@ -35,7 +35,7 @@ export class DigitalOceanDouble {
   /** GETs a load balancer answers `new` for after an update, before `active`. */
   settleAfterReads = 1;
   private pendingReads = new Map<string, number>();
-  private server?: Server;
+  private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { id: 'bad_request', message: 'invalid JSON' }, crash: { id: 'server_error', message: 'Unexpected server-side error' } }, this.violations);
   private nextId = 3_000_000;
 
   addDroplet(name: string, tag: string, options: { status?: Droplet['status']; privateIp?: string; publicIp?: string } = {}): Droplet {
@@ -79,40 +79,22 @@ export class DigitalOceanDouble {
   }
 
   async start(host = '127.0.4.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        this.violations.push(`double crashed: ${String(error)}`);
-        send(res, 500, { id: 'server_error', message: 'Unexpected server-side error' });
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, host, resolve));
-    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    return this.http.start(host);
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.http.stop();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://double');
-    const raw = await readBody(req);
-    let body: unknown;
-    if (raw) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        this.violations.push(`${req.method} ${url.pathname}: body is not JSON`);
-        return send(res, 400, { id: 'bad_request', message: 'invalid JSON' });
-      }
-    }
-    this.requests.push({ method: req.method ?? 'GET', url: url.pathname + url.search, ...(body !== undefined && { body }) });
+  private async handle({ method, url, body, headers }: JsonRequest, res: ServerResponse): Promise<void> {
+    this.requests.push({ method, url: url.pathname + url.search, ...(body !== undefined && { body }) });
 
-    const problems = digitalOceanContract().check({ method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    const problems = digitalOceanContract().check({ method, path: url.pathname, query: url.searchParams, headers, body });
     if (problems.length > 0) {
       this.violations.push(...problems);
       return send(res, 422, { id: 'unprocessable_entity', message: problems.join('; ') });
     }
-    if (req.headers.authorization !== `Bearer ${this.token}`) {
+    if (headers.authorization !== `Bearer ${this.token}`) {
       return send(res, 401, { id: 'unauthorized', message: 'Unable to authenticate you' });
     }
     if (this.rateLimited.remaining > 0) {
@@ -125,17 +107,17 @@ export class DigitalOceanDouble {
       return send(res, 503, { id: 'service_unavailable', message: 'Service Unavailable' });
     }
 
-    if (req.method === 'GET' && url.pathname === '/v2/droplets') return this.listDroplets(url, res);
+    if (method === 'GET' && url.pathname === '/v2/droplets') return this.listDroplets(url, res);
     const lbMatch = /^\/v2\/load_balancers\/([^/]+)$/.exec(url.pathname);
     const lb = lbMatch ? this.loadBalancers.get(decodeURIComponent(lbMatch[1] as string)) : undefined;
     if (lbMatch && !lb) return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
-    if (lb && req.method === 'GET') {
+    if (lb && method === 'GET') {
       const pending = this.pendingReads.get(lb.id) ?? 0;
       if (pending > 0) this.pendingReads.set(lb.id, pending - 1);
       return send(res, 200, { load_balancer: { ...lb, status: pending > 0 ? 'new' : lb.status } });
     }
-    if (lb && req.method === 'PUT') return this.updateLoadBalancer(lb, body as Record<string, unknown>, res);
-    this.violations.push(`${req.method} ${url.pathname}: the double does not model this call`);
+    if (lb && method === 'PUT') return this.updateLoadBalancer(lb, body as Record<string, unknown>, res);
+    this.violations.push(`${method} ${url.pathname}: the double does not model this call`);
     return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
   }
 
@@ -180,18 +162,8 @@ export class DigitalOceanDouble {
   }
 }
 
+/** DigitalOcean sends its rate limit headers on every answer. */
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  res.setHeader('ratelimit-limit', '5000');
-  res.end(JSON.stringify(body));
+  sendJson(res, status, body, { 'ratelimit-limit': '5000' });
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}

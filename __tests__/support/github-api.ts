@@ -1,8 +1,8 @@
 import { afterAll, afterEach, beforeAll, expect } from '@jest/globals';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
+import { JsonDoubleServer, sendJson as send, type JsonRequest } from './json-double.js';
 import { OpenApiContract } from './openapi.js';
 
 let contract: OpenApiContract | undefined;
@@ -60,7 +60,7 @@ export class GitHubApiDouble {
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
   /** Called before each request is answered: lets a test act as a concurrent writer at an exact moment. */
   beforeEach?: (request: { method: string; path: string; body?: unknown }) => void | Promise<void>;
-  private server?: Server;
+  private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { message: 'Problems parsing JSON', documentation_url: DOCS }, crash: { message: 'Server Error' } }, this.violations);
   private nextDeploymentId = 1000;
 
   /** The variable's value parsed as JSON, or undefined. */
@@ -76,43 +76,24 @@ export class GitHubApiDouble {
   }
 
   async start(host = '127.0.3.1'): Promise<string> {
-    this.server = createServer((req, res) => {
-      this.handle(req, res).catch((error: unknown) => {
-        this.violations.push(`double crashed: ${String(error)}`);
-        send(res, 500, { message: 'Server Error' });
-      });
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, host, resolve));
-    return `http://${host}:${(this.server.address() as AddressInfo).port}`;
+    return this.http.start(host);
   }
 
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.http.stop();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://double');
-    const method = req.method ?? 'GET';
-    const raw = await readBody(req);
-    let body: unknown;
-    if (raw) {
-      try {
-        body = JSON.parse(raw);
-      } catch {
-        this.violations.push(`${method} ${url.pathname}: body is not JSON`);
-        return send(res, 400, { message: 'Problems parsing JSON', documentation_url: DOCS });
-      }
-    }
+  private async handle({ method, url, body, headers }: JsonRequest, res: ServerResponse): Promise<void> {
     const request = { method, path: url.pathname, ...(body !== undefined && { body }) };
     this.requests.push(request);
     await this.beforeEach?.(request);
 
-    const problems = gitHubContract().check({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body });
+    const problems = gitHubContract().check({ method, path: url.pathname, query: url.searchParams, headers, body });
     if (problems.length > 0) {
       this.violations.push(...problems);
       return send(res, 422, { message: 'Invalid request.', errors: problems, documentation_url: DOCS });
     }
-    const token = /^(?:token|Bearer) (\S+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+    const token = /^(?:token|Bearer) (\S+)$/.exec(headers.authorization ?? '')?.[1] ?? '';
     const permissions = this.tokens.get(token);
     if (!permissions) return send(res, 401, { message: 'Bad credentials', documentation_url: DOCS, status: '401' });
 
@@ -202,21 +183,7 @@ function forbidden(res: ServerResponse, permission: string): void {
   send(res, 403, { message: 'Resource not accessible by personal access token', documentation_url: DOCS, status: '403' });
 }
 
-function send(res: ServerResponse, status: number, body?: unknown): void {
-  res.statusCode = status;
-  if (body === undefined) {
-    res.end();
-    return;
-  }
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.end(JSON.stringify(body));
-}
 
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /**
  * A double on `host` for the whole test file: started before, stopped after, and after each test

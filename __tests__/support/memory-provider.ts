@@ -95,3 +95,15 @@ export class MemoryWorld implements Provider {
     this.closed = true;
   }
 }
+
+/** Inputs of a run against a MemoryWorld: provider ssh with one host per color, no probe retries. */
+export function memoryWorldInputs(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    provider: 'ssh',
+    'app-name': 'shop',
+    'blue-hosts': '10.0.0.11',
+    'green-hosts': '10.0.0.21',
+    'health-retries': '0',
+    ...extra,
+  };
+}
