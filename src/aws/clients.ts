@@ -1,0 +1,91 @@
+import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
+import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
+import { SSMClient } from '@aws-sdk/client-ssm';
+import { backoffDelay, sleep, type RetryPolicy } from '../retry.js';
+import type { AwsSettings } from '../settings.js';
+import { awsError, isRetryable } from './errors.js';
+
+/** The three AWS services the provider talks to, in one region. */
+export interface AwsClients {
+  elb: ElasticLoadBalancingV2Client;
+  autoScaling: AutoScalingClient;
+  ssm: SSMClient;
+}
+
+/**
+ * The SDK's own retries stay on, in `adaptive` mode: it spaces requests out client-side when the
+ * service throttles, and retries a few times quickly. `AwsCalls` adds the longer waits on top, for
+ * throttling that outlasts those few attempts (a busy account during a fleet-wide release).
+ */
+export const SDK_MAX_ATTEMPTS = 3;
+
+/**
+ * Clients for `settings.region` (the input, else `AWS_REGION` / `AWS_DEFAULT_REGION`, resolved by
+ * the settings). No credentials are passed: the SDK's standard chain finds them, so the
+ * environment that `aws-actions/configure-aws-credentials` (OIDC or keys) leaves behind just works.
+ */
+export function awsClients(settings: Pick<AwsSettings, 'region'>): AwsClients {
+  const config = { region: settings.region, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' };
+  return {
+    elb: new ElasticLoadBalancingV2Client(config),
+    autoScaling: new AutoScalingClient(config),
+    ssm: new SSMClient(config),
+  };
+}
+
+export function closeClients(clients: AwsClients): void {
+  clients.elb.destroy();
+  clients.autoScaling.destroy();
+  clients.ssm.destroy();
+}
+
+/** How long the AWS parts wait, and how: tests pass a `sleep` that does not wait. */
+export interface AwsTiming {
+  /** Retries of a throttled or failing call, after the SDK's own. */
+  retry: RetryPolicy;
+  /** First wait between polls (SSM invocations, ASG instances); grows to `maxPollMs`. */
+  pollMs: number;
+  maxPollMs: number;
+  /** How long new Auto Scaling instances get to be `InService`. */
+  capacityTimeoutMs: number;
+  /** How long a release may run on an instance (SSM `executionTimeout`), and then report. */
+  commandTimeoutMs: number;
+  sleep: (ms: number) => Promise<void>;
+}
+
+export const DEFAULT_AWS_TIMING: AwsTiming = {
+  retry: { retries: 5, initialDelayMs: 1000, maxDelayMs: 20_000 },
+  pollMs: 2000,
+  maxPollMs: 15_000,
+  capacityTimeoutMs: 15 * 60_000,
+  commandTimeoutMs: 30 * 60_000,
+  sleep,
+};
+
+/** Waits between polls: `pollMs`, doubling up to `maxPollMs`. */
+export function pollDelay(timing: AwsTiming, poll: number): number {
+  return backoffDelay({ retries: 0, initialDelayMs: timing.pollMs, maxDelayMs: timing.maxPollMs }, poll);
+}
+
+/**
+ * Every AWS call goes through `call`: retried with backoff while AWS throttles or fails
+ * transiently, and turned into one line naming the call (and for a denial, the permission to grant).
+ */
+export class AwsCalls {
+  constructor(private readonly timing: AwsTiming) {}
+
+  /**
+   * `action` is the IAM action of the call (`elasticloadbalancing:ModifyListener`: the name a denial
+   * needs); `resource` what it acts on; `notFound` the fix when that resource does not exist.
+   */
+  async call<T>(action: string, send: () => Promise<T>, resource?: string, notFound?: string): Promise<T> {
+    for (let retry = 0; ; retry++) {
+      try {
+        return await send();
+      } catch (error) {
+        if (!isRetryable(error) || retry >= this.timing.retry.retries) throw awsError(action, error, { resource, notFound, attempts: retry + 1 });
+        await this.timing.sleep(backoffDelay(this.timing.retry, retry));
+      }
+    }
+  }
+}
