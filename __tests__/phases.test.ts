@@ -1,6 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { runPhases, formatDuration, type Phase } from '../src/phases.js';
+import { runPhases, formatDuration, showAfterPhase, type Phase } from '../src/phases.js';
 import { UserError } from '../src/errors.js';
+import * as core from '@actions/core';
 
 interface Ctx {
   ran: string[];
@@ -35,6 +36,20 @@ async function capture<T>(fn: () => Promise<T>): Promise<{ value: T; log: string
 }
 
 describe('phase runner', () => {
+  it("shows a phase's per-host groups after its own group, never nested inside it", async () => {
+    const ctx: Ctx = { ran: [] };
+    const release = phase('release', async () => {
+      core.info('[web1] ==> [1/7] fetch: release r1');
+      showAfterPhase('web1: released (1.0 s)', ['==> [1/7] fetch: release r1', '==> OK: r1 serves']);
+      showAfterPhase('web2: released (1.2 s)', ['==> OK: r1 serves']);
+      return 'r1 on 2 hosts';
+    });
+    const { log } = await capture(() => runPhases([release], ctx, { dryRun: false }));
+    const groups = log.split('\n').filter((line) => line.startsWith('::group::') || line === '::endgroup::');
+    expect(groups).toEqual(['::group::Phase release (green)', '::endgroup::', '::group::web1: released (1.0 s)', '::endgroup::', '::group::web2: released (1.2 s)', '::endgroup::']);
+    expect(log).toContain('::group::web1: released (1.0 s)\n==> [1/7] fetch: release r1\n==> OK: r1 serves\n::endgroup::');
+  });
+
   it('runs each phase in a log group named with its color, and times it', async () => {
     const ctx: Ctx = { ran: [] };
     const { value, log } = await capture(() =>

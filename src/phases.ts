@@ -38,6 +38,27 @@ export interface PhaseRunOptions<C = unknown> {
   skip?: (phase: Phase<C>, context: C) => string | undefined;
 }
 
+/** Log groups a phase asked to show once its own group has closed (GitHub does not nest groups). */
+const deferredGroups: { title: string; lines: string[] }[] = [];
+let phaseGroupOpen = false;
+
+/**
+ * Shows `lines` in a log group of their own right after the running phase's group: how a phase
+ * gives each host its own group (the full output of a release on that host) without nesting.
+ */
+export function showAfterPhase(title: string, lines: string[]): void {
+  deferredGroups.push({ title, lines });
+  if (!phaseGroupOpen) flushDeferredGroups();
+}
+
+function flushDeferredGroups(): void {
+  for (const { title, lines } of deferredGroups.splice(0)) {
+    core.startGroup(title);
+    for (const line of lines) core.info(line);
+    core.endGroup();
+  }
+}
+
 export interface PhaseRunResult {
   rows: PhaseRow[];
   /** The phase that failed and why; later phases are `not run`. */
@@ -79,6 +100,7 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       continue;
     }
     const started = performance.now();
+    phaseGroupOpen = true;
     const done = await core.group(groupName(phase, context), async () => {
       try {
         const detail = await phase.run(context);
@@ -98,6 +120,8 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
         return row('failed', elapsed, message);
       }
     });
+    phaseGroupOpen = false;
+    flushDeferredGroups();
     rows.push(done);
     if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done, phase);
   }

@@ -13,8 +13,8 @@ export interface CommandResult {
 }
 
 export interface RunOptions {
-  /** Sent to the command's standard input (a script, a file's new content). */
-  stdin?: string;
+  /** Sent to the command's standard input (a script, a file's new content, the host script and a tarball). */
+  stdin?: string | Buffer;
   /** The command is stopped after this long and reported as failed. */
   timeoutMs?: number;
   /** Each complete output line, as it arrives: for streaming into a host's log group. */

@@ -63,7 +63,7 @@ GetOptionsFromArray(\@ARGV, \%opt,
 ) or finish_failed('arguments', 'the action passed arguments this host script does not know (version mismatch?)');
 
 my $current_step = 'arguments';
-my ($app, $releases, $name, $dir, $previous);
+my ($app, $releases, $name, $dir, $previous, $fetched);
 
 sub say_line { print join('', @_), "\n" }
 
@@ -160,20 +160,23 @@ sub tail_of {
 # ---- 1. fetch ----------------------------------------------------------------------------------
 
 sub fetch_release {
-  my $incoming = tempdir(".incoming-$$-XXXX", DIR => $releases);
+  # Removed at exit unless it became the release directory: a failed fetch leaves nothing behind.
+  my $incoming = tempdir(".incoming-$$-XXXX", DIR => $releases, CLEANUP => 1);
   my $source = $opt{source};
   if ($source eq 'stdin') {
     step('fetch', "unpack the uploaded release into releases/$name");
     binmode DATA;
     my $got = 0;
-    open my $tar, '|-', 'tar', '-xzf', '-', '-C', $incoming or fail("cannot run tar: $!");
+    # --no-same-owner: files belong to the user running the script, never to whatever uid made the
+    # tarball on the runner (as root, tar would otherwise restore that uid, maybe a stranger's here).
+    open my $tar, '|-', 'tar', '--no-same-owner', '-xzf', '-', '-C', $incoming or fail("cannot run tar: $!");
     binmode $tar;
     while (read(DATA, my $chunk, 65536)) { $got += length $chunk; print {$tar} $chunk }
     close $tar or fail($got ? 'the uploaded tarball did not unpack (tar failed)' : 'no tarball arrived after the script');
   } elsif ($source eq 'archive') {
     step('fetch', "unpack $opt{archive} into releases/$name");
     fail("no tarball at $opt{archive}") unless -f $opt{archive};
-    must_run(['tar', '-xzf', $opt{archive}, '-C', $incoming], 'unpacking the tarball');
+    must_run(['tar', '--no-same-owner', '-xzf', $opt{archive}, '-C', $incoming], 'unpacking the tarball');
   } elsif ($source eq 'git') {
     step('fetch', "shallow clone of $opt{ref} from $opt{repository} into releases/$name");
     fail('git is not installed on this host') unless have_command('git');
@@ -426,6 +429,7 @@ sub run_release {
       if defined $previous && $previous eq $name;
     remove_tree($dir) if -e $dir; # an earlier attempt that never went live
     fetch_release();
+    $fetched = 1;
     install_dependencies();
     check_release();
     step('link', @{ $opt{shared} } ? 'link shared paths, then flip current' : 'flip current');
@@ -434,6 +438,8 @@ sub run_release {
   };
   if (!$ok) {
     my $error = error_of($@);
+    # It never went live: keeping it would only push a good release out of the kept ones.
+    remove_release($name) if $fetched;
     finish_failed($error->{step}, $error->{message});
   }
 
@@ -452,6 +458,12 @@ sub run_release {
   eval { prune($name); 1 } or say_line('pruning failed: ', error_of($@)->{message});
   say_line("==> OK: release $opt{release} is live on this host (releases/$name)");
   exit 0;
+}
+
+sub remove_release {
+  my ($release) = @_;
+  remove_tree("$releases/$release", { error => \my $errors });
+  say_line("could not remove the failed release releases/$release") if @$errors;
 }
 
 sub error_of {
@@ -480,6 +492,7 @@ sub restore {
     say_line("==> NOT RESTORED: $what; restoring releases/$previous failed too: ", error_of($@)->{message});
     exit 3;
   }
+  remove_release($name);
   say_line("==> RESTORED: $what; releases/$previous is live again");
   exit 2;
 }

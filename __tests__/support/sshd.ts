@@ -1,0 +1,292 @@
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Color } from '../../src/colors.js';
+import { readSettings, type Settings, type SshSettings } from '../../src/settings.js';
+import { buildCpanMirror } from './cpan-mirror.js';
+
+/**
+ * Real hosts for the SSH release tests and the fan-out benchmark: one OpenSSH server per host,
+ * each on its own loopback address with its own host key, and each logging in one unix user made
+ * for it whose home (mode 700, where the app lives) the other hosts' users cannot enter. The app
+ * each host runs listens on that host's own address. Needs root: it creates users.
+ */
+export interface SshHost {
+  color: Color;
+  address: string;
+  port: number;
+  /** The unix user this host's sshd lets in; the app runs as this user. */
+  user: string;
+  home: string;
+  /** The host's `known_hosts` line. */
+  knownHostsLine: string;
+  /** As `blue-hosts` / `green-hosts` list it. */
+  spec: string;
+}
+
+export interface SshWorldOptions {
+  /** Loopback addresses 127.0.3.<first> … in order: blue hosts, then green hosts. */
+  firstOctet: number;
+  hostsPerColor: Record<Color, number>;
+  port?: number;
+}
+
+export const APP_PORT = 5080;
+export const EXAMPLE_APP = new URL('../../examples/app/', import.meta.url).pathname;
+
+export class SshWorld {
+  readonly hosts: SshHost[] = [];
+  /** The runner's private key (OpenSSH format), authorized on every host. */
+  privateKey = '';
+  mirrorUrl = '';
+  private mirrorDir = '';
+  private readonly sshds: ChildProcess[] = [];
+  private readonly tag = randomBytes(3).toString('hex');
+
+  private constructor(readonly dir: string) {}
+
+  static async start(options: SshWorldOptions): Promise<SshWorld> {
+    if (process.getuid?.() !== 0) throw new Error('the SSH world creates unix users: run the tests as root (CI does)');
+    // World-traversable, so each host's user reaches its home below it; the homes themselves are 700.
+    const world = new SshWorld(mkdtempSync(join(tmpdir(), 'bgp-ssh-')));
+    chmodSync(world.dir, 0o711);
+    try {
+      await world.build(options);
+    } catch (error) {
+      await world.stop();
+      throw error;
+    }
+    return world;
+  }
+
+  private async build({ firstOctet, hostsPerColor, port = 2222 }: SshWorldOptions): Promise<void> {
+    const key = join(this.dir, 'runner_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bluegreen-perl tests', '-f', key]);
+    this.privateKey = readFileSync(key, 'utf8');
+    const mirror = buildCpanMirror();
+    [this.mirrorUrl, this.mirrorDir] = [mirror.url, mirror.dir];
+    // sshd refuses to start without its privilege separation directory.
+    mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    let octet = firstOctet;
+    for (const color of ['blue', 'green'] as const) {
+      for (let i = 1; i <= hostsPerColor[color]; i++) {
+        this.hosts.push(this.addHost(color, `127.0.3.${octet++}`, port, readFileSync(`${key}.pub`, 'utf8')));
+      }
+    }
+    await Promise.all(this.hosts.map((host) => this.startSshd(host)));
+  }
+
+  private addHost(color: Color, address: string, port: number, authorizedKey: string): SshHost {
+    const user = `bgp${this.tag}${address.split('.').at(-1)}`;
+    const home = join(this.dir, 'home', user);
+    mkdirSync(join(this.dir, 'home'), { recursive: true, mode: 0o711 });
+    // `*`, not useradd's locked `!`: with UsePAM off, sshd lets no one into a locked account.
+    withRetries(() => execFileSync('useradd', ['--home-dir', home, '--create-home', '--shell', '/bin/sh', '--password', '*', '--user-group', user], { stdio: 'pipe' }));
+    chmodSync(home, 0o700);
+    const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
+    const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
+    mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+    writeFileSync(join(home, '.ssh', 'authorized_keys'), authorizedKey, { mode: 0o600 });
+    chownSync(join(home, '.ssh'), uid, gid);
+    chownSync(join(home, '.ssh', 'authorized_keys'), uid, gid);
+
+    const etc = join(this.dir, 'sshd', address);
+    mkdirSync(etc, { recursive: true, mode: 0o700 });
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', address, '-f', join(etc, 'host_key')]);
+    const [type, blob] = readFileSync(join(etc, 'host_key.pub'), 'utf8').split(' ');
+    writeFileSync(
+      join(etc, 'sshd_config'),
+      [
+        `ListenAddress ${address}:${port}`,
+        `HostKey ${join(etc, 'host_key')}`,
+        `PidFile ${join(etc, 'sshd.pid')}`,
+        `AllowUsers ${user}`,
+        'AuthorizedKeysFile .ssh/authorized_keys',
+        'PubkeyAuthentication yes',
+        'PasswordAuthentication no',
+        'KbdInteractiveAuthentication no',
+        'UsePAM no',
+        'PermitRootLogin no',
+        'StrictModes yes',
+        'AllowTcpForwarding yes',
+        'PrintMotd no',
+        // Fan-out opens one connection per host at once; the defaults would drop some.
+        'MaxStartups 100',
+        'LogLevel VERBOSE',
+        '',
+      ].join('\n'),
+    );
+    return { color, address, port, user, home, knownHostsLine: `[${address}]:${port} ${type} ${blob}`, spec: `${user}@${address}:${port}` };
+  }
+
+  private async startSshd(host: SshHost): Promise<void> {
+    const etc = join(this.dir, 'sshd', host.address);
+    execFileSync('/usr/sbin/sshd', ['-t', '-f', join(etc, 'sshd_config')]);
+    const log = openSync(join(etc, 'sshd.log'), 'a');
+    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(etc, 'sshd_config')], { stdio: ['ignore', log, log] });
+    this.sshds.push(sshd);
+    await waitForPort(host.address, host.port, sshd, () => this.sshdLog(host));
+  }
+
+  sshdLog(host: SshHost): string {
+    return readFileSync(join(this.dir, 'sshd', host.address, 'sshd.log'), 'utf8');
+  }
+
+  hostsOf(color: Color): SshHost[] {
+    return this.hosts.filter((host) => host.color === color);
+  }
+
+  get knownHosts(): string {
+    return this.hosts.map((host) => host.knownHostsLine).join('\n');
+  }
+
+  /** The action's inputs for this world: provider ssh, the app from examples/app, Carton from the offline mirror. */
+  inputs(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      mode: 'deploy',
+      provider: 'ssh',
+      'app-name': 'shop',
+      'blue-hosts': this.hostsOf('blue').map((h) => h.spec).join('\n'),
+      'green-hosts': this.hostsOf('green').map((h) => h.spec).join('\n'),
+      'ssh-private-key': this.privateKey,
+      'ssh-known-hosts': this.knownHosts,
+      // Relative: inside each host user's own home.
+      'app-dir': 'app',
+      'app-port': String(APP_PORT),
+      'app-listen-address': 'host',
+      'cpan-mirror': this.mirrorUrl,
+      'release-path': EXAMPLE_APP,
+      'health-retries': '3',
+      'health-interval': '0.2',
+      'health-timeout': '2',
+      ...extra,
+    };
+  }
+
+  /** SSH settings for reaching this world's hosts, as the inputs give them (without reading inputs, which logs masks). */
+  get ssh(): SshSettings {
+    return { user: 'deploy', port: 2222, privateKey: this.privateKey, knownHosts: this.knownHosts, skipHostKeyCheck: false };
+  }
+
+  settings(extra: Record<string, string> = {}): Settings {
+    const inputs = this.inputs(extra);
+    return readSettings((name) => inputs[name] ?? '', { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' });
+  }
+
+  /** A copy of examples/app under this world's directory, changed by `edit`: a release to upload. */
+  appVariant(name: string, edit: (dir: string) => void = () => undefined): string {
+    const dir = join(this.dir, 'sources', name);
+    cpSync(EXAMPLE_APP, dir, { recursive: true });
+    edit(dir);
+    return dir;
+  }
+
+  /** Stops the apps (by their pid files), the sshds, removes the users and every file. Safe to call twice. */
+  async stop(): Promise<void> {
+    for (const host of this.hosts) await stopApps(host);
+    for (const sshd of this.sshds) await stopChild(sshd);
+    this.sshds.length = 0;
+    for (const host of this.hosts) {
+      // Whatever the user still runs was started through this world's sshd: end it by pid.
+      for (const pid of pidsOf(host.user)) killQuietly(pid, 'SIGKILL');
+      withRetries(() => execFileSync('userdel', [host.user], { stdio: 'pipe' }));
+    }
+    this.hosts.length = 0;
+    rmSync(this.dir, { recursive: true, force: true });
+    if (this.mirrorDir) rmSync(this.mirrorDir, { recursive: true, force: true });
+  }
+}
+
+/** Every `start_server.pid` / `starman.pid` under the host's home: the app dirs the tests used. */
+async function stopApps(host: SshHost): Promise<void> {
+  const pidFiles: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    if (depth > 6 || !existsSync(dir)) return;
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory() && !entry.isSymbolicLink() && entry.name !== 'releases' && entry.name !== 'local') walk(path, depth + 1);
+      else if (entry.isFile() && /^(start_server|starman)\.pid$/.test(entry.name)) pidFiles.push(path);
+    }
+  };
+  walk(host.home, 0);
+  const pids = pidFiles.map((file) => Number(readFileSync(file, 'utf8').trim())).filter((pid) => pid > 0);
+  for (const pid of pids) killQuietly(pid, 'SIGTERM');
+  await until(() => pids.every((pid) => !alive(pid)), 10_000);
+}
+
+function pidsOf(user: string): number[] {
+  try {
+    return execFileSync('ps', ['-u', user, '-o', 'pid='], { encoding: 'utf8' }).split('\n').map(Number).filter((pid) => pid > 0);
+  } catch {
+    return []; // ps exits 1 when the user runs nothing
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  let timer: NodeJS.Timeout | undefined;
+  // A pending timer would keep the test process alive after the sshd is gone.
+  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
+  clearTimeout(timer);
+  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until(test: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (test()) return true;
+    await sleep(50);
+  }
+  return test();
+}
+
+async function waitForPort(host: string, port: number, process: ChildProcess, log: () => string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    if (process.exitCode !== null) throw new Error(`sshd on ${host}:${port} exited: ${log()}`);
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host, port }, () => (socket.destroy(), resolve(true)));
+      socket.on('error', () => resolve(false));
+    });
+    if (open) return;
+    await sleep(50);
+  }
+  throw new Error(`sshd on ${host}:${port} did not listen within 10 s: ${log()}`);
+}
+
+/** useradd and userdel lock /etc/passwd; another process (another test file) may hold it for a moment. */
+function withRetries(action: () => void): void {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      action();
+      return;
+    } catch (error) {
+      if (attempt >= 10) throw error;
+      execFileSync('sleep', ['0.2']);
+    }
+  }
+}

@@ -1,0 +1,148 @@
+import * as core from '@actions/core';
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { InputError, messageOf } from '../errors.js';
+import { hostHookArgv } from '../hooks.js';
+import { formatDuration, showAfterPhase } from '../phases.js';
+import type { Host, HostOutcome, Releaser } from '../providers/types.js';
+import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
+import type { CommandRunner } from './command.js';
+import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type ReleaseSource } from './host-script.js';
+
+/** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
+export type RunnerFactory = (host: Host) => Promise<CommandRunner>;
+
+/**
+ * Puts a release on the hosts of a color by running the Perl host script on each, `concurrency`
+ * hosts at a time. Each host's steps are streamed live with a `[host]` prefix, and its whole output
+ * is shown in its own log group after the phase; a host that fails does not stop the others, so every host
+ * reports where it stands.
+ */
+export class HostScriptReleaser implements Releaser {
+  constructor(
+    private readonly settings: Settings,
+    private readonly connect: RunnerFactory,
+  ) {}
+
+  async release(hosts: Host[], release: string): Promise<HostOutcome[]> {
+    const source = await releaseSourceOf(this.settings.hostRelease.source);
+    return inParallel(hosts, this.settings.hostRelease.concurrency, (host) => this.releaseTo(host, release, source));
+  }
+
+  private async releaseTo(host: Host, release: string, source: ReleaseSource): Promise<HostOutcome> {
+    const started = performance.now();
+    const output: string[] = [];
+    const print = (line: string) => {
+      output.push(line);
+      // Live, inside the phase's group: each step as a host reaches it. The whole output follows
+      // in the host's own group once the phase's group has closed.
+      if (line.startsWith('==> ') || output.length === 1) core.info(`[${host.name}] ${line}`);
+    };
+    const report = await this.runHostScript(host, release, source, print);
+    const durationMs = performance.now() - started;
+    const outcome = outcomeOf(host, report, durationMs);
+    showAfterPhase(`${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
+    return outcome;
+  }
+
+  /** A `hosts:` hook: the user's command in the live release directory of each host, `concurrency` at a time. */
+  async runHook(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]> {
+    const argv = hostHookArgv(hook, this.settings.hostRelease.appDir, env);
+    return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
+      const started = performance.now();
+      const lines: string[] = [];
+      let code: number;
+      try {
+        const runner = await this.connect(host);
+        try {
+          code = (await runner.run(argv, { onLine: (line) => (lines.push(line), core.info(`[${host.name}] ${line}`)) })).code;
+        } finally {
+          await runner.close();
+        }
+      } catch (error) {
+        lines.push(messageOf(error));
+        code = 255;
+      }
+      const last = lines.slice(-3).join(' | ');
+      return { host, ok: code === 0, durationMs: performance.now() - started, detail: code === 0 ? 'exit 0' : `exit ${code}${last ? `: ${last}` : ''}` };
+    });
+  }
+
+  /** Connects, runs the host script with the release on stdin, and reads its result. */
+  private async runHostScript(host: Host, release: string, source: ReleaseSource, print: (line: string) => void): Promise<HostScriptReport> {
+    let runner: CommandRunner;
+    try {
+      runner = await this.connect(host);
+    } catch (error) {
+      print(`cannot connect: ${messageOf(error)}`);
+      return { ok: false, step: 'connect', message: messageOf(error), restored: false, lastLines: [] };
+    }
+    const output: string[] = [];
+    const collect = (line: string) => (output.push(line), print(line));
+    try {
+      const { argv, stdin } = hostScriptInvocation(this.settings, host, release, source);
+      const result = await runner.run(argv, { stdin, onLine: collect });
+      return readHostScriptReport(output.join('\n'), result.code);
+    } catch (error) {
+      // The connection dropped mid-run: what the script printed so far tells how far it got.
+      collect(messageOf(error));
+      return readHostScriptReport(output.join('\n'), 255);
+    } finally {
+      await runner.close();
+    }
+  }
+}
+
+function outcomeOf(host: Host, report: HostScriptReport, durationMs: number): HostOutcome {
+  if (report.ok) return { host, ok: true, durationMs, detail: report.message };
+  const step = report.step ?? 'start';
+  const what = report.message.startsWith(`${step} failed`) ? report.message : `${step} failed: ${report.message}`;
+  const last = report.lastLines.length > 0 ? `; last output: ${report.lastLines.join(' | ')}` : '';
+  return { host, ok: false, durationMs, detail: `${what}${last}`, restored: report.restored };
+}
+
+/** Runs `work` on every item, at most `limit` at a time; results keep the items' order. */
+export async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+/** What the hosts receive: a tarball of `release-path` made once on the runner, or a git fetch on each host. */
+export async function releaseSourceOf(source: ReleaseSourceSettings): Promise<ReleaseSource> {
+  if (source.kind === 'git') return source;
+  return { kind: 'upload', tarball: await releaseTarball(source.path) };
+}
+
+/**
+ * A gzipped tarball of the directory as it is on the runner, without `.git/` and `local/`. Plain
+ * tar rather than `git archive`: a workflow often builds files into the checkout before deploying
+ * (assets, a generated config) that a commit does not hold, and release-path need not be a git
+ * checkout at all. `local/` is left out because each host installs its own CPAN modules (XS
+ * modules are built for the host's perl).
+ */
+export async function releaseTarball(path: string): Promise<Buffer> {
+  if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InputError('release-path', `'${path}' is not a directory on the runner`, 'Check the code out first (actions/checkout), or point release-path at the app directory');
+  }
+  const chunks: Buffer[] = [];
+  const errors: string[] = [];
+  const child = spawn('tar', ['--create', '--gzip', '--file=-', '--exclude=./.git', '--exclude=./local', '--directory', path, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()));
+  const code = await new Promise<number>((resolve) => {
+    child.on('error', (error) => (errors.push(error.message), resolve(127)));
+    child.on('close', (exit) => resolve(exit ?? 128));
+  });
+  if (code !== 0) {
+    throw new InputError('release-path', `could not be packed with tar (exit ${code}: ${errors.join('').trim()})`, 'Make every file under release-path readable by the runner');
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,229 @@
+import * as core from '@actions/core';
+import { NodeSSH, type Config } from 'node-ssh';
+import { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+import { InputError, UserError } from '../errors.js';
+import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
+import { lineSplitter, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from './command.js';
+import { fingerprint, hostKeyAlgorithmsFor, keysFor, keyTypeOf, knownHostsName, parseKnownHosts } from './known-hosts.js';
+
+/** Where to connect: a host of a color, the HAProxy host, a jump host. */
+export interface SshTarget {
+  host: string;
+  port?: number;
+  user?: string;
+}
+
+/** Host key types ssh2 can verify; a known_hosts line of another type (a security key) cannot be used. */
+const VERIFIABLE_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'ssh-dss']);
+
+/** How long the TCP connection and the SSH handshake may take before the host counts as unreachable. */
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Opens an SSH connection to `target` (through `ssh.jumpHost` when set) and returns a runner for
+ * its commands. The host key is checked against `ssh-known-hosts` before any authentication;
+ * every failure to connect is a one-line UserError that names the host.
+ */
+export async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<CommandRunner> {
+  const destination = endpoint(target, ssh);
+  let jump: NodeSSH | undefined;
+  let sock: Readable | undefined;
+  if (ssh.jumpHost) {
+    const via = endpoint(ssh.jumpHost, ssh);
+    jump = await open(via, ssh, undefined, 'the jump host ');
+    try {
+      // The jump host opens the TCP connection to the target; SSH (and the host key check) runs
+      // end to end through it, so the jump host never sees the session.
+      sock = (await jump.forwardOut('127.0.0.1', 0, destination.host, destination.port)) as Readable;
+    } catch (error) {
+      jump.dispose();
+      throw new UserError(`The jump host ${via.name} could not open a connection to ${destination.name}: ${reasonOf(error)}. Check that ${destination.name} is reachable from the jump host and that its sshd allows TCP forwarding (AllowTcpForwarding).`);
+    }
+  }
+  try {
+    const connection = await open(destination, ssh, sock, '');
+    return new SshRunner(connection, jump, `${destination.user}@${destination.name}`);
+  } catch (error) {
+    jump?.dispose();
+    throw error;
+  }
+}
+
+interface Endpoint {
+  host: string;
+  port: number;
+  user: string;
+  /** As logs and known_hosts write it: `10.0.0.11`, `[10.0.0.11]:2222`. */
+  name: string;
+}
+
+function endpoint(target: SshTarget | HostAddress, ssh: SshSettings): Endpoint {
+  const port = target.port ?? ssh.port;
+  return { host: target.host, port, user: target.user ?? ssh.user, name: formatHost({ host: target.host, ...(port !== 22 && { port }) }) };
+}
+
+async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, what: string): Promise<NodeSSH> {
+  const check = hostKeyCheck(to, ssh);
+  if (check.refusal) throw check.refusal;
+  if (!ssh.privateKey && !process.env.SSH_AUTH_SOCK) {
+    throw new InputError('ssh-private-key', `is empty and no SSH agent is running, so there is no key to log in to ${what}${to.name} with`, 'Pass the private key from a secret: `ssh-private-key: ${{ secrets.DEPLOY_KEY }}`');
+  }
+  const config: Config = {
+    ...(sock ? { sock } : { host: to.host, port: to.port }),
+    username: to.user,
+    readyTimeout: READY_TIMEOUT_MS,
+    hostVerifier: (key: Buffer) => check.verify(key),
+    ...(check.algorithms && { algorithms: { serverHostKey: check.algorithms } }),
+    ...(ssh.privateKey ? { privateKey: ssh.privateKey } : process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
+  };
+  const connection = new NodeSSH();
+  try {
+    await connection.connect(config);
+    return connection;
+  } catch (error) {
+    connection.dispose();
+    const refusal = check.refused();
+    if (refusal) throw refusal;
+    throw new UserError(`Cannot connect to ${what}${to.user}@${to.name} over SSH: ${connectionProblem(error, to)}`);
+  }
+}
+
+interface HostKeyCheck {
+  /** Known before connecting: nothing in ssh-known-hosts can vouch for this host. */
+  refusal?: UserError;
+  /** Host key algorithms to ask for, so the host presents a key of a type known_hosts has. */
+  algorithms?: string[];
+  verify(key: Buffer): boolean;
+  /** Why the key the host presented was refused, once it was. */
+  refused(): UserError | undefined;
+}
+
+function hostKeyCheck(to: Endpoint, ssh: SshSettings): HostKeyCheck {
+  const name = knownHostsName(to.host, to.port);
+  const howToTrust = `Add the line that \`ssh-keyscan -p ${to.port} ${to.host}\` prints (compare its fingerprint with the host's own first) to ssh-known-hosts, or set ssh-insecure-skip-host-key-check: true for throwaway hosts`;
+  if (ssh.skipHostKeyCheck) {
+    return {
+      verify: (key) => {
+        core.warning(`Host key of ${name} accepted without verification (${keyTypeOf(key)} ${fingerprint(key)}): ssh-insecure-skip-host-key-check is true, so a man in the middle would go unnoticed.`);
+        return true;
+      },
+      refused: () => undefined,
+    };
+  }
+  const { trusted, revoked } = keysFor(parseKnownHosts(ssh.knownHosts ?? ''), to.host, to.port);
+  const usable = trusted.filter((line) => VERIFIABLE_KEY_TYPES.has(line.type));
+  const refuse = (problem: string) => new InputError('ssh-known-hosts', problem, howToTrust);
+  if (usable.length === 0) {
+    const problem = !ssh.knownHosts
+      ? `is empty, so the host key of ${name} cannot be verified`
+      : trusted.length > 0
+        ? `lists only ${trusted.map((l) => l.type).join(', ')} keys for ${name}, which cannot be verified here`
+        : `has no key for ${name}`;
+    return { refusal: refuse(problem), verify: () => false, refused: () => undefined };
+  }
+  let refusal: UserError | undefined;
+  return {
+    algorithms: hostKeyAlgorithmsFor([...new Set(usable.map((line) => line.type))]),
+    verify(key) {
+      const presented = key.toString('base64');
+      const id = `${keyTypeOf(key)} key ${fingerprint(key)}`;
+      if (revoked.some((line) => line.key === presented)) {
+        refusal = refuse(`marks the ${id} of ${name} as @revoked; it presented that key, so nothing was run there`);
+      } else if (!usable.some((line) => line.key === presented)) {
+        refusal = refuse(`does not list the ${id} that ${name} presented, so nothing was run there (the host was rebuilt, or someone is in the middle)`);
+      }
+      return refusal === undefined;
+    },
+    refused: () => refusal,
+  };
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A connection failure in words, with what to check. */
+function connectionProblem(error: unknown, to: Endpoint): string {
+  const { code, level } = (error ?? {}) as { code?: string; level?: string };
+  if (level === 'client-authentication') return `the host refused the key for user ${to.user}. Check ssh-private-key and ssh-user, and that the public key is in ~${to.user}/.ssh/authorized_keys on the host`;
+  if (level === 'client-timeout' || code === 'ETIMEDOUT') return `no SSH handshake within ${READY_TIMEOUT_MS / 1000} s. Check that the host is up and that a firewall lets the runner reach port ${to.port}`;
+  switch (code) {
+    case 'ECONNREFUSED':
+      return `connection refused: nothing listens on port ${to.port}. Check that sshd runs there and the port is right (ssh-port, or host:port)`;
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+      return 'no route to the host. Check the address and the network between the runner and the host';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `the name ${to.host} does not resolve. Check the host name`;
+    case 'ECONNRESET':
+      return 'the connection was reset during the handshake. Check that this port is sshd, and the host\'s MaxStartups';
+  }
+  return `${reasonOf(error).replace(/\.$/, '')}. Check the host, port and user`;
+}
+
+/** Runs commands on one host over an open SSH connection: each argv becomes shell text through `toShell` only. */
+export class SshRunner implements CommandRunner {
+  constructor(
+    private readonly connection: NodeSSH,
+    private readonly jump: NodeSSH | undefined,
+    readonly description: string,
+  ) {}
+
+  async run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
+    const out = streamOf((line) => options.onLine?.(line, 'stdout'));
+    const err = streamOf((line) => options.onLine?.(line, 'stderr'));
+    let timer: NodeJS.Timeout | undefined;
+    let timedOut = false;
+    try {
+      const result = await this.connection.execCommand(toShell(argv), {
+        // A Readable of one chunk: a Buffer given as is would be read byte by byte.
+        ...(options.stdin !== undefined && { stdin: Readable.from([options.stdin]) }),
+        noTrim: true,
+        onStdout: out.push,
+        onStderr: err.push,
+        onChannel: (channel) => {
+          if (!options.timeoutMs) return;
+          timer = setTimeout(() => {
+            timedOut = true;
+            // Closing the session hangs up on the remote command, as a dropped connection would.
+            channel.close();
+          }, options.timeoutMs);
+        },
+      });
+      const stdout = out.end();
+      const stderr = err.end();
+      if (timedOut) return { code: 124, stdout, stderr: `${stderr}stopped after ${options.timeoutMs} ms (timeout)` };
+      return { code: result.code ?? 128, stdout, stderr: stderr + (result.signal ? `killed by ${result.signal}` : '') };
+    } catch (error) {
+      throw new UserError(`SSH to ${this.description} failed while running ${argv[0] ?? 'a command'}: ${reasonOf(error)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.connection.dispose();
+    this.jump?.dispose();
+  }
+}
+
+/** Collects a channel's bytes as text (multi-byte characters split across chunks stay whole) and its lines. */
+function streamOf(emit: (line: string) => void): { push: (chunk: Buffer) => void; end: () => string } {
+  const decoder = new StringDecoder('utf8');
+  const lines = lineSplitter(emit);
+  const text: string[] = [];
+  const take = (piece: string) => {
+    text.push(piece);
+    lines.push(piece);
+  };
+  return {
+    push: (chunk) => take(decoder.write(chunk)),
+    end: () => {
+      take(decoder.end());
+      lines.end();
+      return text.join('');
+    },
+  };
+}
