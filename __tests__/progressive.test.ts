@@ -110,6 +110,24 @@ describe('progressive switch', () => {
     expect(errorLines(result.log).at(-1)).toMatch(/^::error::Validation failed: alarm shop-5xx is ALARM: Threshold Crossed: 12 5xx in 1 minute\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
   });
 
+  it('finishes a progressive switch that stopped halfway, or undoes it, and refuses to deploy meanwhile', async () => {
+    fresh();
+    world.live = { kind: 'weighted', weights: { blue: 90, green: 10 } };
+    const resumed = await runAction(inputs({ 'public-url': publicUrl, 'traffic-steps': '10,50,100', 'step-pause': '0' }), world);
+    expect(resumed.failed).toBe(false);
+    expect(world.trafficLog).toEqual(['green 50%', 'green 100%']);
+    expect(resumed.summary).toContain('green already had 10% when this run started (a progressive switch stopped halfway): step passed');
+    expect(resumed.outputs).toMatchObject({ 'live-color': 'green', 'target-color': 'green' });
+
+    fresh();
+    world.live = { kind: 'weighted', weights: { blue: 90, green: 10 } };
+    const deploy = await runAction(inputs({ mode: 'deploy' }), world);
+    expect(errorLines(deploy.log).at(-1)).toBe('::error::Traffic is split (blue 90%, green 10%): a progressive switch stopped halfway, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.');
+    const undone = await runAction(inputs({ mode: 'rollback', 'public-url': publicUrl }), world);
+    expect(undone.failed).toBe(false);
+    expect(world.trafficLog).toEqual(['blue 100%']);
+  });
+
   it('moves a rollback all at once, whatever the steps', async () => {
     fresh();
     world.live = { kind: 'color', color: 'green' };

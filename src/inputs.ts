@@ -12,7 +12,7 @@ export interface InputSpec {
   required?: boolean;
   /** Masked with core.setSecret as soon as it is read. */
   secret?: boolean;
-  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'DigitalOcean' | 'AWS' | 'State and GitHub';
+  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'Progressive switch and validation' | 'Hooks' | 'DigitalOcean' | 'AWS' | 'State and GitHub';
 }
 
 export const INPUTS = {
@@ -226,6 +226,16 @@ export const INPUTS = {
     default: '/etc/haproxy/haproxy.cfg',
     description: 'HAProxy configuration file the action renders when hosts are added or removed.',
   },
+  'haproxy-bind': {
+    section: 'Traffic',
+    default: '*:80',
+    description: 'Where the HAProxy the action manages listens for live traffic: `address:port`, `*:port` for every address.',
+  },
+  'haproxy-preview-bind': {
+    section: 'Traffic',
+    default: '*:8080',
+    description: 'Where that HAProxy listens for the preview route, which reaches the idle color without touching live traffic. Keep it private (a firewall or a private address).',
+  },
   'public-url': {
     section: 'Traffic',
     default: '',
@@ -245,6 +255,65 @@ export const INPUTS = {
     section: 'Traffic',
     default: '30',
     description: "Seconds to wait after a switch for the old color's in-flight connections to finish.",
+  },
+  'traffic-steps': {
+    section: 'Progressive switch and validation',
+    default: '100',
+    description:
+      'Share of traffic (percent) on the new color at each step of a switch, for example `10,50,100`: increasing, ending at 100. Each step is its own phase, validated during its pause; a failed check moves all traffic back at once. HAProxy and ALB weight the two colors; a DigitalOcean Load Balancer has no weights and moves all at once. `mode: rollback` always moves all at once.',
+  },
+  'step-pause': {
+    section: 'Progressive switch and validation',
+    default: '60',
+    description: 'Seconds each step below 100% is held and validated before the next.',
+  },
+  'validation-requests': {
+    section: 'Progressive switch and validation',
+    default: '20',
+    description: 'Requests sent to `public-url` (at `validation-path`) per validation round, during each pause and once after the last step.',
+  },
+  'validation-path': {
+    section: 'Progressive switch and validation',
+    default: '',
+    description: 'Path the validation requests ask for through `public-url`: a real page (`/`, `/api/status`) catches errors a health path would not. Default: `health-path`.',
+  },
+  'validation-success-percent': {
+    section: 'Progressive switch and validation',
+    default: '99',
+    description: 'Share of validation requests (percent) that must answer `health-expected-status`; fewer fails the check and moves traffic back.',
+  },
+  'validation-max-latency': {
+    section: 'Progressive switch and validation',
+    default: '2',
+    description: 'Seconds: the 95th percentile latency of validation requests must stay under it.',
+  },
+  'rollback-window': {
+    section: 'Progressive switch and validation',
+    default: '3600',
+    description:
+      'Seconds after a successful switch during which the old color is kept at full size (never scaled down), so that `mode: rollback` is a single traffic move. `scale-down-delay` never scales down earlier than this.',
+  },
+  'before-release': {
+    section: 'Hooks',
+    default: '',
+    description:
+      'Command run before the release phase. Prefix `hosts:` to run it on each host of the target color (in the app directory), or `runner:` (the default) to run it once on the runner. It sees BLUEGREEN_APP, BLUEGREEN_RELEASE, BLUEGREEN_COLOR (target) and BLUEGREEN_LIVE_COLOR. A failure fails the run before anything else changes.',
+  },
+  'after-release': {
+    section: 'Hooks',
+    default: '',
+    description: 'Command run after the release phase, before health checks, as `before-release`.',
+  },
+  'before-switch': {
+    section: 'Hooks',
+    default: '',
+    description:
+      'Command run before traffic moves (`mode: switch`), as `before-release`: for example a backward-compatible (expanding) database migration. A failure leaves traffic where it was.',
+  },
+  'after-switch': {
+    section: 'Hooks',
+    default: '',
+    description: 'Command run after a switch was validated, as `before-release`: for example the contracting migration.',
   },
   'digitalocean-token': {
     section: 'DigitalOcean',
@@ -321,6 +390,11 @@ export const INPUTS = {
     section: 'AWS',
     default: '',
     description: 'Seconds after a successful switch before the old color is scaled down. Default: never scale down.',
+  },
+  'cloudwatch-alarms': {
+    section: 'AWS',
+    default: '',
+    description: 'CloudWatch alarm names watched during validation, one per line or comma-separated: any in ALARM moves traffic back.',
   },
   'github-token': {
     section: 'State and GitHub',

@@ -31,6 +31,16 @@ export interface RunContext {
   resumedMove?: boolean;
 }
 
+/**
+ * The color traffic moves away from: the one live before or, when a progressive switch stopped
+ * halfway, the other color than the one this run moves to (where a failed validation sends it back).
+ */
+export function fromColor(c: RunContext): Color | undefined {
+  const live = c.liveBefore;
+  if (live?.kind === 'weighted') return c.target && otherColor(c.target);
+  return liveColor(live);
+}
+
 type RunPhase = Phase<RunContext>;
 
 export function describeLive(live: LiveTraffic | undefined): string {
@@ -62,10 +72,14 @@ export function targetOf(mode: Mode, live: LiveTraffic, initialColor: Color): Co
         throw new UserError('Nothing is live yet, so there is no previous color to roll back to. Deploy and switch first.');
       }
       return initialColor;
-    case 'weighted':
-      throw new UserError(
-        `Traffic is split (blue ${live.weights.blue}%, green ${live.weights.green}%): a progressive switch stopped halfway. Run mode: switch to finish it or mode: rollback to undo it.`,
-      );
+    case 'weighted': {
+      // A progressive switch stopped halfway: the color with the larger share is the one it left.
+      const split = `Traffic is split (blue ${live.weights.blue}%, green ${live.weights.green}%): a progressive switch stopped halfway`;
+      if (live.weights.blue === live.weights.green) throw new UserError(`${split}, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.`);
+      if (mode === 'deploy') throw new UserError(`${split}, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.`);
+      const larger: Color = live.weights.blue > live.weights.green ? 'blue' : 'green';
+      return mode === 'rollback' ? larger : otherColor(larger);
+    }
     case 'unknown':
       return undefined;
   }
@@ -120,7 +134,7 @@ const capacity: RunPhase = {
     const target = c.target;
     if (!target) throw new Error('capacity before locate');
     const ensure = c.provider.inventory.ensureCapacity?.bind(c.provider.inventory);
-    return ensure ? ensure(target, liveColor(c.liveBefore)) : 'fixed hosts: nothing to scale';
+    return ensure ? ensure(target, fromColor(c)) : 'fixed hosts: nothing to scale';
   },
 };
 
@@ -256,6 +270,9 @@ function shiftStep(percent: number): RunPhase {
       const target = c.target;
       const shiftTo = c.provider.traffic.shiftTo?.bind(c.provider.traffic);
       if (!target || !shiftTo) throw new Error('shift step without a target or weights');
+      if (!fromColor(c)) return 'nothing was live: the first switch moves all traffic at once';
+      const already = c.liveBefore?.kind === 'weighted' ? c.liveBefore.weights[target] : 0;
+      if (already >= percent) return `${target} already had ${already}% when this run started (a progressive switch stopped halfway): step passed`;
       const detail = await shiftTo(target, percent, targetHosts(c));
       const rounds = await watch(c, c.settings.rollout.pauseMs);
       return `${detail}; ${rounds}`;
@@ -292,7 +309,7 @@ async function validationRound(c: RunContext): Promise<{ problem?: string; detai
   if (firing.length > 0) return { problem: firing.join('; '), detail: '' };
   if (c.provider.alarms) details.push(`${rollout.alarms.length} alarm(s) OK`);
   if (traffic.publicUrl) {
-    const url = `${traffic.publicUrl}${health.path}`;
+    const url = `${traffic.publicUrl}${rollout.validationPath}`;
     const result = await validateUrl(url, health, rollout.validation);
     if (!result.ok) return { problem: `${url}: ${result.problem ?? 'failed'}`, detail: '' };
     details.push(`${result.succeeded}/${result.requests} ok, p95 ${result.latencyP95Ms} ms`);
@@ -320,11 +337,11 @@ const validate: RunPhase = {
 const drain: RunPhase = {
   name: 'drain',
   title: 'Drain the old color',
-  color: (c) => liveColor(c.liveBefore),
+  color: (c) => fromColor(c),
   hosts: (c) => c.provider.traffic.description,
-  plan: (c) => `wait for in-flight requests on ${liveColor(c.liveBefore) ?? 'the old color'} to finish (at most ${c.settings.traffic.drainTimeoutMs / 1000}s)`,
+  plan: (c) => `wait for in-flight requests on ${fromColor(c) ?? 'the old color'} to finish (at most ${c.settings.traffic.drainTimeoutMs / 1000}s)`,
   async run(c) {
-    const from = liveColor(c.liveBefore);
+    const from = fromColor(c);
     if (!from) return 'nothing was live before: nothing to drain';
     const drainFrom = c.provider.traffic.drain?.bind(c.provider.traffic);
     return drainFrom ? drainFrom(from) : `${c.provider.traffic.description} drains by itself`;
@@ -337,7 +354,7 @@ const drain: RunPhase = {
  * check failed: the summary reports how long traffic took to get back.
  */
 async function moveBack(c: RunContext, problem: string, failedAt: number): Promise<never> {
-  const previous = liveColor(c.liveBefore);
+  const previous = fromColor(c);
   core.error(`${problem}`, { title: `Validation failed on ${c.target ?? 'the new color'}` });
   if (!previous) throw new UserError(`Validation failed: ${problem}. Nothing was live before, so there is nothing to move back to.`);
   try {

@@ -4,6 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import { INPUTS, inputSpec, type InputName } from './inputs.js';
 import { InputError } from './errors.js';
 import { COLORS, type Color } from './colors.js';
+import type { ValidationCriteria } from './health/validation.js';
 
 export const MODES = ['deploy', 'switch', 'rollback'] as const;
 export type Mode = (typeof MODES)[number];
@@ -13,6 +14,9 @@ export const TRAFFIC_KINDS = ['haproxy', 'do-lb', 'alb'] as const;
 export type TrafficKind = (typeof TRAFFIC_KINDS)[number];
 export const RESTART_METHODS = ['server-starter', 'starman', 'systemd', 'command'] as const;
 export type RestartMethod = (typeof RESTART_METHODS)[number];
+
+/** An HAProxy `bind` address: `*:80`, `10.0.0.5:8080`, `[::]:80`. */
+const BIND_PATTERN = /^(\*|[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\]):\d{1,5}$/;
 
 /** A host as the user wrote it: `host`, `host:port`, `user@host:port`, `[::1]:22`. */
 export interface HostAddress {
@@ -65,6 +69,9 @@ export interface TrafficSettings {
   haproxyHost?: HostAddress;
   haproxySocket: string;
   haproxyConfig: string;
+  /** HAProxy `bind` addresses of the live and the preview frontends: `*:80`, `10.0.0.5:8080`. */
+  haproxyBind: string;
+  haproxyPreviewBind: string;
   publicUrl?: string;
   previewUrl?: string;
   minHealthyHosts?: number;
@@ -94,6 +101,30 @@ export interface AwsSettings {
   targetGroups: Record<Color, string>;
   autoScalingGroups: Record<Color, string>;
   scaleDownDelayMs?: number;
+}
+
+export const HOOK_POINTS = ['before-release', 'after-release', 'before-switch', 'after-switch'] as const;
+export type HookPoint = (typeof HOOK_POINTS)[number];
+
+/** A command the user gives for a point of the run: once on the runner, or on each target host. */
+export interface Hook {
+  point: HookPoint;
+  where: 'runner' | 'hosts';
+  /** Shell text the user wrote: run by `sh -c`, passed as one quoted argument. */
+  command: string;
+}
+
+export interface RolloutSettings {
+  /** Percent of traffic on the new color at each step; increasing, the last is 100. */
+  steps: number[];
+  pauseMs: number;
+  validation: ValidationCriteria;
+  /** Path the validation requests ask for through the public entry point. */
+  validationPath: string;
+  /** CloudWatch alarms watched during validation (AWS). */
+  alarms: string[];
+  rollbackWindowMs: number;
+  hooks: Partial<Record<HookPoint, Hook>>;
 }
 
 /** Who this run is on GitHub: names the run in the state, the lock and deployments. */
@@ -133,6 +164,7 @@ export interface Settings {
   hostRelease: ReleaseSettings;
   ssh: SshSettings;
   traffic: TrafficSettings;
+  rollout: RolloutSettings;
   provider: SshProviderSettings | DigitalOceanSettings | AwsSettings;
   github: GitHubSettings;
 }
@@ -203,16 +235,51 @@ export function readSettings(
       haproxyHost: inputs.text('haproxy-host') === 'local' ? undefined : inputs.host('haproxy-host'),
       haproxySocket: inputs.match('haproxy-socket', /^\/\S+$/, 'Use an absolute path on the HAProxy host'),
       haproxyConfig: inputs.match('haproxy-config', /^\/\S+$/, 'Use an absolute path on the HAProxy host'),
+      haproxyBind: inputs.match('haproxy-bind', BIND_PATTERN, 'Use `address:port` or `*:port`, for example `*:80`'),
+      haproxyPreviewBind: inputs.match('haproxy-preview-bind', BIND_PATTERN, 'Use `address:port` or `*:port`, for example `127.0.0.1:8080`'),
       publicUrl: inputs.url('public-url'),
       previewUrl: inputs.url('preview-url'),
       minHealthyHosts: inputs.optional('min-healthy-hosts') === undefined ? undefined : inputs.integer('min-healthy-hosts', 1, 10_000),
       drainTimeoutMs: inputs.seconds('drain-timeout', 0, 3600),
     },
+    rollout: readRollout(inputs, inputs.text('health-path')),
     provider,
     github: readGitHub(inputs, appName, env),
   };
   validateTogether(settings);
   return settings;
+}
+
+function readRollout(inputs: InputReader, healthPath: string): RolloutSettings {
+  const stepsText = inputs.text('traffic-steps');
+  const steps = stepsText.split(',').map((step) => step.trim().replace(/%$/, ''));
+  const numbers = steps.map(Number);
+  const valid = steps.every((step) => /^\d+$/.test(step)) && numbers.every((n, i) => n >= 1 && n <= 100 && (i === 0 || n > (numbers[i - 1] ?? 0))) && numbers.at(-1) === 100;
+  if (!valid) {
+    throw new InputError('traffic-steps', `'${stepsText}' is not a list of increasing percentages ending at 100`, 'Use for example `10,50,100`, or `100` to move all traffic at once');
+  }
+  const hooks: RolloutSettings['hooks'] = {};
+  for (const point of HOOK_POINTS) {
+    const text = inputs.optional(point);
+    if (!text) continue;
+    const m = /^(runner|hosts):\s*/.exec(text);
+    const command = m ? text.slice(m[0].length).trim() : text;
+    if (!command) throw new InputError(point, `'${text}' has no command after '${m?.[1] ?? ''}:'`, `Write \`runner: <command>\` or \`hosts: <command>\``);
+    hooks[point] = { point, where: m?.[1] === 'hosts' ? 'hosts' : 'runner', command };
+  }
+  return {
+    steps: numbers,
+    pauseMs: inputs.seconds('step-pause', 0, 24 * 3600),
+    validation: {
+      requests: inputs.integer('validation-requests', 1, 10_000),
+      minSuccessRatio: inputs.percent('validation-success-percent') / 100,
+      maxLatencyMs: inputs.seconds('validation-max-latency', 0.001, 600),
+    },
+    validationPath: inputs.optional('validation-path') === undefined ? healthPath : inputs.match('validation-path', /^\/\S*$/, 'Use an absolute path such as `/` or `/api/status`'),
+    alarms: inputs.list('cloudwatch-alarms'),
+    rollbackWindowMs: inputs.seconds('rollback-window', 0, 7 * 24 * 3600),
+    hooks,
+  };
 }
 
 function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.ProcessEnv): Settings['provider'] {
@@ -321,6 +388,13 @@ function validateTogether(settings: Settings): void {
   if (ssh.skipHostKeyCheck && ssh.knownHosts) {
     throw new InputError('ssh-insecure-skip-host-key-check', 'is true while ssh-known-hosts is set', 'Remove one of them: keep ssh-known-hosts to verify host keys');
   }
+  const { rollout } = settings;
+  if (rollout.alarms.length > 0 && provider.name !== 'aws') {
+    throw new InputError('cloudwatch-alarms', `lists CloudWatch alarms, which provider ${provider.name} cannot read`, 'Remove cloudwatch-alarms, or use provider aws');
+  }
+  if (rollout.steps.length > 1 && !traffic.publicUrl && rollout.alarms.length === 0) {
+    throw new InputError('traffic-steps', `'${rollout.steps.join(',')}' moves traffic in steps, but nothing would validate them`, 'Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`');
+  }
 }
 
 function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {
@@ -406,6 +480,15 @@ class InputReader {
     const value = this.text(name);
     if (!/^\d+$/.test(value) || Number(value) < min || Number(value) > max) {
       throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}`, `Set ${name} to a number such as ${inputSpec(name).default || min}`);
+    }
+    return Number(value);
+  }
+
+  /** A percentage from 0 to 100, fractions allowed. */
+  percent(name: InputName): number {
+    const value = this.text(name).replace(/%$/, '');
+    if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > 100) {
+      throw new InputError(name, `'${this.text(name)}' is not a percentage from 0 to 100`, `Set ${name} to a number such as ${inputSpec(name).default || '99'}`);
     }
     return Number(value);
   }

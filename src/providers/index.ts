@@ -1,29 +1,40 @@
+import { AwsParts } from '../aws/provider.js';
+import type { AwsTiming } from '../aws/clients.js';
 import { UserError } from '../errors.js';
 import { DigitalOceanClient } from '../digitalocean/client.js';
 import { BalancerAndProbeHealth } from '../health/combined.js';
 import { DirectProbeHealth } from '../health/direct.js';
+import { HostScriptReleaser } from '../hosts/releaser.js';
+import { LocalRunner, type CommandRunner } from '../hosts/command.js';
+import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
+import { connectSsh } from '../hosts/ssh.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
-import type { Settings } from '../settings.js';
+import { formatHost, type Settings } from '../settings.js';
 import { DoLoadBalancerTraffic } from '../traffic/do-lb.js';
+import { HaproxyTraffic, haproxyOptionsOf } from '../traffic/haproxy.js';
 import type { Inventory, Provider, Releaser, Traffic } from './types.js';
 
 /**
  * Builds the provider for the settings by composing an inventory, a releaser, a traffic switch and
  * a health reader: AWS = ASG inventory + SSM release + ALB traffic; DigitalOcean = tag inventory +
  * SSH release + HAProxy or DO load balancer; ssh = static inventory + SSH release + HAProxy.
- * Parts this version does not have yet fail with a plain message when used, so a dry run still
- * shows the plan.
  */
-export function createProvider(settings: Settings): Provider {
-  const inventory = inventoryFor(settings);
-  const traffic = trafficFor(settings, inventory);
+export function createProvider(settings: Settings, awsTiming?: AwsTiming): Provider {
+  // The AWS parts share one set of SDK clients, so they are built together.
+  const aws = settings.provider.name === 'aws' ? new AwsParts(settings, settings.provider, awsTiming) : undefined;
+  const inventory = aws?.inventory ?? inventoryFor(settings);
+  const traffic = aws?.traffic ?? trafficFor(settings, inventory);
   return {
     inventory,
-    releaser: releaserFor(settings),
+    releaser: aws?.releaser ?? releaserFor(settings),
     traffic,
     health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
-    close: async () => undefined,
+    ...(aws?.alarms && { alarms: aws.alarms }),
+    close: async () => {
+      await aws?.close();
+      if (traffic instanceof HaproxyTraffic) await traffic.close();
+    },
   };
 }
 
@@ -35,12 +46,12 @@ function inventoryFor(settings: Settings): Inventory {
     case 'digitalocean':
       return new DropletTagInventory(new DigitalOceanClient(provider.apiUrl, provider.token), provider, settings);
     case 'aws':
-      return { hostsOf: notAvailable('Finding hosts for provider aws') };
+      throw new Error('provider aws is composed by AwsParts');
   }
 }
 
-function releaserFor(_settings: Settings): Releaser {
-  return { release: notAvailable('Releasing to hosts') };
+function releaserFor(settings: Settings): Releaser {
+  return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh));
 }
 
 function trafficFor(settings: Settings, inventory: Inventory): Traffic {
@@ -49,7 +60,15 @@ function trafficFor(settings: Settings, inventory: Inventory): Traffic {
     return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health);
   }
   const description = trafficDescription(settings);
+  if (settings.traffic.kind === 'haproxy') return new HaproxyTraffic(runnerForHaproxyHost(settings), inventory, haproxyOptionsOf(settings, description));
   return { description, readLive: notAvailable(`Traffic through ${description}`), moveTo: notAvailable(`Traffic through ${description}`), previewUrl: () => undefined };
+}
+
+/** Where HAProxy commands run: on the runner, or on haproxy-host over SSH (connected on first use). */
+export function runnerForHaproxyHost(settings: Settings): CommandRunner {
+  const host = settings.traffic.haproxyHost;
+  if (!host) return new LocalRunner();
+  return new ConnectOnFirstUse(formatHost(host), () => connectSsh({ host: host.host, port: host.port, user: host.user }, settings.ssh));
 }
 
 export function trafficDescription(settings: Settings): string {

@@ -1,5 +1,6 @@
 import type { Color } from '../colors.js';
 import type { ProbeResult } from '../health/probe.js';
+import type { Hook } from '../settings.js';
 
 /** One server of a color, however the provider found it. */
 export interface Host {
@@ -56,6 +57,11 @@ export interface Inventory {
 /** Puts a release on hosts, all of one color. */
 export interface Releaser {
   release(hosts: Host[], release: string): Promise<HostOutcome[]>;
+  /**
+   * Runs a user's hook command on each host (see src/hooks.ts `hostHookArgv`), in the live release
+   * directory, with `env` set. Transports that cannot run commands on hosts leave it out.
+   */
+  runHook?(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]>;
 }
 
 /** Reads and moves live traffic. */
@@ -72,6 +78,11 @@ export interface Traffic {
    * host name; a host it does not list is not in service. Balancers without one leave it out.
    */
   balancerHealth?(color: Color, hosts: Host[]): Promise<Map<string, BalancerHostState>>;
+  /**
+   * Splits traffic: `percent` of new requests to `color` (whose `hosts` passed their health checks),
+   * the rest to the other color. Balancers without weights leave it out: their switch is all at once.
+   */
+  shiftTo?(color: Color, percent: number, hosts: Host[]): Promise<string>;
   /**
    * After traffic left `from`: waits (bounded by the drain timeout) until its in-flight requests
    * finished, and says how many were open when the move completed. Returns a detail line.
@@ -91,11 +102,18 @@ export interface HealthReader {
   check(hosts: Host[]): Promise<HostHealth[]>;
 }
 
+/** Signals outside HTTP that a color misbehaves: CloudWatch alarms on AWS. */
+export interface AlarmWatch {
+  /** What is firing now, one line each (`alarm shop-5xx is ALARM: Threshold Crossed ...`); empty when all is well. */
+  firing(): Promise<string[]>;
+}
+
 export interface Provider {
   inventory: Inventory;
   releaser: Releaser;
   traffic: Traffic;
   health: HealthReader;
+  alarms?: AlarmWatch;
   /** Closes connections the provider opened. */
   close(): Promise<void>;
 }

@@ -1,0 +1,80 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HaproxyLab } from '../__tests__/support/haproxy.js';
+import { run } from '../src/run.js';
+import type { Benchmark } from './index.js';
+import { ColorLoad } from './support/color-load.js';
+
+/**
+ * How fast a failed check brings traffic back: the action runs a progressive switch (its own code,
+ * in-process) to a green whose release passes its health checks but fails every other request, on
+ * a real HAProxy under load. Each run reports, in its failure, the time from the failed validation
+ * round to traffic back on blue; the figure is their median over RUNS runs.
+ */
+const RUNS = 5;
+const MOVED_BACK = /Traffic was moved back to blue (\d+) ms after the failed check/;
+
+/** One run of the action as a runner would start it, its output captured; returns what it printed. */
+async function runAction(inputs: Record<string, string>, lab: HaproxyLab): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'bgp-bench-run-'));
+  const saved = { output: process.env.GITHUB_OUTPUT, summary: process.env.GITHUB_STEP_SUMMARY, write: process.stdout.write };
+  const printed: string[] = [];
+  try {
+    for (const file of ['output', 'summary']) writeFileSync(join(dir, file), '');
+    process.env.GITHUB_OUTPUT = join(dir, 'output');
+    process.env.GITHUB_STEP_SUMMARY = join(dir, 'summary');
+    process.stdout.write = ((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0) as typeof process.stdout.write;
+    await run({ source: (name) => inputs[name] ?? '', env: { GITHUB_SHA: 'bench' }, createProvider: () => lab.provider() });
+  } finally {
+    process.stdout.write = saved.write;
+    process.env.GITHUB_OUTPUT = saved.output;
+    process.env.GITHUB_STEP_SUMMARY = saved.summary;
+    process.exitCode = undefined;
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return printed.join('');
+}
+
+const autoRollback: Benchmark = {
+  key: 'auto_rollback_ms',
+  description: `Automatic rollback: from a failed validation round to traffic back on the old color, median of ${RUNS} progressive switches to a faulty green on HAProxy`,
+  async run() {
+    const lab = new HaproxyLab({ base: 170, live: 'blue', faulty: 'green' });
+    const times: number[] = [];
+    try {
+      await lab.start();
+      const inputs = {
+        mode: 'switch',
+        provider: 'ssh',
+        'app-name': 'shop',
+        'blue-hosts': lab.hosts.blue.map((h) => h.name).join(','),
+        'green-hosts': lab.hosts.green.map((h) => h.name).join(','),
+        'health-retries': '2',
+        'health-interval': '0.2',
+        'public-url': lab.liveUrl,
+        'validation-path': '/',
+        'validation-requests': '20',
+        'traffic-steps': '20,100',
+        'step-pause': '30',
+      };
+      for (let i = 0; i < RUNS; i++) {
+        const load = new ColorLoad(`${lab.liveUrl}/`, 8);
+        const log = await runAction(inputs, lab);
+        const counts = await load.stop();
+        const ms = MOVED_BACK.exec(log)?.[1];
+        if (!ms) throw new Error(`run ${i + 1} did not move traffic back by itself:\n${log.slice(-2000)}`);
+        times.push(Number(ms));
+        console.log(`run ${i + 1}: traffic back on blue ${ms} ms after the failed check; the load saw ${counts.requests} requests, ${counts.failed} failed (all from green: ${counts.failed === (counts.serverErrorsByColor.green ?? 0)})`);
+      }
+    } finally {
+      await lab.stop();
+    }
+    const sorted = [...times].sort((a, b) => a - b);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
+    console.log(`auto rollback: median ${median} ms, max ${sorted.at(-1)} ms over ${RUNS} runs`);
+    return median;
+  },
+};
+
+export default [autoRollback];

@@ -1,0 +1,491 @@
+import * as core from '@actions/core';
+import { otherColor, type Color } from '../colors.js';
+import { UserError, oneLine } from '../errors.js';
+import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
+import { describeLive, liveColor } from '../plan.js';
+import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
+import { sleep } from '../retry.js';
+import type { Settings } from '../settings.js';
+import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from './haproxy-config.js';
+
+export interface HaproxyOptions extends HaproxyLayout {
+  /** For the plan and the summary: `HAProxy on lb1`. */
+  description: string;
+  appPort: number;
+  healthPath: string;
+  expectedStatus: number;
+  /** Where the preview route goes while nothing is live: the color the first release goes to. */
+  initialColor: Color;
+  drainTimeoutMs: number;
+  /** The preview route as users reach it; derived from the preview bind when not given. */
+  previewUrl?: string;
+  /** Host name of the HAProxy host, for the derived preview URL; undefined when HAProxy is local. */
+  haproxyHost?: string;
+  /** How long a reload may take to bring up the new worker. */
+  reloadTimeoutMs?: number;
+  /** How long newly loaded servers may take to finish their first health check. */
+  checkSettleMs?: number;
+}
+
+/** One row of `show stat`, by column name. */
+export type StatRow = Record<string, string>;
+
+/** No single command (a file write, `haproxy -c`, a runtime API call) may hang a run longer. */
+const RUN_TIMEOUT_MS = 30_000;
+const POLL_MS = 100;
+
+/** Printed by SWITCH_SCRIPT between what it read and the answer to the switch. */
+const SWITCHED = '--- switched';
+
+/**
+ * The switch, as one shell script run by the runner, so it costs one round trip. Arguments: the map
+ * file, the target backend, the runtime commands that switch, the map file's new text, then the
+ * socat argv. Reads `show map; show stat` and prints it; exits 3 (changing nothing) unless a server
+ * of the target backend is UP and past its first check; writes the map file (temp + rename: the
+ * file is never behind what HAProxy routes to); then sends the switch commands and prints the
+ * answer. Shell builtins only, apart from socat and mv: every process started delays the switch.
+ * `show stat` fields by position (1-based), which HAProxy keeps stable: 18 status, 37 check_status.
+ */
+const SWITCH_SCRIPT = [
+  'map=$1 backend=$2 switch=$3 content=$4; shift 4',
+  'before=$(printf \'show map %s; show stat\\n\' "$map" | "$@") || exit 4',
+  'printf \'%s\\n\' "$before"',
+  'printf \'%s\\n\' "$before" | (',
+  '  set -f; IFS=,',
+  '  while read -r line; do',
+  '    set -- $line',
+  '    [ "$#" -ge 37 ] && [ "$1" = "$backend" ] && [ "$2" != BACKEND ] || continue',
+  '    case ${18} in UP*) case ${37} in INI*) ;; *) exit 0 ;; esac ;; esac',
+  '  done',
+  '  exit 3',
+  ') || exit 3',
+  'printf \'%s\' "$content" > "$map.bluegreen-tmp" && mv -f -- "$map.bluegreen-tmp" "$map" || exit 5',
+  `printf '%s\\n' '${SWITCHED}'`,
+  'printf \'%s\\n\' "$switch" | "$@"',
+].join('\n');
+
+/**
+ * Live traffic through an HAProxy the action manages (haproxy-config.ts renders its config).
+ *
+ * - Switch: `set map` on the admin socket changes the live color for the next request, with no
+ *   reload and no connection dropped, and the same choice is written to the map file on disk
+ *   (temp file + rename) so a reload or restart keeps it.
+ * - Membership: the hosts of both colors are rendered into haproxy.cfg when HAProxy's view is
+ *   first needed in a run (balancer health, before verify; and before a switch). Nothing happens
+ *   when the rendered file equals the installed one. Otherwise: `haproxy -c`, previous file kept
+ *   as `.previous`, new file renamed into place, seamless reload (SIGUSR2 to the master), and on a
+ *   failed reload the previous file is put back and the reason reported.
+ * - Every command goes through the CommandRunner: the same code runs HAProxy on the runner or on a
+ *   load balancer host over SSH.
+ */
+export class HaproxyTraffic implements Traffic {
+  readonly description: string;
+  readonly mapPath: string;
+  private membersSynced?: Promise<string>;
+  private lastLive?: LiveTraffic;
+  /** The color traffic left at the last switch, and how many of its sessions were open then. */
+  private leftBehind?: { color: Color; open: number };
+
+  constructor(
+    private readonly runner: CommandRunner,
+    private readonly inventory: Inventory,
+    private readonly options: HaproxyOptions,
+  ) {
+    this.description = options.description;
+    this.mapPath = mapPathFor(options.configPath);
+    // The map path goes into runtime API commands, where a space or `;` would start another argument or command.
+    if (/[\s;#]/.test(this.mapPath)) throw new UserError(`Input 'haproxy-config': '${options.configPath}' has a space, \`;\` or \`#\`. Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+  }
+
+  async readLive(): Promise<LiveTraffic> {
+    return this.liveOf(await this.showMap());
+  }
+
+  private liveOf(entries: Map<string, string> | undefined): LiveTraffic {
+    // A running HAProxy without our map runs someone else's config: nothing of ours is live yet.
+    const color = liveKeyColor(entries);
+    const preview = entries?.get(MAP_KEYS.preview);
+    const previewColor = preview === undefined ? undefined : colorOfBackend(preview);
+    const split = Number(entries?.get(MAP_KEYS.split) ?? 0);
+    if (color && previewColor && previewColor !== color && split > 0 && split < 100) {
+      this.lastLive = { kind: 'weighted', weights: { [color]: 100 - split, [previewColor]: split } as Record<Color, number> };
+    } else {
+      this.lastLive = color ? { kind: 'color', color } : { kind: 'none' };
+    }
+    return this.lastLive;
+  }
+
+  async moveTo(color: Color, hosts: Host[]): Promise<string> {
+    if (hosts.length === 0) throw new UserError(`No ${color} hosts to move traffic to.`);
+    await this.syncMembersOnce();
+    const switched = await this.routeTo(color, { live: color, preview: otherColor(color), split: 0 });
+    const from = liveKeyColor(switched.before.map);
+    const after = await this.snapshot();
+    const now = this.liveOf(after.map);
+    if (liveColor(now) !== color) {
+      throw new UserError(`HAProxy still reports ${liveColor(now) ?? 'nothing'} live after set map ${MAP_KEYS.live} ${backendOf(color)}. Check ${this.mapPath} on ${this.runner.description}.`);
+    }
+    this.leftBehind = from && from !== color ? { color: from, open: sessionsIn(after.stats, from) } : undefined;
+    return `${color} is live through ${this.options.description} (set map, no reload; saved in ${this.mapPath})${from && from !== color ? `, was ${from}` : ''}`;
+  }
+
+  /**
+   * A step of a progressive switch: `percent` of live requests go to `color` (the preview color),
+   * the rest stay on the live color; through the map's `split` key, with no reload, saved on disk.
+   */
+  async shiftTo(color: Color, percent: number, hosts: Host[]): Promise<string> {
+    if (hosts.length === 0) throw new UserError(`No ${color} hosts to send traffic to.`);
+    await this.syncMembersOnce();
+    const live = liveKeyColor(await this.showMap());
+    if (!live || live === color) throw new UserError(`A progressive step sends part of the traffic from the live color to the other one, but ${live ?? 'nothing'} is live in ${this.description}.`);
+    const shifted = await this.routeTo(color, { live, preview: color, split: percent });
+    const now = this.liveOf((await this.snapshot()).map);
+    if (now.kind !== 'weighted' || now.weights[color] !== percent) {
+      throw new UserError(`HAProxy does not report ${percent}% on ${color} after set map ${MAP_KEYS.split} ${percent}. Check ${this.mapPath} on ${this.runner.description}.`);
+    }
+    const before = this.liveOf(shifted.before.map);
+    return `${percent}% of requests to ${color}, ${100 - percent}% to ${live} (set map, no reload)${before.kind === 'weighted' ? `, was ${before.weights[color]}%` : ''}`;
+  }
+
+  previewUrl(color: Color): string | undefined {
+    // The preview route reaches the idle color only.
+    if (this.lastLive?.kind === 'color' && this.lastLive.color === color) return undefined;
+    if (this.options.previewUrl) return this.options.previewUrl;
+    const [, address, port] = /^(.*):(\d+)$/.exec(this.options.previewBind) ?? [];
+    const listening = !address || address === '*' || address === '0.0.0.0' || address === '[::]' ? undefined : address;
+    const host = listening ?? this.options.haproxyHost ?? '127.0.0.1';
+    return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  }
+
+  async balancerHealth(color: Color, hosts: Host[]): Promise<Map<string, BalancerHostState>> {
+    await this.syncMembersOnce();
+    // A server HAProxy marked DOWN while its app was not running (a color's first release) comes
+    // UP only after `rise` good checks, `inter` apart: poll for as long as that takes, plus one check.
+    const deadline = Date.now() + SERVER_CHECKS.interMs * (SERVER_CHECKS.rise + 1);
+    for (;;) {
+      const byServer = new Map((await this.settledServers(color)).map((row) => [row.svname ?? '', row]));
+      const view = new Map<string, BalancerHostState>();
+      for (const host of hosts) {
+        const row = byServer.get(serverNameOf(host));
+        if (row) view.set(host.name, { up: isUp(row.status ?? ''), state: describeServer(row) });
+      }
+      if (hosts.every((host) => view.get(host.name)?.up) || Date.now() > deadline) return view;
+      await sleep(POLL_MS * 2);
+    }
+  }
+
+  async drain(from: Color): Promise<string> {
+    const open = this.leftBehind?.color === from ? this.leftBehind.open : await this.sessionsOn(from);
+    if (open === 0) return `0 connection(s) were open on ${from} when the switch completed`;
+    const started = Date.now();
+    let current = open;
+    while (current > 0 && Date.now() - started < this.options.drainTimeoutMs) {
+      await sleep(POLL_MS);
+      current = await this.sessionsOn(from);
+    }
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (current === 0) return `${open} connection(s) were open on ${from} when the switch completed; all finished after ${seconds}s`;
+    const detail = `${open} connection(s) were open on ${from} when the switch completed; ${current} still open after the drain timeout of ${this.options.drainTimeoutMs / 1000}s (HAProxy lets them finish)`;
+    core.warning(detail, { title: `Drain of ${from} timed out` });
+    return detail;
+  }
+
+  /** Closes the connection to the HAProxy host, if one was opened. */
+  async close(): Promise<void> {
+    await this.runner.close();
+  }
+
+  /** Renders the config from both colors' hosts and installs it when it changed; once per run. */
+  private syncMembersOnce(): Promise<string> {
+    this.membersSynced ??= this.ensureMembers();
+    return this.membersSynced;
+  }
+
+  /**
+   * Makes HAProxy's servers match the inventory: renders haproxy.cfg and, when it differs from the
+   * installed file, validates, installs and reloads it. Returns a detail line.
+   */
+  async ensureMembers(): Promise<string> {
+    const [blue, green] = await Promise.all([this.inventory.hostsOf('blue'), this.inventory.hostsOf('green')]);
+    const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort: this.options.appPort, healthPath: this.options.healthPath, expectedStatus: this.options.expectedStatus });
+    const installed = await this.readFile(this.options.configPath);
+    if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))`;
+    await this.installConfig(config, installed);
+    return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded`;
+  }
+
+  /** Validate, keep the previous file, rename the new one into place, reload; put the previous one back on failure. */
+  private async installConfig(config: string, installed: string | undefined): Promise<void> {
+    const path = this.options.configPath;
+    const candidate = `${path}.new`;
+    // The new config names the map file, so it must exist (and say what HAProxy routes to right
+    // now) before `haproxy -c` reads it and before reloaded workers load it.
+    await this.persistRuntimeMap();
+    await this.mustRun(['sh', '-c', 'cat > "$1"', 'sh', candidate], `write ${candidate}`, config);
+    // haproxy lives in an sbin directory, which a login over SSH as a plain user has no PATH entry for.
+    const haproxy = ['sh', '-c', 'PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin" exec haproxy "$@"', 'haproxy'];
+    const check = await this.runner.run([...haproxy, '-c', '-f', candidate], { timeoutMs: RUN_TIMEOUT_MS });
+    if (check.code !== 0) {
+      await this.runner.run(['rm', '-f', '--', candidate]);
+      throw new UserError(`The rendered HAProxy config does not validate (haproxy -c): ${haproxyErrors(check)}. ${path} is unchanged and HAProxy keeps running it.`);
+    }
+    if (installed !== undefined) await this.mustRun(['cp', '-p', '--', path, `${path}.previous`], `keep ${path}.previous`);
+    await this.mustRun(['mv', '-f', '--', candidate, path], `install ${path}`);
+    try {
+      await this.reload();
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (installed === undefined) throw new UserError(`HAProxy did not load the new ${path}: ${reason}. There was no previous file to restore.`);
+      await this.writeFileAtomically(path, installed);
+      let restored = 'HAProxy keeps running the previous config';
+      try {
+        await this.reload();
+        restored = 'HAProxy reloaded it';
+      } catch (again) {
+        restored = `reloading it failed too (${again instanceof Error ? again.message : String(again)}); HAProxy's running workers are untouched`;
+      }
+      throw new UserError(`HAProxy did not load the new ${path}: ${reason}. The previous config was restored to ${path}; ${restored}.`);
+    }
+  }
+
+  /**
+   * Seamless reload of a master-worker HAProxy: SIGUSR2 to the master, which starts new workers
+   * that take the listening sockets over (`expose-fd listeners`). The master is found as the parent
+   * of the worker answering on the admin socket, so no pid file location has to be guessed; the
+   * reload counts as done when a new worker answers there.
+   */
+  async reload(): Promise<void> {
+    const worker = await this.workerPid();
+    const ps = await this.mustRun(['ps', '-o', 'ppid=', '-p', worker], `find HAProxy's master process`);
+    const master = /^\s*(\d+)/.exec(ps.stdout)?.[1];
+    const masterName = await this.runner.run(['ps', '-o', 'comm=', '-p', master ?? '0']);
+    if (!master || masterName.stdout.trim() !== 'haproxy') {
+      throw new UserError(`HAProxy on ${this.runner.description} does not run in master-worker mode (worker ${worker} has no haproxy master), so it cannot reload without dropping connections. Start it with \`haproxy -Ws -f ${this.options.configPath}\` (Debian's haproxy.service does).`);
+    }
+    await this.mustRun(['kill', '-USR2', master], `signal HAProxy's master ${master}`);
+    const deadline = Date.now() + (this.options.reloadTimeoutMs ?? 15_000);
+    while (Date.now() < deadline) {
+      await sleep(POLL_MS);
+      const now = await this.workerPid().catch(() => worker);
+      if (now !== worker) return;
+    }
+    throw new Error(`no new worker answered on ${this.options.socketPath} within ${(this.options.reloadTimeoutMs ?? 15_000) / 1000}s (see HAProxy's log, for example journalctl -u haproxy)`);
+  }
+
+  /** Rows of `show stat` for the servers of `color`, once none of them waits for its first check. */
+  private async settledServers(color: Color): Promise<StatRow[]> {
+    const deadline = Date.now() + (this.options.checkSettleMs ?? 10_000);
+    for (;;) {
+      const rows = serversOf(await this.showStat(), color);
+      if (!rows.some(awaitsFirstCheck) || Date.now() > deadline) return rows;
+      await sleep(POLL_MS);
+    }
+  }
+
+  private async sessionsOn(color: Color): Promise<number> {
+    return sessionsIn(await this.showStat(), color);
+  }
+
+  private async writeMapFile(live: Color | undefined, preview: Color, split = 0): Promise<void> {
+    await this.writeFileAtomically(this.mapPath, renderLiveMap(live, preview, split));
+  }
+
+  /** Writes the map file from HAProxy's runtime map (when it has ours), or a first one when there is none. */
+  private async persistRuntimeMap(): Promise<void> {
+    const runtime = await this.showMap();
+    const live = runtime?.get(MAP_KEYS.live);
+    const preview = runtime?.get(MAP_KEYS.preview);
+    if (live !== undefined && preview !== undefined) {
+      const previewColor = colorOfBackend(preview) ?? this.options.initialColor;
+      await this.writeMapFile(colorOfBackend(live), previewColor, Number(runtime?.get(MAP_KEYS.split) ?? 0));
+    } else if ((await this.readFile(this.mapPath)) === undefined) {
+      await this.writeMapFile(undefined, this.options.initialColor);
+    }
+  }
+
+  /**
+   * The switch in one runner command (SWITCH_SCRIPT), so it takes effect after one process start or
+   * one SSH round trip. Returns what HAProxy reported before the switch, and whether the script
+   * refused because no server of the target was UP.
+   */
+  private async routeTo(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot }> {
+    let routed = await this.tryRoute(target, route);
+    if (routed.refused && serversOf(routed.before.stats, target).some(awaitsFirstCheck)) {
+      // Servers HAProxy just loaded have not been checked yet: wait for their first check, once.
+      await this.settledServers(target);
+      routed = await this.tryRoute(target, route);
+    }
+    if (routed.refused) {
+      const states = serversOf(routed.before.stats, target).map((row) => `${row.svname} ${describeServer(row)}`);
+      const from = describeLive(this.liveOf(routed.before.map));
+      throw new UserError(`HAProxy has no ${target} server UP (backend ${backendOf(target)}: ${states.join(', ') || 'no servers'}), so it would answer 503. Live traffic is untouched (${from === 'none' ? 'nothing live' : from}).`);
+    }
+    return routed;
+  }
+
+  /**
+   * Routes traffic in one runner command (SWITCH_SCRIPT), so it takes effect after one process
+   * start or one SSH round trip: the live and preview backends and the split between them, unless
+   * no server of `target` is UP. Returns what HAProxy reported before, and whether it refused.
+   */
+  private async tryRoute(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot; refused: boolean }> {
+    const entries: [string, string][] = [
+      [MAP_KEYS.live, backendOf(route.live)],
+      [MAP_KEYS.preview, backendOf(route.preview)],
+      [MAP_KEYS.split, String(route.split)],
+    ];
+    const commands = entries.map(([key, value]) => `set map ${this.mapPath} ${key} ${value}`).join('; ');
+    const argv = ['sh', '-c', SWITCH_SCRIPT, 'sh', this.mapPath, backendOf(target), commands, renderLiveMap(route.live, route.preview, route.split), ...this.socatArgv()];
+    const result = await this.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS });
+    const [read = '', answer = ''] = result.stdout.split(`\n${SWITCHED}\n`);
+    if (result.code === 3) return { before: parseSnapshot(read), refused: true };
+    if (result.code !== 0) throw new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
+    // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
+    if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
+    return { before: parseSnapshot(read), refused: false };
+  }
+
+  private async setMap(key: string, value: string): Promise<void> {
+    const answer = await this.command(`set map ${this.mapPath} ${key} ${value}`);
+    // `set map` only changes existing keys; a map file someone trimmed by hand lacks one.
+    const final = /entry not found/i.test(answer) ? await this.command(`add map ${this.mapPath} ${key} ${value}`) : answer;
+    if (final.trim() !== '') throw new UserError(`HAProxy refused \`set map ${this.mapPath} ${key} ${value}\`: ${final.trim()}`);
+  }
+
+  /** The runtime map, or undefined when the running config does not use our map file. */
+  private async showMap(): Promise<Map<string, string> | undefined> {
+    return parseShowMap(await this.command(`show map ${this.mapPath}`));
+  }
+
+  async showStat(): Promise<StatRow[]> {
+    return parseShowStat(await this.command('show stat'));
+  }
+
+  /** The runtime map and the stats, read in one call. */
+  private async snapshot(): Promise<Snapshot> {
+    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`));
+  }
+
+  private async workerPid(): Promise<string> {
+    const pid = /^Pid:\s*(\d+)/m.exec(await this.command('show info'))?.[1];
+    if (!pid) throw new UserError(`HAProxy's admin socket ${this.options.socketPath} did not report a process id.`);
+    return pid;
+  }
+
+  /** socat between its stdin/stdout and the admin socket; `-t`: time HAProxy gets to answer after the command is sent. */
+  private socatArgv(): Argv {
+    return ['socat', '-t', '10', 'stdio', `unix-connect:${this.options.socketPath}`];
+  }
+
+  /** One runtime API command over the admin socket (socat), answer as text. */
+  async command(text: string): Promise<string> {
+    const result = await this.runner.run(this.socatArgv(), { stdin: `${text}\n`, timeoutMs: RUN_TIMEOUT_MS });
+    if (result.code !== 0) {
+      throw new UserError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${text.split(' ')[0]} ${text.split(' ')[1] ?? ''}\`: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`);
+    }
+    return result.stdout;
+  }
+
+  private async readFile(path: string): Promise<string | undefined> {
+    // Exit 3 for a missing file: cat's own message depends on the host's locale.
+    const result = await this.runner.run(['sh', '-c', '[ -e "$1" ] || exit 3; cat -- "$1"', 'sh', path], { timeoutMs: RUN_TIMEOUT_MS });
+    if (result.code === 0) return result.stdout;
+    if (result.code === 3) return undefined;
+    throw new UserError(`Could not read ${path} on ${this.runner.description}: ${oneLine(result.stderr)}`);
+  }
+
+  /** Temp file + rename: a reader (or a reload) sees the old file or the new one, never half of one. */
+  private async writeFileAtomically(path: string, content: string): Promise<void> {
+    await this.mustRun(['sh', '-c', 'cat > "$1" && mv -f -- "$1" "$2"', 'sh', `${path}.bluegreen-tmp`, path], `write ${path}`, content);
+  }
+
+  private async mustRun(argv: Argv, what: string, stdin?: string): Promise<CommandResult> {
+    const result = await this.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS, ...(stdin !== undefined && { stdin }) });
+    if (result.code !== 0) throw new UserError(`Could not ${what} on ${this.runner.description}: ${oneLine(result.stderr) || `exit ${result.code}`}`);
+    return result;
+  }
+}
+
+interface Snapshot {
+  map: Map<string, string> | undefined;
+  stats: StatRow[];
+}
+
+/** The answer to `show map <file>; show stat`: the map's lines come before the stats header. */
+function parseSnapshot(answer: string): Snapshot {
+  const header = answer.search(/^# pxname,/m);
+  if (header < 0) throw new UserError(`HAProxy's admin socket answered show stat without its header: ${oneLine(answer).slice(0, 200) || 'nothing'}`);
+  return { map: parseShowMap(answer.slice(0, header)), stats: parseShowStat(answer.slice(header)) };
+}
+
+/** `show map` lines are `0x55d0c0a0 live bg_blue`; undefined when HAProxy does not know the map. */
+function parseShowMap(answer: string): Map<string, string> | undefined {
+  if (/unknown map identifier/i.test(answer)) return undefined;
+  return parseLiveMap(answer.split('\n').map((line) => line.replace(/^0x[0-9a-f]+\s+/i, '')).join('\n'));
+}
+
+/** `show stat` CSV, one record per line keyed by the header's column names. */
+function parseShowStat(answer: string): StatRow[] {
+  const [header, ...lines] = answer.split('\n');
+  const columns = (header ?? '').replace(/^#\s*/, '').split(',');
+  return lines.filter((line) => line.trim() !== '').map((line) => Object.fromEntries(line.split(',').map((value, i) => [columns[i] ?? String(i), value])));
+}
+
+function serversOf(stats: StatRow[], color: Color): StatRow[] {
+  return stats.filter((row) => row.pxname === backendOf(color) && row.svname !== 'BACKEND');
+}
+
+/** Sessions open on a color's backend: its in-flight requests. */
+function sessionsIn(stats: StatRow[], color: Color): number {
+  return Number(stats.find((row) => row.pxname === backendOf(color) && row.svname === 'BACKEND')?.scur ?? 0);
+}
+
+/** The color of the map's `live` key, whatever share a progressive switch sends elsewhere. */
+function liveKeyColor(entries: Map<string, string> | undefined): Color | undefined {
+  const backend = entries?.get(MAP_KEYS.live);
+  return backend === undefined ? undefined : colorOfBackend(backend);
+}
+
+/** A server HAProxy just loaded reports `INI` until its first health check. */
+function awaitsFirstCheck(row: StatRow): boolean {
+  return row.check_status?.startsWith('INI') ?? false;
+}
+
+/** `UP`, and `UP 1/3` (one failed check, still in service); not `DOWN 1/2`, `NOLB`, `MAINT`, `DRAIN`. */
+function isUp(status: string): boolean {
+  return /^UP\b/.test(status);
+}
+
+/** `UP (L7OK)`, `DOWN (L4CON: Connection refused)`. */
+function describeServer(row: StatRow): string {
+  const check = [row.check_status, row.last_chk].filter((part) => part && part !== '').join(': ');
+  return check ? `${row.status} (${check})` : (row.status ?? 'unknown');
+}
+
+/** haproxy -c's complaints, without its banner: the `[ALERT]` lines, on one line. */
+function haproxyErrors(result: CommandResult): string {
+  const text = `${result.stdout}\n${result.stderr}`;
+  const alerts = text.split('\n').filter((line) => /\[ALERT\]/.test(line)).map((line) => line.replace(/^\[ALERT\]\s*(\(\d+\)\s*)?:\s*/, ''));
+  return oneLine((alerts.length ? alerts : [text]).join(' ')) || `exit ${result.code}`;
+}
+
+
+
+/** The HAProxy switch's options from the action's settings. */
+export function haproxyOptionsOf(settings: Settings, description: string): HaproxyOptions {
+  const { traffic } = settings;
+  return {
+    description,
+    configPath: traffic.haproxyConfig,
+    socketPath: traffic.haproxySocket,
+    bind: traffic.haproxyBind,
+    previewBind: traffic.haproxyPreviewBind,
+    appPort: settings.hostRelease.appPort,
+    healthPath: settings.health.path,
+    expectedStatus: settings.health.expectedStatus,
+    initialColor: settings.initialColor,
+    drainTimeoutMs: traffic.drainTimeoutMs,
+    ...(traffic.previewUrl && { previewUrl: traffic.previewUrl }),
+    ...(traffic.haproxyHost && { haproxyHost: traffic.haproxyHost.host }),
+  };
+}
