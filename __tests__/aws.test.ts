@@ -245,7 +245,7 @@ describe('provider aws, run as the action against a model of the account', () =>
     const [blue, green] = [...account.targetGroups.keys()] as [string, string];
     account.addListener(LISTENER_ARN, 80, account.forward([blue, 50], [green, 50]));
     const run = await act('deploy');
-    expect(failure(run)).toBe('::error::Traffic is split (blue 50%, green 50%): a progressive switch stopped halfway. Run mode: switch to finish it or mode: rollback to undo it.');
+    expect(failure(run)).toBe('::error::Traffic is split (blue 50%, green 50%): a progressive switch stopped halfway, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.');
     expect(account.callsOf('autoscaling:UpdateAutoScalingGroup')).toEqual([]);
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
     expect(account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 50, 'shop-green': 50 });
