@@ -61,6 +61,16 @@ describe('state in a repository variable', () => {
     expect(api.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/BLUEGREEN_SHOP_API'))).toBe(true);
   });
 
+  it('reports the release a rollback brings back from the state, not the commit of the rollback job', async () => {
+    const world = new MemoryWorld();
+    for (const [mode, release] of [['deploy', 'v1'], ['switch', 'v1'], ['deploy', 'v2'], ['switch', 'v2']]) {
+      expect((await runAction(inputs({ mode: mode as string, release: release as string }), world, env())).failed).toBe(false);
+    }
+    const rollback = await runAction(inputs({ mode: 'rollback', release: 'v3-not-deployed' }), world, env());
+    expect(rollback.outputs).toMatchObject({ 'live-color': 'green', release: 'v1', result: 'success' });
+    expect(rollback.summary).toContain('green is live again with release v1.');
+  });
+
   it('uses the name given by state-variable', async () => {
     await runAction(inputs({ mode: 'deploy', 'state-variable': 'shop_state' }), new MemoryWorld(), env());
     expect(api.json('SHOP_STATE')).toMatchObject({ live: 'blue' });

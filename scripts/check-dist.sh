@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fresh=$(mktemp -d)
 trap 'rm -rf "$fresh"' EXIT
-npx ncc build src/main.ts -o "$fresh" --source-map --license licenses.txt >/dev/null 2>&1 || {
+bash scripts/bundle.sh "$fresh" >/dev/null 2>&1 || {
   echo "check-dist: the bundle does not build: run npm run bundle to see why" >&2; exit 1; }
 if ! diff -rq dist "$fresh" >/dev/null; then
   diff -rq dist "$fresh" >&2 || true

@@ -1,15 +1,42 @@
 /**
- * The demo: runs the action's own bundle as a runner would, on loopback hosts, and prints the job
- * summary it wrote. This version shows the plan of a deploy (a dry run); the full local
- * blue/green world (real sshd, Starman, HAProxy) comes with the ssh provider.
+ * The demo (`npm run demo`): the whole product on this machine, no cloud account. It builds a
+ * local blue/green world (LocalWorld: two real sshd hosts per color on loopback, a real HAProxy in
+ * front, the example Perl app in examples/app), then runs the action's own bundle five times, as a
+ * runner would (`node dist/index.js` with INPUT_* variables, GITHUB_OUTPUT and GITHUB_STEP_SUMMARY):
+ * deploy, switch, deploy the next release, switch, rollback. After each run it prints the job
+ * summary the action wrote and which color and release answered a request at the public URL.
+ * It removes everything it made (processes, users, temp dirs) on success, failure and Ctrl-C.
+ *
+ * It runs as `node --import tsx`, one process: tsx's own CLI would kill it outright when Ctrl-C
+ * comes while a synchronous command (useradd, ssh-keygen) holds the event loop, skipping the cleanup.
+ *
+ * BLUEGREEN_BUNDLE: another bundle to run (default dist/index.js); BLUEGREEN_DEMO_VERBOSE=1: print
+ * the action's whole log, not only its phases.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { parseOutputFile, runnerEnvironment } from '../__tests__/support/runner-files.js';
+import { LocalWorld, describeAnswer } from '../__tests__/support/local-world.js';
+import type { Mode } from '../src/settings.js';
 
-const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
+const root = fileURLToPath(new URL('..', import.meta.url));
+const bundle = resolve(process.env.BLUEGREEN_BUNDLE || join(root, 'dist', 'index.js'));
+const verbose = process.env.BLUEGREEN_DEMO_VERBOSE === '1';
+
+/** Loopback addresses of the demo's own (no test uses 127.0.7.x): hosts .11-.14, HAProxy on .1. */
+const WORLD = { provider: 'ssh', network: '127.0.7', firstOctet: 11, haproxyAddress: '127.0.7.1' } as const;
+
+const STEPS: { mode: Mode; release: string; title: string }[] = [
+  { mode: 'deploy', release: 'demo-1', title: 'deploy release demo-1: nothing is live yet, so it goes to blue' },
+  { mode: 'switch', release: 'demo-1', title: 'switch: live traffic moves to blue' },
+  { mode: 'deploy', release: 'demo-2', title: 'deploy release demo-2 to the idle color, green' },
+  { mode: 'switch', release: 'demo-2', title: 'switch: live traffic moves to green' },
+  { mode: 'rollback', release: 'demo-2', title: 'rollback: live traffic goes back to blue' },
+];
 
 /** The summary's HTML as plain text lines, for a terminal. */
 export function summaryAsText(html: string): string {
@@ -18,33 +45,124 @@ export function summaryAsText(html: string): string {
     .replace(/<\/tr>/g, '\n')
     .replace(/<\/t[dh]>/g, ' | ')
     .replace(/<li>/g, '- ')
+    .replace(/<\/li>/g, '\n')
     .replace(/<[^>]+>/g, '')
     .replace(/&#(\d+);/g, (_m, code: string) => String.fromCharCode(Number(code)))
     .replace(/\n{3,}/g, '\n\n')
     .trim();
 }
 
-function runStep(name: string, inputs: Record<string, string>): number {
-  const dir = mkdtempSync(join(tmpdir(), 'bgp-demo-'));
-  const summary = join(dir, 'summary.md');
-  const outputs = join(dir, 'outputs.txt');
-  writeFileSync(summary, '');
-  writeFileSync(outputs, '');
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, GITHUB_SHA: 'demo-release-1', GITHUB_STEP_SUMMARY: summary, GITHUB_OUTPUT: outputs };
-  for (const [key, value] of Object.entries(inputs)) env[`INPUT_${key.toUpperCase()}`] = value;
-  console.log(`\n=== ${name} ===`);
-  const child = spawnSync(process.execPath, [bundle], { env, stdio: 'inherit', timeout: 300_000 });
-  console.log(`\n--- job summary ---\n${summaryAsText(readFileSync(summary, 'utf8'))}`);
-  rmSync(dir, { recursive: true, force: true });
-  return child.status ?? 1;
+/**
+ * One line of the action's log as a runner's log view shows it: groups as their titles (their
+ * contents only with BLUEGREEN_DEMO_VERBOSE=1), annotations as `Error:` / `Warning:`, masks hidden.
+ */
+function logView(): (line: string) => string | undefined {
+  let inGroup = false;
+  return (line) => {
+    const command = /^::([a-z-]+)( [^:]*)?::(.*)$/.exec(line);
+    if (!command) return inGroup && !verbose ? undefined : `    ${line}`;
+    const [, name, , text = ''] = command;
+    const message = text.replace(/%0A/g, ' ').replace(/%0D/g, '').replace(/%25/g, '%');
+    if (name === 'group') {
+      inGroup = true;
+      return `  ▸ ${message}`;
+    }
+    if (name === 'endgroup') inGroup = false;
+    if (name === 'error') return `  Error: ${message}`;
+    if (name === 'warning') return `  Warning: ${message}`;
+    return undefined;
+  };
 }
 
-const status = runStep('deploy (dry run)', {
-  mode: 'deploy',
-  provider: 'ssh',
-  'app-name': 'demo',
-  'dry-run': 'true',
-  'blue-hosts': '127.0.0.11',
-  'green-hosts': '127.0.0.21',
-});
-process.exit(status);
+let interrupted: string | undefined;
+let interruptedAt = 0;
+let running: ChildProcess | undefined;
+
+/** Runs the bundle once, as a runner runs an action step; resolves with its exit code, outputs and summary. */
+async function runStep(inputs: Record<string, string>): Promise<{ code: number; outputs: Record<string, string>; summary: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'bgp-demo-step-'));
+  try {
+    const summaryFile = join(dir, 'summary.md');
+    const outputFile = join(dir, 'output.txt');
+    writeFileSync(summaryFile, '');
+    writeFileSync(outputFile, '');
+    const env = runnerEnvironment(inputs, { summaryFile, outputFile, workspace: root, temp: dir });
+    const child = spawn(process.execPath, [bundle], { env, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    running = child;
+    const view = logView();
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const shown = view(line);
+      if (shown !== undefined) console.log(shown);
+    });
+    const code = await new Promise<number>((done) => child.on('close', (status) => done(status ?? 1)));
+    running = undefined;
+    return { code, outputs: parseOutputFile(readFileSync(outputFile, 'utf8')), summary: readFileSync(summaryFile, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function checkpoint(): void {
+  if (interrupted) throw new Error(`stopped by ${interrupted}`);
+}
+
+async function main(): Promise<number> {
+  if (process.getuid?.() !== 0) throw new Error('the demo creates unix users and starts sshd: run it as root (sudo npm run demo)');
+  if (!existsSync(bundle)) throw new Error(`no bundle at ${bundle}: run npm run bundle, or point BLUEGREEN_BUNDLE at one`);
+  console.log(`bluegreen-perl demo: building a local blue/green world on ${WORLD.network}.x (2 sshd hosts per color, HAProxy in front)…`);
+  let world: LocalWorld | undefined;
+  try {
+    world = await LocalWorld.start(WORLD);
+    checkpoint();
+    const hosts = (color: 'blue' | 'green') => world?.hostsOf(color).map((h) => h.address).join(', ');
+    console.log(`  blue hosts: ${hosts('blue')}; green hosts: ${hosts('green')} (sshd on port 2222, the app on port 5080)`);
+    console.log(`  HAProxy: live traffic at ${world.publicUrl}, preview route at ${world.previewUrl}`);
+    console.log(`  running the action's bundle ${bundle} for each step, as a runner would\n`);
+    let failed = 0;
+    for (const [i, step] of STEPS.entries()) {
+      console.log(`\n=== ${i + 1}/${STEPS.length} ${step.title} ===`);
+      const run = await runStep(world.inputs(step.mode, step.release));
+      checkpoint();
+      console.log(`\n--- job summary ---\n${summaryAsText(run.summary)}\n`);
+      console.log(`outputs: ${Object.entries(run.outputs).map(([name, value]) => `${name}=${value || '""'}`).join(' ')}`);
+      console.log(`who answers: ${describeAnswer(world.publicUrl, await world.whoAnswers())}`);
+      if (step.mode === 'deploy') console.log(`preview:     ${describeAnswer(world.previewUrl, await world.whoAnswers(world.previewUrl))}`);
+      if (run.code !== 0) {
+        failed++;
+        console.log(`\nThe action failed (exit ${run.code}): the demo stops here.`);
+        break;
+      }
+    }
+    if (!failed) console.log('\nDone: deploy, switch, deploy, switch and rollback, each through the action itself.');
+    return failed ? 1 : 0;
+  } finally {
+    console.log('\nCleaning up: apps, sshd hosts, HAProxy, users and temp dirs…');
+    await world?.stop();
+    console.log('Clean.');
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    if (interrupted) {
+      // One Ctrl-C can arrive more than once (from the terminal, and relayed by npm): only a later one means "now".
+      if (Date.now() - interruptedAt < 2000) return;
+      console.error(`\n${signal} again: exiting now; processes and users named bgp* under ${tmpdir()} may be left behind.`);
+      process.exit(130);
+    }
+    // The running step and the world stop first; main's finally removes everything.
+    interrupted = signal;
+    interruptedAt = Date.now();
+    console.error(`\n${signal}: stopping the demo and cleaning up (press Ctrl-C again to exit at once)…`);
+    running?.kill('SIGTERM');
+  });
+}
+
+main().then(
+  (code) => process.exit(interrupted ? 130 : code),
+  (error: unknown) => {
+    // After Ctrl-C, whatever failed did so because the signal stopped it (an sshd, a command).
+    console.error(interrupted ? `demo: stopped by ${interrupted}` : `demo: ${error instanceof Error ? error.message : String(error)}`);
+    process.exit(interrupted ? 130 : 1);
+  },
+);

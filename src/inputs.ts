@@ -448,7 +448,7 @@ export const OUTPUTS = {
   'live-color': { description: 'Color serving traffic when the run ended (`blue`, `green`, or `unknown`).' },
   'previous-color': { description: 'Color that served traffic when the run started.' },
   'target-color': { description: 'Color this run released to or moved traffic to.' },
-  release: { description: 'Release id this run worked with.' },
+  release: { description: 'Release now on the target color: the one deployed (deploy), or the one the state records there (switch, rollback); empty for a rollback when state is off.' },
   'preview-url': { description: 'URL that reaches the idle color without touching live traffic, when there is one.' },
   result: { description: '`success`, `failure`, or `planned` for a dry run.' },
 } as const satisfies Record<string, { description: string }>;

@@ -53,11 +53,15 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       context.liveAfter = switched ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) })) : context.liveBefore;
     }
     await record.finish(context, result);
+    // A switch or rollback sends traffic to whatever release the color runs: the one the state
+    // recorded there, not the commit this job runs for (a rollback has none of its own).
+    const release = settings.mode === 'deploy' ? settings.release : (record.releaseOn(context.target) ?? (settings.mode === 'rollback' ? '' : settings.release));
+    outputs.release = release;
     const report: RunReport = {
       mode: settings.mode,
       provider: settings.provider.name,
       appName: settings.appName,
-      release: settings.release,
+      release,
       trafficDescription: provider.traffic.description,
       dryRun: settings.dryRun,
       liveBefore: describeLive(context.liveBefore),

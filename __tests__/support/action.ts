@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { run } from '../../src/run.js';
 import type { Provider } from '../../src/providers/types.js';
+import { parseOutputFile } from './runner-files.js';
 
 export interface ActionRun {
   outputs: Record<string, string>;
@@ -15,13 +16,7 @@ export interface ActionRun {
   failed: boolean;
 }
 
-/** Reads the runner's `name<<delimiter` output file into a record. */
-export function parseOutputFile(text: string): Record<string, string> {
-  const outputs: Record<string, string> = {};
-  const pattern = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n?\2$/gm;
-  for (const m of text.matchAll(pattern)) outputs[m[1] as string] = m[3] as string;
-  return outputs;
-}
+export { parseOutputFile } from './runner-files.js';
 
 /**
  * Runs the action in-process as a runner would (step summary and output files, `INPUT_*` values),

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,10 +9,14 @@ import { readSettings, type Settings, type SshSettings } from '../../src/setting
 import { buildCpanMirror } from './cpan-mirror.js';
 
 /**
- * Real hosts for the SSH release tests and the fan-out benchmark: one OpenSSH server per host,
- * each on its own loopback address with its own host key, and each logging in one unix user made
- * for it whose home (mode 700, where the app lives) the other hosts' users cannot enter. The app
- * each host runs listens on that host's own address. Needs root: it creates users.
+ * Real hosts for the SSH release tests, the end-to-end tests, the demo and the fan-out benchmark:
+ * one OpenSSH server per host, each on its own loopback address with its own host key. By default
+ * each host logs in one unix user made for it whose home (mode 700, where the app lives) the other
+ * hosts' users cannot enter. With `sharedUser`, every host logs in the same user, as Droplets found
+ * by tag all take one `ssh-user`; each host's sshd then runs in a mount namespace of its own where
+ * that user's home is the host's own directory, so each host still has an app directory of its own,
+ * as separate machines would. The app each host runs listens on that host's own address. Needs
+ * root: it creates users (and mount namespaces).
  */
 export interface SshHost {
   color: Color;
@@ -20,7 +24,10 @@ export interface SshHost {
   port: number;
   /** The unix user this host's sshd lets in; the app runs as this user. */
   user: string;
+  /** The user's home as the host sees it. */
   home: string;
+  /** The same directory as the runner sees it: differs from `home` with `sharedUser`. */
+  homeOnRunner: string;
   /** The host's `known_hosts` line. */
   knownHostsLine: string;
   /** As `blue-hosts` / `green-hosts` list it. */
@@ -28,10 +35,14 @@ export interface SshHost {
 }
 
 export interface SshWorldOptions {
-  /** Loopback addresses 127.0.3.<first> … in order: blue hosts, then green hosts. */
+  /** Loopback addresses <network>.<first> … in order: blue hosts, then green hosts. */
   firstOctet: number;
   hostsPerColor: Record<Color, number>;
   port?: number;
+  /** The first three octets of the hosts' addresses; default 127.0.3. */
+  network?: string;
+  /** One unix user on every host, each host's sshd in its own mount namespace (see SshWorld). */
+  sharedUser?: boolean;
 }
 
 export const APP_PORT = 5080;
@@ -45,6 +56,7 @@ export class SshWorld {
   private mirrorDir = '';
   private readonly sshds: ChildProcess[] = [];
   private readonly tag = randomBytes(3).toString('hex');
+  private shared?: Account;
 
   private constructor(readonly dir: string) {}
 
@@ -62,7 +74,7 @@ export class SshWorld {
     return world;
   }
 
-  private async build({ firstOctet, hostsPerColor, port = 2222 }: SshWorldOptions): Promise<void> {
+  private async build({ firstOctet, hostsPerColor, port = 2222, network = '127.0.3', sharedUser = false }: SshWorldOptions): Promise<void> {
     const key = join(this.dir, 'runner_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bluegreen-perl tests', '-f', key]);
     this.privateKey = readFileSync(key, 'utf8');
@@ -70,17 +82,26 @@ export class SshWorld {
     [this.mirrorUrl, this.mirrorDir] = [mirror.url, mirror.dir];
     // sshd refuses to start without its privilege separation directory.
     mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+    const authorizedKey = readFileSync(`${key}.pub`, 'utf8');
+    const shared = sharedUser ? this.addUser(`bgp${this.tag}all`) : undefined;
+    this.shared = shared;
     let octet = firstOctet;
     for (const color of ['blue', 'green'] as const) {
       for (let i = 1; i <= hostsPerColor[color]; i++) {
-        this.hosts.push(this.addHost(color, `127.0.3.${octet++}`, port, readFileSync(`${key}.pub`, 'utf8')));
+        const address = `${network}.${octet++}`;
+        const account = shared ?? this.addUser(`bgp${this.tag}${address.split('.').at(-1)}`);
+        // The shared user's home on this host: a directory of its own, mounted over the home in the host's namespace.
+        const homeOnRunner = shared ? join(this.dir, 'hosts', address) : account.home;
+        if (shared) mkdirSync(homeOnRunner, { recursive: true, mode: 0o700 });
+        authorize(homeOnRunner, account, authorizedKey);
+        this.hosts.push(this.addHost(color, address, port, account, homeOnRunner));
       }
     }
     await Promise.all(this.hosts.map((host) => this.startSshd(host)));
   }
 
-  private addHost(color: Color, address: string, port: number, authorizedKey: string): SshHost {
-    const user = `bgp${this.tag}${address.split('.').at(-1)}`;
+  /** A unix user with a home of mode 700 under the world's directory. */
+  private addUser(user: string): Account {
     const home = join(this.dir, 'home', user);
     mkdirSync(join(this.dir, 'home'), { recursive: true, mode: 0o711 });
     // `*`, not useradd's locked `!`: with UsePAM off, sshd lets no one into a locked account.
@@ -88,11 +109,10 @@ export class SshWorld {
     chmodSync(home, 0o700);
     const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
-    mkdirSync(join(home, '.ssh'), { mode: 0o700 });
-    writeFileSync(join(home, '.ssh', 'authorized_keys'), authorizedKey, { mode: 0o600 });
-    chownSync(join(home, '.ssh'), uid, gid);
-    chownSync(join(home, '.ssh', 'authorized_keys'), uid, gid);
+    return { user, home, uid, gid };
+  }
 
+  private addHost(color: Color, address: string, port: number, { user, home }: Account, homeOnRunner: string): SshHost {
     const etc = join(this.dir, 'sshd', address);
     mkdirSync(etc, { recursive: true, mode: 0o700 });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', address, '-f', join(etc, 'host_key')]);
@@ -119,14 +139,23 @@ export class SshWorld {
         '',
       ].join('\n'),
     );
-    return { color, address, port, user, home, knownHostsLine: `[${address}]:${port} ${type} ${blob}`, spec: `${user}@${address}:${port}` };
+    return { color, address, port, user, home, homeOnRunner, knownHostsLine: `[${address}]:${port} ${type} ${blob}`, spec: `${user}@${address}:${port}` };
   }
 
   private async startSshd(host: SshHost): Promise<void> {
     const etc = join(this.dir, 'sshd', host.address);
-    execFileSync('/usr/sbin/sshd', ['-t', '-f', join(etc, 'sshd_config')]);
+    const config = join(etc, 'sshd_config');
+    execFileSync('/usr/sbin/sshd', ['-t', '-f', config]);
     const log = openSync(join(etc, 'sshd.log'), 'a');
-    const sshd = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', join(etc, 'sshd_config')], { stdio: ['ignore', log, log] });
+    const sshd =
+      host.homeOnRunner === host.home
+        ? spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', log, log] })
+        : // A private mount namespace: the bind mount is seen by this sshd and the sessions it starts
+          // only, and goes away with them. unshare execs (no fork), so the child is the sshd itself.
+          spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"', 'sh', host.homeOnRunner, host.home, config], {
+            stdio: ['ignore', log, log],
+          });
+    closeSync(log);
     this.sshds.push(sshd);
     await waitForPort(host.address, host.port, sshd, () => this.sshdLog(host));
   }
@@ -168,7 +197,12 @@ export class SshWorld {
 
   /** SSH settings for reaching this world's hosts, as the inputs give them (without reading inputs, which logs masks). */
   get ssh(): SshSettings {
-    return { user: 'deploy', port: 2222, privateKey: this.privateKey, knownHosts: this.knownHosts, skipHostKeyCheck: false };
+    return { user: this.sharedUser ?? 'deploy', port: 2222, privateKey: this.privateKey, knownHosts: this.knownHosts, skipHostKeyCheck: false };
+  }
+
+  /** The one user every host lets in, with `sharedUser`: the `ssh-user` input. */
+  get sharedUser(): string | undefined {
+    return this.shared?.user;
   }
 
   settings(extra: Record<string, string> = {}): Settings {
@@ -184,20 +218,41 @@ export class SshWorld {
     return dir;
   }
 
+  /** Stops the app a host runs, by its pid files, as a crash or an operator would. */
+  async stopAppOn(host: SshHost): Promise<void> {
+    await stopApps(host);
+  }
+
   /** Stops the apps (by their pid files), the sshds, removes the users and every file. Safe to call twice. */
   async stop(): Promise<void> {
     for (const host of this.hosts) await stopApps(host);
     for (const sshd of this.sshds) await stopChild(sshd);
     this.sshds.length = 0;
-    for (const host of this.hosts) {
+    for (const user of new Set(this.hosts.map((host) => host.user))) {
       // Whatever the user still runs was started through this world's sshd: end it by pid.
-      for (const pid of pidsOf(host.user)) killQuietly(pid, 'SIGKILL');
-      withRetries(() => execFileSync('userdel', [host.user], { stdio: 'pipe' }));
+      for (const pid of pidsOf(user)) killQuietly(pid, 'SIGKILL');
+      withRetries(() => execFileSync('userdel', [user], { stdio: 'pipe' }));
     }
     this.hosts.length = 0;
     rmSync(this.dir, { recursive: true, force: true });
     if (this.mirrorDir) rmSync(this.mirrorDir, { recursive: true, force: true });
   }
+}
+
+interface Account {
+  user: string;
+  home: string;
+  uid: number;
+  gid: number;
+}
+
+/** Lets the runner's key log in as `account`, with `home` as that user's home on the host. */
+function authorize(home: string, { uid, gid }: Account, authorizedKey: string): void {
+  chownSync(home, uid, gid);
+  mkdirSync(join(home, '.ssh'), { mode: 0o700 });
+  writeFileSync(join(home, '.ssh', 'authorized_keys'), authorizedKey, { mode: 0o600 });
+  chownSync(join(home, '.ssh'), uid, gid);
+  chownSync(join(home, '.ssh', 'authorized_keys'), uid, gid);
 }
 
 /** Every `start_server.pid` / `starman.pid` under the host's home: the app dirs the tests used. */
@@ -211,7 +266,7 @@ async function stopApps(host: SshHost): Promise<void> {
       else if (entry.isFile() && /^(start_server|starman)\.pid$/.test(entry.name)) pidFiles.push(path);
     }
   };
-  walk(host.home, 0);
+  walk(host.homeOnRunner, 0);
   const pids = pidFiles.map((file) => Number(readFileSync(file, 'utf8').trim())).filter((pid) => pid > 0);
   for (const pid of pids) killQuietly(pid, 'SIGTERM');
   await until(() => pids.every((pid) => !alive(pid)), 10_000);

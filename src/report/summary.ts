@@ -56,17 +56,20 @@ export function nextSteps(report: RunReport): string[] {
   switch (mode) {
     case 'deploy':
       return [
-        `Release ${report.release} runs on ${target} and passed its health checks; live traffic is still on ${liveAfter}.`,
+        `Release ${report.release} runs on ${target} and passed its health checks; ${liveAfter === 'none' ? 'nothing is live yet' : `live traffic is still on ${liveAfter}`}.`,
         ...(report.previewUrl ? [`Preview it at ${report.previewUrl}.`] : []),
         `Approve the switch job (\`mode: switch\`) to send traffic to ${target}.`,
       ];
     case 'switch':
+      if (liveBefore === 'none') {
+        return [`${target} is live with release ${report.release}: the first switch, so there is no previous color to roll back to yet.`, 'Deploy the next release to the idle color, then switch to it.'];
+      }
       return [
         `${target} is live with release ${report.release}; ${liveBefore} keeps the previous release.`,
         `If ${target} misbehaves, run the workflow with \`mode: rollback\` to send traffic back to ${liveBefore}.`,
       ];
     case 'rollback':
-      return [`${target} is live again. ${liveBefore} keeps the release it had, for inspection; deploy a fix to it, then switch.`];
+      return [`${target} is live again${report.release ? ` with release ${report.release}` : ''}. ${liveBefore} keeps the release it had, for inspection; deploy a fix to it, then switch.`];
   }
 }
 
@@ -89,7 +92,7 @@ export async function writeSummary(report: RunReport): Promise<void> {
     .addHeading(`bluegreen-perl ${report.mode} of ${escapeHtml(report.appName)}: ${headline}`, 2)
     .addTable([
       [{ data: 'Mode', header: true }, { data: 'Provider', header: true }, { data: 'Traffic', header: true }, { data: 'Release', header: true }],
-      [cell(report.mode), cell(report.provider), cell(report.trafficDescription), `<code>${escapeHtml(report.release)}</code>`],
+      [cell(report.mode), cell(report.provider), cell(report.trafficDescription), report.release ? `<code>${escapeHtml(report.release)}</code>` : 'not recorded (state is off)'],
     ])
     .addTable([
       [{ data: 'Live before', header: true }, { data: 'Target', header: true }, { data: 'Live after', header: true }],

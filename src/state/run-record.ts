@@ -68,6 +68,11 @@ export class RunRecord {
     return record;
   }
 
+  /** The release the state records on `color`, when state is on and has one. */
+  releaseOn(color: Color | undefined): string | undefined {
+    return color ? this.recorded?.releases[color] : undefined;
+  }
+
   /** The color an interrupted earlier attempt of this switch or rollback moved traffic to, if any. */
   interruptedMoveTo(): Color | undefined {
     return interruptedMove(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, run: this.run });

@@ -1,0 +1,499 @@
+# bluegreen-perl host script: puts one release of a PSGI app on this host.
+#
+# The action runs it over SSH (`perl - ARGS`, this text on stdin, an uploaded tarball after
+# __END__) or through AWS SSM (written to a temporary file, then `perl FILE ARGS`). Every value
+# arrives as one `--name=value` argument and is used as data: external commands are run as lists,
+# never through a shell, except the commands the user wrote for this purpose (install-command,
+# test-command, restart-command).
+#
+# Steps, in order, stopping at the first failure:
+#   1 fetch    the release into <app-dir>/releases/<id> (never into the live directory)
+#   2 install  CPAN dependencies (Carton, cpanm, or install-command)
+#   3 check    perl -c of the PSGI file, then the optional test command
+#   4 link     shared paths, then flip <app-dir>/current atomically (symlink + rename)
+#   5 restart  gracefully: server-starter | starman | systemd | command
+#   6 probe    the health path on this host, with retries and backoff
+#   7 prune    keep the last N releases
+# A failure in steps 5-6 puts the previous release back, restarts it and probes it again.
+#
+# Output, for the runner: `==> [n/7] step: what` when a step starts; at the end one of
+# `==> OK: ...` (exit 0), `==> FAILED step: why` (exit 1: nothing live changed),
+# `==> RESTORED: ...` (exit 2: failed after the flip, previous release serving again),
+# `==> NOT RESTORED: ...` (exit 3: failed after the flip and the way back failed too).
+#
+# Core modules only, and Perl 5.16 syntax: it runs on whatever perl the host has.
+use strict;
+use warnings;
+use Getopt::Long qw(GetOptionsFromArray);
+use File::Path qw(make_path remove_tree);
+use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use JSON::PP ();
+use POSIX ();
+use Time::HiRes qw(sleep time);
+
+$| = 1;
+# One ordered stream: the runner shows each host's output as it happened.
+open STDERR, '>&', \*STDOUT or die "cannot merge stderr: $!\n";
+select((select(STDERR), $| = 1)[0]);
+
+my @STEPS = qw(fetch install check link restart probe prune);
+my %opt = (
+  'psgi' => 'app.psgi',
+  'restart' => 'server-starter',
+  'keep' => 5,
+  'listen' => '0.0.0.0:5000',
+  'health-path' => '/health',
+  'health-status' => 200,
+  'health-retries' => 10,
+  'health-interval' => 3,
+  'health-timeout' => 5,
+  'restart-timeout' => 60,
+  'shared' => [],
+  'source' => 'stdin',
+);
+GetOptionsFromArray(\@ARGV, \%opt,
+  'app-dir=s', 'release=s', 'color=s', 'app-name=s',
+  'source=s', 'repository=s', 'ref=s', 'archive=s',
+  'install-command=s', 'cpan-mirror=s', 'psgi=s', 'test-command=s', 'shared=s@',
+  'restart=s', 'restart-command=s', 'systemd-unit=s', 'listen=s', 'restart-timeout=i',
+  'health-path=s', 'health-status=i', 'health-retries=i', 'health-interval=f', 'health-timeout=f',
+  'keep=i',
+) or finish_failed('arguments', 'the action passed arguments this host script does not know (version mismatch?)');
+
+my $current_step = 'arguments';
+my ($app, $releases, $name, $dir, $previous, $fetched);
+
+sub say_line { print join('', @_), "\n" }
+
+sub step {
+  my ($name, $what) = @_;
+  $current_step = $name;
+  my ($n) = grep { $STEPS[$_] eq $name } 0 .. $#STEPS;
+  say_line('==> [', $n + 1, '/', scalar @STEPS, "] $name: $what");
+}
+
+# A failure of the current step: unwinds to the main flow, which decides whether to restore.
+sub fail { die { step => $current_step, message => join('', @_) } }
+
+sub finish_failed {
+  my ($step, $message) = @_;
+  say_line("==> FAILED $step: $message");
+  exit 1;
+}
+
+# Runs a command given as a list (no shell), in a directory, with extra environment.
+sub run_cmd {
+  my ($cmd, %how) = @_;
+  say_line('$ ', join(' ', map { /^[\w@%+=:,.\/-]+$/ ? $_ : "'" . s/'/'\\''/gr . "'" } @$cmd));
+  my $pid = fork;
+  fail("cannot fork: $!") unless defined $pid;
+  if ($pid == 0) {
+    if ($how{dir}) { chdir $how{dir} or do { print "cannot enter $how{dir}: $!\n"; POSIX::_exit(126) } }
+    @ENV{ keys %{ $how{env} || {} } } = values %{ $how{env} || {} };
+    open STDIN, '<', '/dev/null';
+    exec { $cmd->[0] } @$cmd or do { print "cannot run $cmd->[0]: $!\n"; POSIX::_exit(127) };
+  }
+  waitpid($pid, 0);
+  return $? == 0 ? 0 : ($? & 127 ? 128 + ($? & 127) : $? >> 8);
+}
+
+sub must_run {
+  my ($cmd, $what, %how) = @_;
+  my $code = run_cmd($cmd, %how);
+  fail("$what failed (exit $code)") if $code;
+}
+
+sub have_command {
+  my ($cmd) = @_;
+  return grep { -x "$_/$cmd" } split /:/, ($ENV{PATH} || '/usr/local/bin:/usr/bin:/bin');
+}
+
+sub read_file {
+  my ($path) = @_;
+  open my $fh, '<', $path or return undef;
+  local $/;
+  return scalar <$fh>;
+}
+
+sub write_file {
+  my ($path, $content) = @_;
+  open my $fh, '>', "$path.tmp$$" or fail("cannot write $path: $!");
+  print {$fh} $content;
+  close $fh or fail("cannot write $path: $!");
+  rename "$path.tmp$$", $path or fail("cannot write $path: $!");
+}
+
+# The directory a release id names: `/` and `%` percent-encoded, so `release/1.2` is one directory.
+sub dir_name {
+  my ($id) = @_;
+  (my $encoded = $id) =~ s{([%/])}{sprintf('%%%02X', ord $1)}ge;
+  return $encoded;
+}
+
+sub current_target {
+  my $target = readlink "$app/current";
+  return undef unless defined $target;
+  $target =~ s{.*/}{};
+  return $target;
+}
+
+# Points `current` at a release: a new symlink renamed over the old one, so `current` always exists.
+sub point_current_at {
+  my ($release_dir) = @_;
+  my $tmp = "$app/.current.$$";
+  unlink $tmp;
+  symlink("releases/$release_dir", $tmp) or fail("cannot create symlink $tmp: $!");
+  rename($tmp, "$app/current") or fail("cannot rename $tmp over $app/current: $!");
+}
+
+sub tail_of {
+  my ($path, $lines) = @_;
+  my $text = read_file($path);
+  return unless defined $text;
+  my @all = split /\n/, $text;
+  splice(@all, 0, @all - $lines) if @all > $lines;
+  say_line("  | $_") for @all;
+}
+
+# ---- 1. fetch ----------------------------------------------------------------------------------
+
+sub fetch_release {
+  # Removed at exit unless it became the release directory: a failed fetch leaves nothing behind.
+  my $incoming = tempdir(".incoming-$$-XXXX", DIR => $releases, CLEANUP => 1);
+  my $source = $opt{source};
+  if ($source eq 'stdin') {
+    step('fetch', "unpack the uploaded release into releases/$name");
+    binmode DATA;
+    my $got = 0;
+    # --no-same-owner: files belong to the user running the script, never to whatever uid made the
+    # tarball on the runner (as root, tar would otherwise restore that uid, maybe a stranger's here).
+    open my $tar, '|-', 'tar', '--no-same-owner', '-xzf', '-', '-C', $incoming or fail("cannot run tar: $!");
+    binmode $tar;
+    while (read(DATA, my $chunk, 65536)) { $got += length $chunk; print {$tar} $chunk }
+    close $tar or fail($got ? 'the uploaded tarball did not unpack (tar failed)' : 'no tarball arrived after the script');
+  } elsif ($source eq 'archive') {
+    step('fetch', "unpack $opt{archive} into releases/$name");
+    fail("no tarball at $opt{archive}") unless -f $opt{archive};
+    must_run(['tar', '--no-same-owner', '-xzf', $opt{archive}, '-C', $incoming], 'unpacking the tarball');
+  } elsif ($source eq 'git') {
+    step('fetch', "shallow clone of $opt{ref} from $opt{repository} into releases/$name");
+    fail('git is not installed on this host') unless have_command('git');
+    must_run(['git', 'init', '--quiet', $incoming], 'git init');
+    # `--` ends the options: a repository or ref starting with `-` stays a repository or a ref.
+    must_run(['git', '-C', $incoming, 'fetch', '--quiet', '--depth', '1', '--', $opt{repository}, $opt{ref}], "fetching $opt{ref} from the repository");
+    must_run(['git', '-C', $incoming, '-c', 'advice.detachedHead=false', 'checkout', '--quiet', 'FETCH_HEAD'], 'checking out the release');
+  } else {
+    fail("unknown release source '$source'");
+  }
+  my $record = JSON::PP->new->canonical->pretty->encode({
+    release => $opt{release}, color => $opt{color}, app => $opt{'app-name'},
+    deployed_at => POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
+  });
+  write_file("$incoming/.bluegreen-release.json", $record);
+  chmod 0755, $incoming;
+  rename($incoming, $dir) or fail("cannot move the release into $dir: $!");
+}
+
+# ---- 2. install --------------------------------------------------------------------------------
+
+sub install_dependencies {
+  my %env = $opt{'cpan-mirror'} ? (PERL_CARTON_MIRROR => $opt{'cpan-mirror'}) : ();
+  if (defined $opt{'install-command'} && $opt{'install-command'} ne '') {
+    step('install', 'CPAN dependencies with install-command');
+    must_run(['sh', '-c', $opt{'install-command'}], 'install-command', dir => $dir, env => \%env);
+  } elsif (-f "$dir/cpanfile.snapshot") {
+    step('install', 'CPAN dependencies with carton install --deployment');
+    fail('carton is not installed on this host (Debian: apt-get install carton)') unless have_command('carton');
+    must_run(['carton', 'install', '--deployment'], 'carton install --deployment', dir => $dir, env => \%env);
+  } elsif (-f "$dir/cpanfile") {
+    step('install', 'CPAN dependencies with cpanm --installdeps into local/');
+    fail('cpanm is not installed on this host (Debian: apt-get install cpanminus)') unless have_command('cpanm');
+    my @mirror = $opt{'cpan-mirror'} ? ('--mirror', $opt{'cpan-mirror'}, '--mirror-only') : ();
+    must_run(['cpanm', '--notest', '--quiet', '--installdeps', '-L', 'local', @mirror, '.'], 'cpanm --installdeps', dir => $dir);
+  } else {
+    step('install', 'no cpanfile in the release: nothing to install');
+  }
+}
+
+# ---- 3. check ----------------------------------------------------------------------------------
+
+sub perl5lib { join(':', "$dir/local/lib/perl5", "$dir/lib", grep { defined && $_ ne '' } $ENV{PERL5LIB}) }
+
+sub check_release {
+  step('check', "perl -c $opt{psgi}" . ($opt{'test-command'} ? ' and the test command' : ''));
+  fail("no $opt{psgi} in the release") unless -f "$dir/$opt{psgi}";
+  must_run([$^X, '-c', $opt{psgi}], "perl -c $opt{psgi}", dir => $dir, env => { PERL5LIB => perl5lib() });
+  if (defined $opt{'test-command'} && $opt{'test-command'} ne '') {
+    must_run(['sh', '-c', $opt{'test-command'}], 'test-command', dir => $dir, env => { PERL5LIB => perl5lib() });
+  }
+}
+
+# ---- 4. link -----------------------------------------------------------------------------------
+
+sub link_shared {
+  for my $path (@{ $opt{shared} }) {
+    my $is_dir = $path =~ s{/+$}{};
+    fail("shared path '$path' must be relative and stay inside the release") if $path eq '' || $path =~ m{^/} || grep { $_ eq '..' } split m{/}, $path;
+    my ($shared, $inside) = ("$app/shared/$path", "$dir/$path");
+    (my $parent = $shared) =~ s{/[^/]+$}{};
+    make_path($parent);
+    # The first release seeds the shared copy; later ones give theirs up for it.
+    if (!-e $shared && -e $inside && !-l $inside) {
+      rename($inside, $shared) or fail("cannot move $path into $app/shared: $!");
+    } elsif (!-e $shared && $is_dir) {
+      make_path($shared);
+    } elsif (!-e $shared) {
+      fail("shared file '$path' is missing: create $shared on the host (or list a directory as '$path/')");
+    }
+    remove_tree($inside) if -e $inside || -l $inside;
+    (my $inside_parent = $inside) =~ s{/[^/]+$}{};
+    make_path($inside_parent);
+    symlink($shared, $inside) or fail("cannot link $path to $shared: $!");
+    say_line("linked $path -> $shared");
+  }
+}
+
+# ---- 5. restart --------------------------------------------------------------------------------
+
+# The pid in a pid file, when that process lives and is what the file says it is.
+sub live_pid {
+  my ($file, $expect) = @_;
+  my $pid = read_file($file);
+  return undef unless defined $pid && $pid =~ /^\s*(\d+)\s*$/;
+  $pid = $1;
+  return undef unless kill 0, $pid;
+  my $cmdline = read_file("/proc/$pid/cmdline");
+  return undef if defined $cmdline && $cmdline !~ /\Q$expect\E/;
+  return $pid;
+}
+
+sub wait_until {
+  my ($timeout, $test) = @_;
+  my $deadline = time + $timeout;
+  while (time < $deadline) {
+    return 1 if $test->();
+    sleep 0.1;
+  }
+  return $test->();
+}
+
+# Server::Starter status file: one `generation:pid` line per running generation.
+sub generations {
+  my $status = read_file("$app/run/start_server.status");
+  return () unless defined $status;
+  return map { /^(\d+):\d+$/ ? $1 : () } split /\n/, $status;
+}
+
+sub restart_server_starter {
+  my $pid = live_pid("$app/run/start_server.pid", 'start_server');
+  if ($pid) {
+    my ($before) = sort { $b <=> $a } generations();
+    $before ||= 0;
+    say_line("HUP to start_server (pid $pid): new workers start, then the old ones finish their requests");
+    kill 'HUP', $pid or fail("cannot signal start_server (pid $pid): $!");
+    # Done when the new generation runs alone: Server::Starter keeps the old one until the new starts.
+    wait_until($opt{'restart-timeout'}, sub { my @g = generations(); @g == 1 && $g[0] > $before })
+      or fail_with_log("the new workers did not take over within $opt{'restart-timeout'} s");
+    return;
+  }
+  fail('start_server is not installed on this host (Debian: apt-get install libserver-starter-perl)') unless have_command('start_server');
+  fail('starman is not installed on this host (Debian: apt-get install starman)') unless have_command('starman');
+  unlink "$app/run/start_server.status";
+  must_run(['start_server', '--daemonize', "--port=$opt{listen}", "--dir=$app/current", '--signal-on-hup=QUIT',
+      "--pid-file=$app/run/start_server.pid", "--status-file=$app/run/start_server.status", "--log-file=$app/run/app.log",
+      '--', 'starman', '-Ilocal/lib/perl5', '-Ilib', '-E', 'deployment', $opt{psgi}], 'start_server');
+  wait_until($opt{'restart-timeout'}, sub { my @g = generations(); @g >= 1 })
+    or fail_with_log("start_server did not start the app within $opt{'restart-timeout'} s");
+}
+
+sub worker_pids {
+  my ($pid) = @_;
+  my $children = read_file("/proc/$pid/task/$pid/children");
+  return defined $children ? split(' ', $children) : ();
+}
+
+sub restart_starman {
+  my $pid = live_pid("$app/run/starman.pid", 'starman');
+  if ($pid) {
+    my %old = map { $_ => 1 } worker_pids($pid);
+    say_line("HUP to starman (pid $pid): workers restart gracefully with the new release");
+    kill 'HUP', $pid or fail("cannot signal starman (pid $pid): $!");
+    wait_until($opt{'restart-timeout'}, sub { my @now = worker_pids($pid); @now && !grep { $old{$_} } @now })
+      or fail_with_log("starman workers did not restart within $opt{'restart-timeout'} s");
+    return;
+  }
+  fail('starman is not installed on this host (Debian: apt-get install starman)') unless have_command('starman');
+  # Paths go through `current`, so a HUP loads whatever release `current` points at then.
+  must_run(['starman', '--daemonize', "--pid=$app/run/starman.pid", "--listen=$opt{listen}", "--error-log=$app/run/app.log",
+      "-I$app/current/local/lib/perl5", "-I$app/current/lib", '-E', 'deployment', "$app/current/$opt{psgi}"], 'starman', dir => $app);
+  wait_until($opt{'restart-timeout'}, sub { live_pid("$app/run/starman.pid", 'starman') })
+    or fail_with_log("starman did not start within $opt{'restart-timeout'} s");
+}
+
+sub fail_with_log {
+  my ($message) = @_;
+  say_line("last lines of $app/run/app.log:");
+  tail_of("$app/run/app.log", 15);
+  fail($message);
+}
+
+sub restart_app {
+  my ($why) = @_;
+  my $method = $opt{restart};
+  step('restart', "$method: $why");
+  my %env = (BLUEGREEN_APP_DIR => $app, BLUEGREEN_RELEASE_DIR => "$app/current", BLUEGREEN_LISTEN => $opt{listen});
+  if ($method eq 'server-starter') {
+    restart_server_starter();
+  } elsif ($method eq 'starman') {
+    restart_starman();
+  } elsif ($method eq 'systemd') {
+    my $unit = $opt{'systemd-unit'};
+    my @sudo = $> == 0 ? () : ('sudo', '-n');
+    must_run([@sudo, 'systemctl', 'reload-or-restart', '--', $unit], "systemctl reload-or-restart $unit");
+  } elsif ($method eq 'command') {
+    must_run(['sh', '-c', $opt{'restart-command'}], 'restart-command', dir => "$app/current", env => \%env);
+  } else {
+    fail("unknown restart method '$method'");
+  }
+}
+
+# ---- 6. probe ----------------------------------------------------------------------------------
+
+sub probe_url {
+  my ($host, $port) = $opt{listen} =~ /^(?:(.*):)?(\d+)$/ or fail("cannot read the listen address '$opt{listen}'");
+  $host = '127.0.0.1' if !defined $host || $host eq '' || $host eq '0.0.0.0' || $host eq '*';
+  $host = '[::1]' if $host eq '[::]';
+  return "http://$host:$port$opt{'health-path'}";
+}
+
+sub probe {
+  my $url = probe_url();
+  step('probe', "GET $url until it answers $opt{'health-status'}");
+  my $http = HTTP::Tiny->new(timeout => $opt{'health-timeout'}, max_redirect => 0);
+  my $last = '';
+  for my $attempt (0 .. $opt{'health-retries'}) {
+    my $response = $http->get($url);
+    if ($response->{status} == $opt{'health-status'}) {
+      say_line("healthy: $url answered $response->{status} (attempt ", $attempt + 1, ')');
+      return;
+    }
+    $last = $response->{status} == 599 ? "no answer: $response->{content}" : "answered $response->{status}, expected $opt{'health-status'}";
+    $last =~ s/\s+$//;
+    last if $attempt == $opt{'health-retries'};
+    my $delay = $opt{'health-interval'} * 2 ** $attempt;
+    $delay = 4 * $opt{'health-interval'} if $delay > 4 * $opt{'health-interval'};
+    say_line("not healthy yet ($last); next try in ${delay}s");
+    sleep $delay;
+  }
+  fail_with_log("$url is not healthy after " . ($opt{'health-retries'} + 1) . " attempts: $last");
+}
+
+# ---- 7. prune ----------------------------------------------------------------------------------
+
+sub prune {
+  my ($live) = @_;
+  step('prune', "keep the last $opt{keep} releases");
+  opendir(my $dh, $releases) or return say_line("cannot list $releases: $!");
+  my @all = grep { !/^\./ && -d "$releases/$_" && !-l "$releases/$_" } readdir $dh;
+  my @old = sort { (stat "$releases/$b")[9] <=> (stat "$releases/$a")[9] || $b cmp $a } grep { $_ ne $live } @all;
+  my @gone = @old > $opt{keep} - 1 ? @old[$opt{keep} - 1 .. $#old] : ();
+  for my $release (@gone) {
+    remove_tree("$releases/$release", { error => \my $errors });
+    say_line(@$errors ? "could not remove releases/$release" : "removed releases/$release");
+  }
+  say_line('nothing to remove') unless @gone;
+}
+
+# ---- main --------------------------------------------------------------------------------------
+
+sub run_release {
+  for my $required (qw(app-dir release)) {
+    finish_failed('arguments', "--$required is required") unless defined $opt{$required} && $opt{$required} ne '';
+  }
+  $app = $opt{'app-dir'};
+  # A relative app-dir lives in the SSH user's home, like scp paths.
+  $app = "$ENV{HOME}/$app" unless $app =~ m{^/};
+  $releases = "$app/releases";
+  $name = dir_name($opt{release});
+  finish_failed('arguments', "release id '$opt{release}' cannot name a directory") if $name =~ /^\./ || $name =~ /[\x00-\x1f]/;
+  $dir = "$releases/$name";
+
+  my $ok = eval {
+    $current_step = 'fetch';
+    make_path($releases, "$app/shared", "$app/run", { error => \my $errors });
+    fail("cannot create $releases: ", join(', ', map { values %$_ } @$errors)) if @$errors;
+    $previous = current_target();
+    fail("release $opt{release} is already live on this host (releases/$name): give the new release another id")
+      if defined $previous && $previous eq $name;
+    remove_tree($dir) if -e $dir; # an earlier attempt that never went live
+    fetch_release();
+    $fetched = 1;
+    install_dependencies();
+    check_release();
+    step('link', @{ $opt{shared} } ? 'link shared paths, then flip current' : 'flip current');
+    link_shared();
+    1;
+  };
+  if (!$ok) {
+    my $error = error_of($@);
+    # It never went live: keeping it would only push a good release out of the kept ones.
+    remove_release($name) if $fetched;
+    finish_failed($error->{step}, $error->{message});
+  }
+
+  point_current_at($name);
+  say_line("current -> releases/$name", defined $previous ? " (was releases/$previous)" : '');
+  $ok = eval {
+    restart_app("start release $opt{release}");
+    probe();
+    1;
+  };
+  if (!$ok) {
+    my $error = error_of($@);
+    say_line("==> step $error->{step} failed: $error->{message}");
+    restore($error, $previous);
+  }
+  eval { prune($name); 1 } or say_line('pruning failed: ', error_of($@)->{message});
+  say_line("==> OK: release $opt{release} is live on this host (releases/$name)");
+  exit 0;
+}
+
+sub remove_release {
+  my ($release) = @_;
+  remove_tree("$releases/$release", { error => \my $errors });
+  say_line("could not remove the failed release releases/$release") if @$errors;
+}
+
+sub error_of {
+  my ($error) = @_;
+  return $error if ref $error eq 'HASH';
+  chomp(my $text = "$error");
+  return { step => $current_step, message => $text };
+}
+
+# After the flip: back to the previous release, restarted and probed, or say why not.
+sub restore {
+  my ($error, $previous) = @_;
+  my $what = "$error->{step} failed: $error->{message}";
+  if (!defined $previous || !-d "$releases/$previous") {
+    say_line("==> NOT RESTORED: $what; there is no previous release on this host to go back to");
+    exit 3;
+  }
+  my $ok = eval {
+    point_current_at($previous);
+    say_line("current -> releases/$previous (restored)");
+    restart_app('restore the previous release');
+    probe();
+    1;
+  };
+  if (!$ok) {
+    say_line("==> NOT RESTORED: $what; restoring releases/$previous failed too: ", error_of($@)->{message});
+    exit 3;
+  }
+  remove_release($name);
+  say_line("==> RESTORED: $what; releases/$previous is live again");
+  exit 2;
+}
+
+run_release();
