@@ -32,16 +32,7 @@ function liveLineOfMapFile(): string | undefined {
 
 const providerOf = (traffic: HaproxyTraffic): Provider => lab.provider(traffic);
 
-const switchInputs = {
-  mode: 'switch',
-  provider: 'ssh',
-  'app-name': 'shop',
-  'blue-hosts': lab.hosts.blue.map((h) => h.name).join(','),
-  'green-hosts': lab.hosts.green.map((h) => h.name).join(','),
-  'health-retries': '2',
-  'health-interval': '0.2',
-  'drain-timeout': '5',
-};
+const switchInputs = lab.switchInputs();
 
 describe('HAProxy traffic switch, with a real HAProxy and Starman servers', () => {
   it('reads the live color from HAProxy itself; the preview route reaches the idle color', async () => {

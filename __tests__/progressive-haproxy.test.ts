@@ -20,21 +20,8 @@ afterAll(async () => {
   await Promise.all([healthy.stop(), broken.stop()]);
 });
 
-const inputsFor = (lab: HaproxyLab, extra: Record<string, string>) => ({
-  mode: 'switch',
-  provider: 'ssh',
-  'app-name': 'shop',
-  'blue-hosts': lab.hosts.blue.map((h) => h.name).join(','),
-  'green-hosts': lab.hosts.green.map((h) => h.name).join(','),
-  'health-retries': '2',
-  'health-interval': '0.2',
-  'drain-timeout': '5',
-  'public-url': lab.liveUrl,
-  'validation-path': '/',
-  'validation-requests': '40',
-  'validation-success-percent': '95',
-  ...extra,
-});
+const inputsFor = (lab: HaproxyLab, extra: Record<string, string>) =>
+  lab.switchInputs({ 'public-url': lab.liveUrl, 'validation-path': '/', 'validation-requests': '40', 'validation-success-percent': '95', ...extra });
 
 describe('progressive switch on a real HAProxy', () => {
   it('takes a healthy green through every step, each step splitting live requests between the colors', async () => {

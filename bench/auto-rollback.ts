@@ -44,20 +44,7 @@ const autoRollback: Benchmark = {
     const times: number[] = [];
     try {
       await lab.start();
-      const inputs = {
-        mode: 'switch',
-        provider: 'ssh',
-        'app-name': 'shop',
-        'blue-hosts': lab.hosts.blue.map((h) => h.name).join(','),
-        'green-hosts': lab.hosts.green.map((h) => h.name).join(','),
-        'health-retries': '2',
-        'health-interval': '0.2',
-        'public-url': lab.liveUrl,
-        'validation-path': '/',
-        'validation-requests': '20',
-        'traffic-steps': '20,100',
-        'step-pause': '30',
-      };
+      const inputs = lab.switchInputs({ 'public-url': lab.liveUrl, 'validation-path': '/', 'validation-requests': '20', 'traffic-steps': '20,100', 'step-pause': '30' });
       for (let i = 0; i < RUNS; i++) {
         const load = new ColorLoad(`${lab.liveUrl}/`, 8);
         const log = await runAction(inputs, lab);

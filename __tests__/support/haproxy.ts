@@ -173,6 +173,21 @@ export class HaproxyLab {
     };
   }
 
+  /** Inputs of a `mode: switch` run of the action against the lab's hosts, plus `extra`. */
+  switchInputs(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      mode: 'switch',
+      provider: 'ssh',
+      'app-name': 'shop',
+      'blue-hosts': this.hosts.blue.map((h) => h.name).join(','),
+      'green-hosts': this.hosts.green.map((h) => h.name).join(','),
+      'health-retries': '2',
+      'health-interval': '0.2',
+      'drain-timeout': '5',
+      ...extra,
+    };
+  }
+
   /** The lab's real parts as the action composes them for HAProxy; hosts get no release (a switch does not release). */
   provider(traffic: HaproxyTraffic = this.traffic(), health: HealthSettings = { path: '/health', expectedStatus: 200, timeoutMs: 2000, retries: 2, intervalMs: 200 }): Provider {
     return {
