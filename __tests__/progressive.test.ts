@@ -128,6 +128,19 @@ describe('progressive switch', () => {
     expect(world.trafficLog).toEqual(['blue 100%']);
   });
 
+  it('moves traffic back when a check cannot run at all, rather than leaving it split', async () => {
+    fresh();
+    world.alarms = {
+      firing: async () => {
+        throw new Error("CloudWatch has no alarm named shop-5XX-typo in this region. Input 'cloudwatch-alarms': check the names (they are case-sensitive) and aws-region.");
+      },
+    };
+    const result = await runAction(inputs({ 'public-url': publicUrl, 'traffic-steps': '10,100', 'step-pause': '1' }), world);
+    expect(result.failed).toBe(true);
+    expect(world.trafficLog).toEqual(['green 10%', 'blue 100%']);
+    expect(errorLines(result.log).at(-1)).toMatch(/^::error::Validation failed: validation could not run: CloudWatch has no alarm named shop-5XX-typo .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
+  });
+
   it('moves a rollback all at once, whatever the steps', async () => {
     fresh();
     world.live = { kind: 'color', color: 'green' };
