@@ -25,6 +25,11 @@ async function inLab<T>(base: number, body: (lab: HaproxyLab) => Promise<T>): Pr
   }
 }
 
+/** FLIPS flips of the lab's live color under the same load, starting with green. */
+function flipsUnderLoad(lab: HaproxyLab, flip: (to: Color) => Promise<void>): ReturnType<typeof flipUnderLoad> {
+  return flipUnderLoad({ url: `${lab.liveUrl}/`, connections: CONNECTIONS, flips: FLIPS, first: 'green', settleMs: SETTLE_MS, flip });
+}
+
 const ours: Benchmark = {
   key: 'switch',
   description: `HAProxy switch (set map + map file), ${FLIPS} flips under ${CONNECTIONS} keep-alive connections`,
@@ -33,15 +38,8 @@ const ours: Benchmark = {
       const traffic = lab.traffic();
       // As in a run: the verify phase reads HAProxy's view (and syncs its members) before the switch.
       await traffic.balancerHealth('green', lab.hosts.green);
-      const figures = await flipUnderLoad({
-        url: `${lab.liveUrl}/`,
-        connections: CONNECTIONS,
-        flips: FLIPS,
-        first: 'green',
-        settleMs: SETTLE_MS,
-        flip: async (to: Color) => {
-          await traffic.moveTo(to, lab.hosts[to]);
-        },
+      const figures = await flipsUnderLoad(lab, async (to: Color) => {
+        await traffic.moveTo(to, lab.hosts[to]);
       });
       console.log(describeFlips('switch', figures));
       return { ...figures };
@@ -53,21 +51,14 @@ const naive: Benchmark = {
   description: `Naive switch (rewrite haproxy.cfg, restart HAProxy), ${FLIPS} flips under ${CONNECTIONS} keep-alive connections`,
   run: () =>
     inLab(150, async (lab) => {
-      const figures = await flipUnderLoad({
-        url: `${lab.liveUrl}/`,
-        connections: CONNECTIONS,
-        flips: FLIPS,
-        first: 'green',
-        settleMs: SETTLE_MS,
-        flip: async (to: Color) => {
-          // The config names the live backend itself; a restart is what makes HAProxy read it.
-          const rendered = lab.renderConfig();
-          const config = rendered.replace(/^ {2}use_backend %\[str\(live\),map\([^)]*\)\]$/m, `  use_backend bg_${to}`);
-          if (config === rendered) throw new Error('the live use_backend line of the rendered config was not found');
-          writeFileSync(lab.configPath, config);
-          await lab.stopHaproxy();
-          await lab.startHaproxy();
-        },
+      const figures = await flipsUnderLoad(lab, async (to: Color) => {
+        // The config names the live backend itself; a restart is what makes HAProxy read it.
+        const rendered = lab.renderConfig();
+        const config = rendered.replace(/^ {2}use_backend %\[str\(live\),map\([^)]*\)\]$/m, `  use_backend bg_${to}`);
+        if (config === rendered) throw new Error('the live use_backend line of the rendered config was not found');
+        writeFileSync(lab.configPath, config);
+        await lab.stopHaproxy();
+        await lab.startHaproxy();
       });
       console.log(describeFlips('naive', figures));
       return { ...figures };

@@ -1,6 +1,5 @@
 import { AwsParts } from '../aws/provider.js';
 import type { AwsTiming } from '../aws/clients.js';
-import { UserError } from '../errors.js';
 import { DigitalOceanClient } from '../digitalocean/client.js';
 import { BalancerAndProbeHealth } from '../health/combined.js';
 import { DirectProbeHealth } from '../health/direct.js';
@@ -54,14 +53,15 @@ function releaserFor(settings: Settings): Releaser {
   return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh));
 }
 
+/** Traffic for ssh and digitalocean (AWS brings its own): HAProxy, or a DigitalOcean Load Balancer. */
 function trafficFor(settings: Settings, inventory: Inventory): Traffic {
   const { provider } = settings;
-  if (settings.traffic.kind === 'do-lb' && provider.name === 'digitalocean' && provider.loadBalancerId && inventory instanceof DropletTagInventory) {
-    return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health);
+  if (settings.traffic.kind === 'haproxy') return new HaproxyTraffic(runnerForHaproxyHost(settings), inventory, haproxyOptionsOf(settings, `HAProxy on ${settings.traffic.haproxyHost?.host ?? 'the runner'}`));
+  // The settings allow do-lb only with provider digitalocean and a load balancer id.
+  if (settings.traffic.kind !== 'do-lb' || provider.name !== 'digitalocean' || !provider.loadBalancerId || !(inventory instanceof DropletTagInventory)) {
+    throw new Error(`no traffic switch for traffic ${settings.traffic.kind} with provider ${provider.name}`);
   }
-  const description = trafficDescription(settings);
-  if (settings.traffic.kind === 'haproxy') return new HaproxyTraffic(runnerForHaproxyHost(settings), inventory, haproxyOptionsOf(settings, description));
-  return { description, readLive: notAvailable(`Traffic through ${description}`), moveTo: notAvailable(`Traffic through ${description}`), previewUrl: () => undefined };
+  return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health);
 }
 
 /** Where HAProxy commands run: on the runner, or on haproxy-host over SSH (connected on first use). */
@@ -69,21 +69,4 @@ export function runnerForHaproxyHost(settings: Settings): CommandRunner {
   const host = settings.traffic.haproxyHost;
   if (!host) return new LocalRunner();
   return new ConnectOnFirstUse(formatHost(host), () => connectSsh({ host: host.host, port: host.port, user: host.user }, settings.ssh));
-}
-
-export function trafficDescription(settings: Settings): string {
-  switch (settings.traffic.kind) {
-    case 'haproxy':
-      return `HAProxy on ${settings.traffic.haproxyHost?.host ?? 'the runner'}`;
-    case 'alb':
-      return 'ALB listener';
-    case 'do-lb':
-      return 'DigitalOcean Load Balancer';
-  }
-}
-
-function notAvailable(what: string) {
-  return async (): Promise<never> => {
-    throw new UserError(`${what} is not available in this version of bluegreen-perl yet.`);
-  };
 }
