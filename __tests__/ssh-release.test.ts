@@ -117,6 +117,20 @@ describe('a release over SSH to real hosts', () => {
     expect(log).toMatch(new RegExp(`::group::${name(b1!).replace(/\./g, '\\.')}: released \\([\\d.]+ (s|ms)\\)\\n==> \\[1/7\\] fetch`));
   }, 120_000);
 
+  it('runs a hosts: hook in the live release directory of each host, with the run in its environment', async () => {
+    const settings = world.settings({ release: 'b1' });
+    const hosts = await hostsOf(settings, 'blue');
+    const hook = { point: 'after-switch' as const, where: 'hosts' as const, command: 'printf "%s %s %s\\n" "$BLUEGREEN_COLOR" "$BLUEGREEN_RELEASE" "$(basename "$(pwd -P)")" > hook.out' };
+    const env = { BLUEGREEN_COLOR: 'blue', BLUEGREEN_RELEASE: 'b1' };
+    const { value: outcomes } = await captured(() => new HostScriptReleaser(settings, sshTo(settings)).runHook(hosts, hook, env));
+    expect(outcomes.map((o) => [o.ok, o.detail])).toEqual(hosts.map(() => [true, 'exit 0']));
+    for (const host of blue()) expect((await onHost(host, ['cat', 'app/current/hook.out'])).stdout).toBe('blue b1 b1\n');
+
+    const failing = { ...hook, command: 'echo "migration: table locked" >&2; exit 3' };
+    const { value: failed } = await captured(() => new HostScriptReleaser(settings, sshTo(settings)).runHook(hosts, failing, env));
+    expect(failed.map((o) => [o.ok, o.detail])).toEqual(hosts.map(() => [false, 'exit 3: migration: table locked']));
+  }, 60_000);
+
   it('keeps each host apart: one host cannot see another host’s app directory', async () => {
     const [b1, b2] = blue();
     const peek = await onHost(b1!, ['ls', join(b2!.home, 'app')]);

@@ -6,6 +6,7 @@ import type { Host, HostHealth, LiveTraffic, Provider, Traffic } from './provide
 import type { Hook, HookPoint, Mode, Settings } from './settings.js';
 import { hookEnvironment, runOnRunner } from './hooks.js';
 import { validateUrl } from './health/validation.js';
+import { sleep } from './retry.js';
 import { probeUntilHealthy } from './health/probe.js';
 import { annotateUnhealthy } from './report/annotations.js';
 
@@ -298,7 +299,7 @@ async function watch(c: RunContext, durationMs: number): Promise<string> {
     last = check.detail;
     const left = durationMs - (performance.now() - started);
     if (left <= 0) break;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 1000)));
+    await sleep(Math.min(left, 1000));
   } while (performance.now() - started < durationMs);
   return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}`;
 }

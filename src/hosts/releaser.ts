@@ -6,7 +6,7 @@ import { hostHookArgv } from '../hooks.js';
 import { formatDuration, showAfterPhase } from '../phases.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
-import type { CommandRunner } from './command.js';
+import type { Argv, CommandRunner } from './command.js';
 import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
@@ -51,18 +51,8 @@ export class HostScriptReleaser implements Releaser {
     return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
       const started = performance.now();
       const lines: string[] = [];
-      let code: number;
-      try {
-        const runner = await this.connect(host);
-        try {
-          code = (await runner.run(argv, { onLine: (line) => (lines.push(line), core.info(`[${host.name}] ${line}`)) })).code;
-        } finally {
-          await runner.close();
-        }
-      } catch (error) {
-        lines.push(messageOf(error));
-        code = 255;
-      }
+      const { code, connectError } = await this.runOn(host, argv, (line) => (lines.push(line), core.info(`[${host.name}] ${line}`)));
+      if (connectError !== undefined) lines.push(connectError);
       const last = lines.slice(-3).join(' | ');
       return { host, ok: code === 0, durationMs: performance.now() - started, detail: code === 0 ? 'exit 0' : `exit ${code}${last ? `: ${last}` : ''}` };
     });
@@ -70,23 +60,33 @@ export class HostScriptReleaser implements Releaser {
 
   /** Connects, runs the host script with the release on stdin, and reads its result. */
   private async runHostScript(host: Host, release: string, source: ReleaseSource, print: (line: string) => void): Promise<HostScriptReport> {
+    const output: string[] = [];
+    const { argv, stdin } = hostScriptInvocation(this.settings, host, release, source);
+    const { code, connectError } = await this.runOn(host, argv, (line) => (output.push(line), print(line)), stdin);
+    if (connectError !== undefined) {
+      print(`cannot connect: ${connectError}`);
+      return { ok: false, step: 'connect', message: connectError, restored: false, lastLines: [] };
+    }
+    return readHostScriptReport(output.join('\n'), code);
+  }
+
+  /**
+   * Runs `argv` on a host over a connection of its own, closed after. A connection that cannot be
+   * made is reported as `connectError`; one that drops mid-run is exit 255 with the reason as the
+   * last output line (what the command printed so far tells how far it got).
+   */
+  private async runOn(host: Host, argv: Argv, onLine: (line: string) => void, stdin?: Buffer): Promise<{ code: number; connectError?: string }> {
     let runner: CommandRunner;
     try {
       runner = await this.connect(host);
     } catch (error) {
-      print(`cannot connect: ${messageOf(error)}`);
-      return { ok: false, step: 'connect', message: messageOf(error), restored: false, lastLines: [] };
+      return { code: 255, connectError: messageOf(error) };
     }
-    const output: string[] = [];
-    const collect = (line: string) => (output.push(line), print(line));
     try {
-      const { argv, stdin } = hostScriptInvocation(this.settings, host, release, source);
-      const result = await runner.run(argv, { stdin, onLine: collect });
-      return readHostScriptReport(output.join('\n'), result.code);
+      return { code: (await runner.run(argv, { onLine, ...(stdin && { stdin }) })).code };
     } catch (error) {
-      // The connection dropped mid-run: what the script printed so far tells how far it got.
-      collect(messageOf(error));
-      return readHostScriptReport(output.join('\n'), 255);
+      onLine(messageOf(error));
+      return { code: 255 };
     } finally {
       await runner.close();
     }
