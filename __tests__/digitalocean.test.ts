@@ -11,6 +11,7 @@ import { errorLines, runAction, visibleLog } from './support/action.js';
 
 const LB_ID = '4de7ac8b-495b-4884-9a69-1050c6793cd6';
 const fastRetry = { retries: 3, initialDelayMs: 10, maxDelayMs: 40 };
+const fastSettle = { initialDelayMs: 10, maxDelayMs: 40, timeoutMs: 300 };
 
 function settingsFor(apiUrl: string, extra: Record<string, string> = {}) {
   const inputs: Record<string, string> = {
@@ -76,7 +77,13 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     await api.stop();
   });
 
-  const client = () => new DigitalOceanClient(apiUrl, api.token, { retry: fastRetry });
+  const client = () => new DigitalOceanClient(apiUrl, api.token, { retry: fastRetry, settle: fastSettle });
+
+  function doLbTraffic(): DoLoadBalancerTraffic {
+    const settings = settingsFor(apiUrl, { traffic: 'do-lb', 'do-load-balancer-id': LB_ID, 'health-interval': '0.01' });
+    const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+    return new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health);
+  }
 
   it('pages through 260 Droplets of a color with at most 200 a page, following links.pages.next', async () => {
     for (let i = 1; i <= 260; i++) api.addDroplet(`green-${i}`, 'env:green', { privateIp: `10.1.${Math.floor(i / 250)}.${i % 250}` });
@@ -172,6 +179,49 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     expect(api.loadBalancers.get(LB_ID)?.droplet_ids).toEqual([green.id]);
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
   });
+
+  it('waits until a load balancer busy with an earlier update is active before it sends the switch', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+    api.busyRefusals = 0;
+    const traffic = doLbTraffic();
+    expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
+    // Someone changed the balancer in the console: it answers `new` for three more reads.
+    api.makeBusy(LB_ID, { reads: 3 });
+    await traffic.moveTo('green', []);
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
+    // No update was sent while it was busy: DigitalOcean would have refused it.
+    expect(api.busyRefusals).toBe(0);
+  });
+
+  it('sends the switch again when DigitalOcean refuses it as busy (an update landed between the read and the PUT)', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+    api.busyRefusals = 0;
+    api.concurrentUpdates = 1;
+    await doLbTraffic().moveTo('green', []);
+    expect(api.busyRefusals).toBe(1);
+    expect(api.requests.filter((r) => r.method === 'PUT')).toHaveLength(2);
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
+  });
+
+  it('gives up with one line naming the balancer when it stays busy past the settle limit', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+    api.makeBusy(LB_ID, { ms: 60_000 });
+    try {
+      await expect(doLbTraffic().moveTo('green', [])).rejects.toThrow(
+        new UserError(`Load balancer shop-lb (${LB_ID}) was still being updated (status new) after 0.3 s. Check it in the DigitalOcean console, then run again.`),
+      );
+      expect(api.requests.some((r) => r.method === 'PUT')).toBe(false);
+      expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+    } finally {
+      api.makeBusy(LB_ID, {});
+    }
+  });
 });
 
 describe('provider digitalocean with traffic do-lb, run as the action', () => {
@@ -252,6 +302,33 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
       expect(api.requests.some((r) => r.method === 'PUT')).toBe(false);
     } finally {
       healthy.set('127.0.4.22', true);
+    }
+  });
+
+  it('switches, and moves back after a failed validation, through a load balancer that is busy with other updates each time', async () => {
+    world();
+    api.busyRefusals = 0;
+    // The public entry point fails validation; as it answers, another update starts on the balancer
+    // (a console edit, a certificate renewal), so the automatic move back meets a busy balancer too.
+    const publicEntry = createServer((_req, res) => {
+      api.makeBusy(LB_ID, { reads: 2 });
+      res.statusCode = 500;
+      res.end('broken');
+    });
+    await new Promise<void>((resolve) => publicEntry.listen(0, '127.0.31.3', resolve));
+    try {
+      api.makeBusy(LB_ID, { reads: 2 });
+      const run = await runAction({ ...inputs('switch'), 'public-url': `http://127.0.31.3:${(publicEntry.address() as AddressInfo).port}`, 'validation-requests': '2' });
+      expect(run.failed).toBe(true);
+      expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .*answered 500.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+      expect(run.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
+      expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+      // Both moves were sent once each, after the balancer was active again: none was refused.
+      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag)).toEqual(['env:green', 'env:blue']);
+      expect(api.busyRefusals).toBe(0);
+      expect(api.violations).toEqual([]);
+    } finally {
+      await new Promise((resolve) => publicEntry.close(resolve));
     }
   });
 

@@ -34,7 +34,16 @@ export class DigitalOceanDouble {
   failing = 0;
   /** GETs a load balancer answers `new` for after an update, before `active`. */
   settleAfterReads = 1;
-  private pendingReads = new Map<string, number>();
+  /** And how long, at least, it stays `new` after an update. */
+  settleAfterMs = 0;
+  /** Load balancers still applying an update: reads left and the time they become `active` again. */
+  private pending = new Map<string, { reads: number; until: number }>();
+  /** Someone else's update lands just before each of the next N PUTs: they find the balancer busy. */
+  concurrentUpdates = 0;
+  /** Updates refused because the balancer was busy: a client that waits for `active` first sees few. */
+  busyRefusals = 0;
+  /** Called after every accepted update of a load balancer (the data plane follows its targets). */
+  readonly updateListeners: ((lb: LoadBalancer) => void)[] = [];
   private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { id: 'bad_request', message: 'invalid JSON' }, crash: { id: 'server_error', message: 'Unexpected server-side error' } }, this.violations);
   private nextId = 3_000_000;
 
@@ -78,6 +87,20 @@ export class DigitalOceanDouble {
     return lb;
   }
 
+  /**
+   * The load balancer starts applying a change of its own (someone edited it in the console, a
+   * certificate renewed): `new` for the next `reads` GETs and at least `ms`, refusing updates meanwhile.
+   */
+  makeBusy(id: string, busy: { reads?: number; ms?: number }): void {
+    this.pending.set(id, { reads: busy.reads ?? 0, until: Date.now() + (busy.ms ?? 0) });
+  }
+
+  /** Whether the load balancer is still applying an update (answers `new`, refuses updates). */
+  isBusy(id: string): boolean {
+    const pending = this.pending.get(id);
+    return pending !== undefined && (pending.reads > 0 || Date.now() < pending.until);
+  }
+
   async start(host = '127.0.4.1'): Promise<string> {
     return this.http.start(host);
   }
@@ -112,11 +135,23 @@ export class DigitalOceanDouble {
     const lb = lbMatch ? this.loadBalancers.get(decodeURIComponent(lbMatch[1] as string)) : undefined;
     if (lbMatch && !lb) return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
     if (lb && method === 'GET') {
-      const pending = this.pendingReads.get(lb.id) ?? 0;
-      if (pending > 0) this.pendingReads.set(lb.id, pending - 1);
-      return send(res, 200, { load_balancer: { ...lb, status: pending > 0 ? 'new' : lb.status } });
+      const busy = this.isBusy(lb.id);
+      const pending = this.pending.get(lb.id);
+      if (pending && pending.reads > 0) pending.reads--;
+      return send(res, 200, { load_balancer: { ...lb, status: busy ? 'new' : lb.status } });
     }
-    if (lb && method === 'PUT') return this.updateLoadBalancer(lb, body as Record<string, unknown>, res);
+    if (lb && method === 'PUT') {
+      if (this.concurrentUpdates > 0) {
+        this.concurrentUpdates--;
+        this.makeBusy(lb.id, { reads: this.settleAfterReads, ms: this.settleAfterMs });
+      }
+      // As DigitalOcean answers an update while the balancer still applies the previous one.
+      if (this.isBusy(lb.id)) {
+        this.busyRefusals++;
+        return send(res, 403, { id: 'forbidden', message: "Load Balancer can't be updated while it processes previous actions" });
+      }
+      return this.updateLoadBalancer(lb, body as Record<string, unknown>, res);
+    }
     this.violations.push(`${method} ${url.pathname}: the double does not model this call`);
     return send(res, 404, { id: 'not_found', message: 'The resource you were accessing could not be found.' });
   }
@@ -157,7 +192,8 @@ export class DigitalOceanDouble {
       droplet_ids: typeof body.tag === 'string' ? this.droplets.filter((d) => d.tags.includes(body.tag as string)).map((d) => d.id) : ((body.droplet_ids as number[]) ?? []),
     };
     this.loadBalancers.set(lb.id, updated);
-    this.pendingReads.set(lb.id, this.settleAfterReads);
+    this.makeBusy(lb.id, { reads: this.settleAfterReads, ms: this.settleAfterMs });
+    for (const listener of this.updateListeners) listener(updated);
     send(res, 200, { load_balancer: { ...updated, status: 'new' } });
   }
 }

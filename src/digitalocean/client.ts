@@ -38,6 +38,20 @@ export interface ClientOptions {
   retry?: RetryPolicy;
   /** A 429's Retry-After is honoured up to this long. */
   maxRetryAfterMs?: number;
+  /** How a load balancer that is being updated (status `new`) is waited for: poll backoff and the limit. */
+  settle?: { initialDelayMs: number; maxDelayMs: number; timeoutMs: number };
+}
+
+/**
+ * DigitalOcean refuses to update a load balancer that is still applying an earlier change:
+ * `403 forbidden: Load Balancer can't be updated while it processes previous actions`. Its API
+ * description does not list that answer; its clients (Ansible's, Terraform's) wait for `active`.
+ */
+const BUSY_MESSAGE = /can't be updated while it processes previous actions/i;
+
+/** A load balancer update refused because the balancer is still applying an earlier one. */
+export class LoadBalancerBusyError extends UserError {
+  override name = 'LoadBalancerBusyError';
 }
 
 /**
@@ -48,6 +62,7 @@ export interface ClientOptions {
 export class DigitalOceanClient {
   private readonly retry: RetryPolicy;
   private readonly maxRetryAfterMs: number;
+  private readonly settle: NonNullable<ClientOptions['settle']>;
 
   constructor(
     private readonly apiUrl: string,
@@ -56,6 +71,8 @@ export class DigitalOceanClient {
   ) {
     this.retry = options.retry ?? { retries: 5, initialDelayMs: 1000, maxDelayMs: 16_000 };
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    // Updates usually apply within a minute; a busy region can take several.
+    this.settle = options.settle ?? { initialDelayMs: 500, maxDelayMs: 5000, timeoutMs: 600_000 };
   }
 
   /** Every Droplet with the tag, across all pages. */
@@ -76,15 +93,47 @@ export class DigitalOceanClient {
     return body.load_balancer;
   }
 
-  /** Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has. */
-  async pointLoadBalancer(current: LoadBalancer, target: { tag: string } | { droplet_ids: number[] }): Promise<LoadBalancer> {
-    const body: Record<string, unknown> = { region: typeof current.region === 'string' ? current.region : current.region.slug };
-    for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
-      if (current[attribute] !== undefined && current[attribute] !== null) body[attribute] = current[attribute];
+  /**
+   * Reads the load balancer until it is `active` (done applying earlier updates), polling with
+   * backoff up to the settle limit. `errored` ends the wait at once: it needs a person.
+   */
+  async activeLoadBalancer(id: string): Promise<LoadBalancer> {
+    const started = Date.now();
+    for (let poll = 0; ; poll++) {
+      const lb = await this.loadBalancer(id);
+      if (lb.status === 'active') return lb;
+      if (lb.status === 'errored') throw new UserError(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
+      if (Date.now() - started >= this.settle.timeoutMs) {
+        throw new UserError(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${this.settle.timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
+      }
+      await sleep(backoffDelay({ retries: 0, ...this.settle }, poll));
     }
-    Object.assign(body, target);
-    const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(current.id)}`, `updating load balancer ${current.name}`, body);
-    return answer.load_balancer;
+  }
+
+  /**
+   * Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has.
+   * Waits until it is `active` first, and again when DigitalOcean still refuses the update as busy
+   * (someone else's change can land between the read and the PUT), within the settle limit.
+   * Returns the balancer as the PUT answered it (status `new`: the update is being applied).
+   */
+  async pointLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }): Promise<LoadBalancer> {
+    const started = Date.now();
+    for (;;) {
+      const current = await this.activeLoadBalancer(id);
+      const body: Record<string, unknown> = { region: typeof current.region === 'string' ? current.region : current.region.slug };
+      for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
+        if (current[attribute] !== undefined && current[attribute] !== null) body[attribute] = current[attribute];
+      }
+      Object.assign(body, target);
+      try {
+        const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
+        return answer.load_balancer;
+      } catch (error) {
+        if (!(error instanceof LoadBalancerBusyError) || Date.now() - started >= this.settle.timeoutMs) throw error;
+        core.info(`Load balancer ${current.name} is busy applying an earlier update; waiting for it to be active before updating it again`);
+        await sleep(this.settle.initialDelayMs);
+      }
+    }
   }
 
   private async request<T>(method: 'GET' | 'PUT', pathOrUrl: string, what: string, body?: unknown): Promise<T> {
@@ -116,6 +165,9 @@ export class DigitalOceanClient {
       }
       if (response.status === 401) {
         throw new UserError(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
+      }
+      if (response.status === 403 && BUSY_MESSAGE.test(detail)) {
+        throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
       }
       if (response.status === 403) {
         throw new UserError(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);

@@ -3,7 +3,6 @@ import { UserError } from '../errors.js';
 import type { DigitalOceanClient, LoadBalancer } from '../digitalocean/client.js';
 import type { DropletTagInventory } from '../inventory/do-tags.js';
 import type { Host, LiveTraffic, Traffic } from '../providers/types.js';
-import { retryUntil } from '../retry.js';
 import type { DigitalOceanSettings, HealthSettings } from '../settings.js';
 
 /**
@@ -29,18 +28,14 @@ export class DoLoadBalancerTraffic implements Traffic {
   }
 
   async moveTo(color: Color, _hosts: Host[]): Promise<string> {
-    const current = await this.client.loadBalancer(this.digitalocean.loadBalancerId);
+    const id = this.digitalocean.loadBalancerId;
+    const current = await this.client.activeLoadBalancer(id);
     // Point at the tag when the balancer already works by tag; else at the Droplet ids just listed.
     const target = current.tag ? { tag: this.digitalocean.tags[color] } : { droplet_ids: await this.dropletIdsOf(color) };
-    await this.client.pointLoadBalancer(current, target);
-    const policy = { retries: this.health.retries, initialDelayMs: this.health.intervalMs, maxDelayMs: this.health.intervalMs * 4 };
-    const { value: settled, attempts } = await retryUntil(
-      policy,
-      () => this.client.loadBalancer(this.digitalocean.loadBalancerId),
-      (lb) => lb.status === 'active' && sameColor(this.colorOfSync(lb), color),
-    );
-    if (!(settled.status === 'active' && sameColor(this.colorOfSync(settled), color))) {
-      throw new UserError(`The load balancer did not settle on ${color} after ${attempts} check(s) (status ${settled.status}). Check it in the DigitalOcean console.`);
+    await this.client.pointLoadBalancer(id, target);
+    const settled = await this.client.activeLoadBalancer(id);
+    if (!sameColor(this.colorOfSync(settled), color)) {
+      throw new UserError(`The load balancer did not settle on ${color} (it points at ${settled.tag ? `tag ${settled.tag}` : `Droplets ${(settled.droplet_ids ?? []).join(', ')}`}). Check it in the DigitalOcean console.`);
     }
     return `load balancer ${current.name} points at ${'tag' in target ? `tag ${target.tag}` : `${target.droplet_ids.length} ${color} Droplet(s)`}`;
   }
