@@ -159,11 +159,17 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health);
 
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
-    expect(await traffic.moveTo('green', [])).toBe('load balancer shop-lb points at tag env:green');
+    expect(await traffic.moveTo('green', [])).toMatch(/^load balancer shop-lb points at tag env:green; green warmed up beside blue for 2 s \(\(1 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/);
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
-    const put = api.requests.find((r) => r.method === 'PUT');
-    // Everything the balancer had is sent back: DigitalOcean resets what a PUT omits.
-    expect(put?.body).toMatchObject({ name: 'shop-lb', region: 'ams3', tag: 'env:green', forwarding_rules: [{ entry_port: 80, target_port: 5000 }], health_check: { path: '/health' }, vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b' });
+    const puts = api.requests.filter((r) => r.method === 'PUT');
+    // First green is attached beside blue (by Droplet ids: a balancer has one tag), then blue leaves
+    // as the balancer goes back to working by tag. Everything the balancer had is sent back each
+    // time: DigitalOcean resets what a PUT omits.
+    const full = { name: 'shop-lb', region: 'ams3', forwarding_rules: [{ entry_port: 80, target_port: 5000 }], health_check: { path: '/health' }, vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b' };
+    expect(puts.map((r) => r.body)).toMatchObject([
+      { ...full, droplet_ids: api.droplets.map((d) => d.id) },
+      { ...full, tag: 'env:green' },
+    ]);
     expect(api.loadBalancers.get(LB_ID)?.health_check).toMatchObject({ path: '/health' });
   });
 
@@ -203,7 +209,8 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     api.concurrentUpdates = 1;
     await doLbTraffic().moveTo('green', []);
     expect(api.busyRefusals).toBe(1);
-    expect(api.requests.filter((r) => r.method === 'PUT')).toHaveLength(2);
+    // The refused attach is sent again, then the detach.
+    expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'droplet_ids', 'env:green']);
     expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
   });
 
@@ -310,7 +317,8 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     api.busyRefusals = 0;
     // The public entry point fails validation; as it answers, another update starts on the balancer
     // (a console edit, a certificate renewal), so the automatic move back meets a busy balancer too.
-    const publicEntry = createServer((_req, res) => {
+    const publicEntry = createServer((req, res) => {
+      if (req.url === '/health') return res.end('ok');
       api.makeBusy(LB_ID, { reads: 2 });
       res.statusCode = 500;
       res.end('broken');
@@ -318,13 +326,14 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     await new Promise<void>((resolve) => publicEntry.listen(0, '127.0.31.3', resolve));
     try {
       api.makeBusy(LB_ID, { reads: 2 });
-      const run = await runAction({ ...inputs('switch'), 'public-url': `http://127.0.31.3:${(publicEntry.address() as AddressInfo).port}`, 'validation-requests': '2' });
+      const run = await runAction({ ...inputs('switch'), 'public-url': `http://127.0.31.3:${(publicEntry.address() as AddressInfo).port}`, 'validation-path': '/checkout', 'validation-requests': '2' });
       expect(run.failed).toBe(true);
       expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .*answered 500.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
       expect(run.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
       expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
-      // Both moves were sent once each, after the balancer was active again: none was refused.
-      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag)).toEqual(['env:green', 'env:blue']);
+      // Each update of both moves (attach beside, then detach) was sent once, after the balancer was
+      // active again: none was refused.
+      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'env:green', 'droplet_ids', 'env:blue']);
       expect(api.busyRefusals).toBe(0);
       expect(api.violations).toEqual([]);
     } finally {

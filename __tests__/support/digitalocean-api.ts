@@ -64,7 +64,8 @@ export class DigitalOceanDouble {
     return droplet;
   }
 
-  addLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }): LoadBalancer {
+  /** A load balancer pointing at `target`; `attributes` replace the defaults (e.g. a faster health check). */
+  addLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }, attributes: Partial<LoadBalancer> = {}): LoadBalancer {
     const lb: LoadBalancer = {
       id,
       name: 'shop-lb',
@@ -72,7 +73,8 @@ export class DigitalOceanDouble {
       region: { slug: 'ams3' },
       size_unit: 1,
       forwarding_rules: [{ entry_protocol: 'http', entry_port: 80, target_protocol: 'http', target_port: 5000, certificate_id: '', tls_passthrough: false }],
-      health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 10, response_timeout_seconds: 5, healthy_threshold: 3, unhealthy_threshold: 3 },
+      // A fast health check (DigitalOcean's own default is 3 checks, 10 s apart): a switch waits for it.
+      health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 1, response_timeout_seconds: 1, healthy_threshold: 1, unhealthy_threshold: 3 },
       sticky_sessions: { type: 'none' },
       redirect_http_to_https: false,
       enable_proxy_protocol: false,
@@ -81,8 +83,11 @@ export class DigitalOceanDouble {
       vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b',
       tag: '',
       droplet_ids: [],
+      ...attributes,
       ...target,
     };
+    // As the API reads back a balancer that works by tag: the Droplets carrying the tag.
+    if ('tag' in target) lb.droplet_ids = this.droplets.filter((d) => d.tags.includes(target.tag)).map((d) => d.id);
     this.loadBalancers.set(id, lb);
     return lb;
   }

@@ -61,7 +61,7 @@ function trafficFor(settings: Settings, inventory: Inventory): Traffic {
   if (settings.traffic.kind !== 'do-lb' || provider.name !== 'digitalocean' || !provider.loadBalancerId || !(inventory instanceof DropletTagInventory)) {
     throw new Error(`no traffic switch for traffic ${settings.traffic.kind} with provider ${provider.name}`);
   }
-  return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health);
+  return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health, settings.traffic.publicUrl);
 }
 
 /** Where HAProxy commands run: on the runner, or on haproxy-host over SSH (connected on first use). */

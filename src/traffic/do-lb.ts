@@ -1,15 +1,22 @@
+import * as core from '@actions/core';
+import { performance } from 'node:perf_hooks';
 import { otherColor, type Color } from '../colors.js';
 import { UserError } from '../errors.js';
 import type { DigitalOceanClient, LoadBalancer } from '../digitalocean/client.js';
 import type { DropletTagInventory } from '../inventory/do-tags.js';
+import { probeUntilHealthy } from '../health/probe.js';
 import type { Host, LiveTraffic, Traffic } from '../providers/types.js';
+import { sleep } from '../retry.js';
 import type { DigitalOceanSettings, HealthSettings } from '../settings.js';
 
 /**
- * Traffic on a DigitalOcean Load Balancer: the live color is the tag (or the Droplets) it points at;
- * a switch points it at the other color's tag. It has no weights, so a switch is all at once.
- * The API reports no per-Droplet health, so health comes from direct probes (the verify phase) and
- * the switch waits for the load balancer to be `active` again with the new target.
+ * Traffic on a DigitalOcean Load Balancer: the live color is the tag (or the Droplets) it points at.
+ * It has no weights, and it sends a newly attached Droplet no request until that Droplet passed
+ * `healthy_threshold` health checks, `check_interval_seconds` apart; its API shows no per-Droplet
+ * health to wait on. So a switch never retargets in one step (that answers 503 for the whole
+ * warm-up): it attaches the new color's Droplets beside the live ones, waits the balancer's own
+ * healthy window plus one interval, probes `public-url`, and only then detaches the old color.
+ * Each update is sent once the balancer is `active` (see DigitalOceanClient.pointLoadBalancer).
  */
 export class DoLoadBalancerTraffic implements Traffic {
   readonly description: string;
@@ -19,6 +26,8 @@ export class DoLoadBalancerTraffic implements Traffic {
     private readonly digitalocean: DigitalOceanSettings & { loadBalancerId: string },
     private readonly inventory: DropletTagInventory,
     private readonly health: HealthSettings,
+    /** Probed through the balancer while both colors are attached, before the old one leaves. */
+    private readonly publicUrl?: string,
   ) {
     this.description = `DigitalOcean Load Balancer ${digitalocean.loadBalancerId}`;
   }
@@ -29,19 +38,82 @@ export class DoLoadBalancerTraffic implements Traffic {
 
   async moveTo(color: Color, _hosts: Host[]): Promise<string> {
     const id = this.digitalocean.loadBalancerId;
-    const current = await this.client.activeLoadBalancer(id);
-    // Point at the tag when the balancer already works by tag; else at the Droplet ids just listed.
-    const target = current.tag ? { tag: this.digitalocean.tags[color] } : { droplet_ids: await this.dropletIdsOf(color) };
-    await this.client.pointLoadBalancer(id, target);
-    const settled = await this.client.activeLoadBalancer(id);
+    const before = await this.client.activeLoadBalancer(id);
+    const incoming = await this.dropletIdsOf(color);
+    const attached = await this.attachedTo(before);
+    // End where the balancer started: on the color's tag when it works by tag, else on its Droplet ids.
+    const final = before.tag ? { tag: this.digitalocean.tags[color] } : { droplet_ids: incoming };
+    const describeFinal = 'tag' in final ? `tag ${final.tag}` : `${incoming.length} ${color} Droplet(s)`;
+    const missing = incoming.filter((droplet) => !attached.includes(droplet));
+    const leaving = attached.filter((droplet) => !incoming.includes(droplet));
+    const startedAt = performance.now();
+    let detail: string;
+
+    if (leaving.length === 0) {
+      // Nothing to keep serving meanwhile (the first switch, or a rerun that already detached).
+      if (sameTarget(before, final)) return `load balancer ${before.name} already points at ${describeFinal}`;
+      await this.client.pointLoadBalancer(id, final);
+      const settled = await this.settledOn(color);
+      if (missing.length > 0) await this.warmUp(settled, color);
+      detail = `load balancer ${before.name} points at ${describeFinal}${missing.length > 0 ? `; waited ${this.warmUpText(settled)} for its health checks` : ''}`;
+    } else {
+      // Both colors serve while the new one warms up: the old one leaves only after that window.
+      if (missing.length > 0) await this.client.pointLoadBalancer(id, { droplet_ids: [...attached, ...missing] });
+      const both = await this.client.activeLoadBalancer(id);
+      await this.warmUp(both, color);
+      await this.probePublicUrl(id, before, color);
+      await this.client.pointLoadBalancer(id, final);
+      await this.settledOn(color);
+      const overlapSeconds = ((performance.now() - startedAt) / 1000).toFixed(1);
+      detail = `load balancer ${before.name} points at ${describeFinal}; ${color} warmed up beside ${otherColor(color)} for ${this.warmUpText(both)}, both colors attached for ${overlapSeconds} s`;
+    }
+    core.info(detail);
+    return detail;
+  }
+
+  /** Waits the balancer's own healthy window plus one check interval: the API shows no per-Droplet health. */
+  private async warmUp(lb: LoadBalancer, color: Color): Promise<void> {
+    const { healthyThreshold, intervalSeconds } = healthCheckOf(lb);
+    core.info(`Waiting ${this.warmUpText(lb)} for load balancer ${lb.name} to health-check the ${color} Droplets (healthy after ${healthyThreshold} checks, ${intervalSeconds} s apart)`);
+    await sleep((healthyThreshold + 1) * intervalSeconds * 1000);
+  }
+
+  private warmUpText(lb: LoadBalancer): string {
+    const { healthyThreshold, intervalSeconds } = healthCheckOf(lb);
+    return `${(healthyThreshold + 1) * intervalSeconds} s ((${healthyThreshold} + 1) × ${intervalSeconds} s)`;
+  }
+
+  /**
+   * With both colors attached, the balancer must answer at `public-url`; if it does not, the new
+   * Droplets are detached again (the old color alone stays, as before the move) and the move fails.
+   */
+  private async probePublicUrl(id: string, before: LoadBalancer, color: Color): Promise<void> {
+    if (!this.publicUrl) return;
+    const probe = await probeUntilHealthy(`${this.publicUrl}${this.health.path}`, this.health);
+    if (probe.ok) return;
+    await this.client.pointLoadBalancer(id, before.tag ? { tag: before.tag } : { droplet_ids: before.droplet_ids ?? [] });
+    await this.client.activeLoadBalancer(id);
+    throw new UserError(`With the ${color} Droplets attached beside the live ones, ${probe.url} ${probe.error ?? 'failed'} after ${probe.attempts} attempt(s); the ${color} Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the ${color} Droplets.`);
+  }
+
+  /** Waits for `active` and checks the balancer now points at `color` alone. */
+  private async settledOn(color: Color): Promise<LoadBalancer> {
+    const settled = await this.client.activeLoadBalancer(this.digitalocean.loadBalancerId);
     if (!sameColor(this.colorOfSync(settled), color)) {
       throw new UserError(`The load balancer did not settle on ${color} (it points at ${settled.tag ? `tag ${settled.tag}` : `Droplets ${(settled.droplet_ids ?? []).join(', ')}`}). Check it in the DigitalOcean console.`);
     }
-    return `load balancer ${current.name} points at ${'tag' in target ? `tag ${target.tag}` : `${target.droplet_ids.length} ${color} Droplet(s)`}`;
+    return settled;
   }
 
   previewUrl(): string | undefined {
     return undefined;
+  }
+
+  /** The Droplets the balancer sends to now: as it lists them, or for a tag it lists none for, the tag's. */
+  private async attachedTo(lb: LoadBalancer): Promise<number[]> {
+    if (lb.droplet_ids?.length || !lb.tag) return lb.droplet_ids ?? [];
+    const live = this.colorOfSync(lb);
+    return live.kind === 'color' ? this.dropletIdsOf(live.color) : [];
   }
 
   private async dropletIdsOf(color: Color): Promise<number[]> {
@@ -65,15 +137,31 @@ export class DoLoadBalancerTraffic implements Traffic {
     }
     const ids = new Set(lb.droplet_ids ?? []);
     if (ids.size === 0) return { kind: 'none' };
-    for (const color of ['blue', 'green'] as const) {
-      const mine = this.inventory.dropletIds.get(color) ?? [];
-      if (mine.length > 0 && [...ids].every((id) => mine.includes(id))) return { kind: 'color', color };
-      if (mine.some((id) => ids.has(id)) && (this.inventory.dropletIds.get(otherColor(color)) ?? []).some((id) => ids.has(id))) {
-        throw new UserError(`Load balancer ${lb.name} points at Droplets of both colors. Point it at one color's Droplets (or its tag) first.`);
-      }
+    const attachedOf = (color: Color) => (this.inventory.dropletIds.get(color) ?? []).filter((id) => ids.has(id)).length;
+    const blue = attachedOf('blue');
+    const green = attachedOf('green');
+    if (blue + green === ids.size) {
+      if (green === 0) return { kind: 'color', color: 'blue' };
+      if (blue === 0) return { kind: 'color', color: 'green' };
+      // Both colors attached (a switch stopped while the new color warmed up beside the old one):
+      // the balancer spreads requests over every healthy Droplet, so each color's share is its count.
+      const bluePercent = Math.round((100 * blue) / ids.size);
+      return { kind: 'weighted', weights: { blue: bluePercent, green: 100 - bluePercent } };
     }
     throw new UserError(`Load balancer ${lb.name} points at Droplets ${[...ids].join(', ')}, none tagged ${tags.blue} or ${tags.green}.`);
   }
+}
+
+/** The balancer's health check as it reads back; DigitalOcean's defaults where it leaves a field out. */
+function healthCheckOf(lb: LoadBalancer): { healthyThreshold: number; intervalSeconds: number } {
+  const check = (lb.health_check ?? {}) as { healthy_threshold?: number; check_interval_seconds?: number };
+  return { healthyThreshold: check.healthy_threshold ?? 3, intervalSeconds: check.check_interval_seconds ?? 10 };
+}
+
+function sameTarget(lb: LoadBalancer, target: { tag: string } | { droplet_ids: number[] }): boolean {
+  if ('tag' in target) return lb.tag === target.tag;
+  const ids = lb.droplet_ids ?? [];
+  return !lb.tag && ids.length === target.droplet_ids.length && target.droplet_ids.every((droplet) => ids.includes(droplet));
 }
 
 function sameColor(live: LiveTraffic, color: Color): boolean {
