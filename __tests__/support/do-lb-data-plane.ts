@@ -1,4 +1,4 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, get as httpGet, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { LoadBalancer } from '../../src/digitalocean/client.js';
 import type { DigitalOceanDouble } from './digitalocean-api.js';
@@ -106,14 +106,8 @@ export class DoLbDataPlane {
 
   private async check(target: Target): Promise<void> {
     const { port, path, response_timeout_seconds: timeout, healthy_threshold, unhealthy_threshold } = this.healthCheck;
-    let passed = false;
-    try {
-      const response = await fetch(`http://${target.address}:${port}${path}`, { signal: AbortSignal.timeout(timeout * 1000) });
-      await response.arrayBuffer();
-      passed = response.status >= 200 && response.status < 400;
-    } catch {
-      passed = false;
-    }
+    const status = await statusOf(`http://${target.address}:${port}${path}`, timeout * 1000);
+    const passed = status >= 200 && status < 400;
     if (this.targets.get(target.dropletId) !== target) return; // detached meanwhile
     if (passed) {
       target.failures = 0;
@@ -155,4 +149,20 @@ export class DoLbDataPlane {
     });
     req.pipe(upstream);
   }
+}
+
+/**
+ * The status of one GET on a connection of its own, 0 when none came within `timeoutMs`: a pooled
+ * keep-alive connection would hold one of Starman's workers between checks.
+ */
+function statusOf(url: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const request = httpGet(url, { agent: false, headers: { connection: 'close' }, timeout: timeoutMs }, (answer) => {
+      answer.resume();
+      answer.on('end', () => resolve(answer.statusCode ?? 0));
+      answer.on('error', () => resolve(0));
+    });
+    request.on('timeout', () => request.destroy(new Error('timed out')));
+    request.on('error', () => resolve(0));
+  });
 }
