@@ -186,6 +186,37 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
   });
 
+  it('reads a load balancer with Droplets of both colors attached (a switch stopped mid-overlap) as a split by Droplet count', async () => {
+    const blue = api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    const green = [api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' }), api.addDroplet('green-2', 'env:green', { privateIp: '10.0.1.2' })];
+    api.addLoadBalancer(LB_ID, { droplet_ids: [blue.id, ...green.map((d) => d.id)] });
+    expect(await doLbTraffic().readLive()).toEqual({ kind: 'weighted', weights: { blue: 33, green: 67 } });
+  });
+
+  it('detaches the new color again, and fails in one line, when public-url does not answer with both colors attached', async () => {
+    api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
+    api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
+    api.addLoadBalancer(LB_ID, { tag: 'env:blue' });
+    const publicEntry = createServer((_req, res) => {
+      res.statusCode = 503;
+      res.end();
+    });
+    await new Promise<void>((resolve) => publicEntry.listen(0, '127.0.31.4', resolve));
+    try {
+      const url = `http://127.0.31.4:${(publicEntry.address() as AddressInfo).port}`;
+      const settings = settingsFor(apiUrl, { traffic: 'do-lb', 'do-load-balancer-id': LB_ID, 'health-interval': '0.01', 'health-retries': '1', 'public-url': url });
+      const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
+      const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health, settings.traffic.publicUrl);
+      await expect(traffic.moveTo('green', [])).rejects.toThrow(
+        new UserError(`With the green Droplets attached beside the live ones, ${url}/health answered 503, expected 200 after 2 attempt(s); the green Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the green Droplets.`),
+      );
+      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'env:blue']);
+      expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
+    } finally {
+      await new Promise((resolve) => publicEntry.close(resolve));
+    }
+  });
+
   it('waits until a load balancer busy with an earlier update is active before it sends the switch', async () => {
     api.addDroplet('blue-1', 'env:blue', { privateIp: '10.0.0.1' });
     api.addDroplet('green-1', 'env:green', { privateIp: '10.0.1.1' });
