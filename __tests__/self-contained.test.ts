@@ -58,7 +58,8 @@ export function pathsLeavingRepository(file: string, text: string): string[] {
   for (let m; (m = reads.exec(text)); ) {
     const target = literal(m, 1);
     const absolute = resolve(REPOSITORY, target);
-    if (target !== '' && outside(absolute) && !system(absolute)) report(m.index, `reads ${target}, outside the repository`);
+    // The guard's rule beside the repository (a clone under /tmp still may not read its siblings); elsewhere only system files.
+    if (target !== '' && outside(absolute) && (refusal(absolute) !== undefined || !system(absolute))) report(m.index, `reads ${target}, outside the repository`);
   }
   return found;
 }
