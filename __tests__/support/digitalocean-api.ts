@@ -5,7 +5,8 @@ import type { Droplet, LoadBalancer } from '../../src/digitalocean/client.js';
 import { JsonDoubleServer, sendJson, type JsonRequest } from './json-double.js';
 import { OpenApiContract } from './openapi.js';
 
-const specPath = fileURLToPath(new URL('../../../shared/openapi/digitalocean.v2.json', import.meta.url));
+/** The part of DigitalOcean's own description we use, kept in the repository by `npm run contracts`. */
+const specPath = fileURLToPath(new URL('../../contracts/digitalocean/openapi.json', import.meta.url));
 let contract: OpenApiContract | undefined;
 /** DigitalOcean's own API description: every request the double gets is checked against it. */
 export function digitalOceanContract(): OpenApiContract {
