@@ -11,7 +11,7 @@ import { DigitalOceanDouble } from './support/digitalocean-api.js';
 import { GitHubApiDouble } from './support/github-api.js';
 import { Child, waitFor } from './support/haproxy.js';
 import { EXAMPLE_APP, SshWorld, type SshHost } from './support/sshd.js';
-import { runWorkflow, type JobRun, type WorkflowFixture } from './support/workflow-runner.js';
+import { WorkflowError, runWorkflow, type JobRun, type WorkflowFixture } from './support/workflow-runner.js';
 
 // Every workflow in examples/, run job by job as GitHub would (support/workflow-runner.ts) against
 // the local world: the committed bundle (dist/index.js) is the action step, `actions/checkout`
@@ -159,6 +159,35 @@ function deploymentCounter(api: GitHubApiDouble) {
 
 it('runs every example in a world of its kind', () => {
   expect(Object.keys(WORLD_OF).sort()).toEqual(examples);
+});
+
+describe('the workflow runner refuses what it does not model, so an example cannot pass by accident', () => {
+  // Nothing here reaches a world: each workflow is refused before its first step runs.
+  const fixture: WorkflowFixture = { ...baseFixture('http://127.0.33.9', SHA.first), secrets: { DEPLOY_KEY: 'k', SSH_KNOWN_HOSTS: 'h', BLUEGREEN_TOKEN } };
+  const refused = async (text: string): Promise<string> => {
+    const error = await runWorkflow(text, fixture).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(WorkflowError);
+    return (error as Error).message;
+  };
+  const deploy = example('ssh-deploy-and-switch.yml');
+
+  it.each([
+    ['an older major of actions/checkout', deploy.replace('actions/checkout@v6', 'actions/checkout@v4'), 'the runner does not know `uses: actions/checkout@v4`'],
+    ['an older major of configure-aws-credentials', example('aws-oidc.yml').replace(/configure-aws-credentials@v6/g, 'configure-aws-credentials@v4'), 'the runner does not know `uses: aws-actions/configure-aws-credentials@v4`'],
+    ['OIDC without id-token: write', example('aws-oidc.yml').replace(/\n {2}id-token: write[^\n]*/, ''), 'assuming a role through OIDC needs `permissions: id-token: write`'],
+    ['a run: step', deploy.replace('      - uses: actions/checkout@v6\n', '      - uses: actions/checkout@v6\n      - run: make\n'), 'job deploy step 2: the runner does not model `run`'],
+    ['a step condition', deploy.replace('      - id: deploy\n', "      - id: deploy\n        if: github.ref == 'refs/heads/main'\n"), 'the runner does not model `if`'],
+    ['an expression beyond a context path', deploy.replace('${{ secrets.DEPLOY_KEY }}', "${{ secrets.DEPLOY_KEY || 'none' }}"), "does not evaluate `${{ secrets.DEPLOY_KEY || 'none' }}`"],
+    ['a secret missing from the fixture table', deploy.replace('secrets.DEPLOY_KEY', 'secrets.OTHER_KEY'), 'the fixture table has no secret OTHER_KEY'],
+    ['an input the action does not have', deploy.replace('          mode: deploy\n', '          mode: deploy\n          hosts: 10.0.0.11\n'), 'org/bluegreen-perl@v1 has no input hosts'],
+    ['a needs on a job that does not exist', deploy.replace('needs: deploy', 'needs: build'), 'job switch needs build, which does not exist'],
+  ])('%s', async (_what, text, message) => {
+    expect(text).not.toBe(deploy);
+    expect(await refused(text)).toContain(message);
+  });
 });
 
 describe('the SSH examples, on real sshd hosts, a load balancer host with HAProxy and a bastion', () => {
