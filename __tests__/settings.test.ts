@@ -98,6 +98,42 @@ describe('settings from inputs', () => {
     expect(error.message).not.toContain('\n');
   });
 
+  it.each([
+    ['concurrency', '5', 'max-parallel-hosts'],
+    ['environment', 'staging', 'deployment-environment'],
+  ])('refuses the old input %s, naming the input it was renamed to', (old, value, renamed) => {
+    const error = inputErrorOf({ ...base, [old]: value });
+    expect(error.message).toBe(`Input '${old}': was renamed to ${renamed}. Write \`${renamed}:\` instead of \`${old}:\` in the step's \`with:\``);
+  });
+
+  it('reads the renamed inputs under their new names', () => {
+    const settings = settingsFrom({ ...base, 'max-parallel-hosts': '3', 'github-deployment': 'true', 'deployment-environment': 'staging' });
+    expect(settings.hostRelease.concurrency).toBe(3);
+    expect(settings.github.deployment?.environment).toBe('staging');
+  });
+
+  it.each([
+    ['shop_api', "'shop_api' would share the state variable BLUEGREEN_SHOP_API and its deploy lock with app `shop-api`"],
+    ['shop.api', "'shop.api' would share the state variable BLUEGREEN_SHOP_API and its deploy lock with app `shop-api`"],
+    ['Shop', "'Shop' would share the state variable BLUEGREEN_SHOP and its deploy lock with app `shop`"],
+    ['shop-lock', "'shop-lock' would keep its state in BLUEGREEN_SHOP_LOCK, the deploy lock of app `shop`"],
+    ['-shop', "'-shop' is not valid"],
+    ['shop api', "'shop api' is not valid"],
+  ])('refuses the app name %s, saying why', (appName, why) => {
+    expect(inputErrorOf({ ...base, 'app-name': appName }).message).toBe(`Input 'app-name': ${why}. Use lowercase letters, digits and \`-\` only, at most 64 characters, for example \`shop-api\``);
+  });
+
+  it('gives distinct app names distinct state and lock variables, from one function', async () => {
+    const { appVariables } = await import('../src/state/variables.js');
+    const names = ['shop', 'shop-api', 'shop--api', 'shop-api-2', 'shop2', '2shop'];
+    const variables = names.map((appName) => settingsFrom({ ...base, 'app-name': appName }).github);
+    expect(variables.map((v) => [v.stateVariable, v.lockVariable])).toEqual(names.map((appName) => [appVariables(appName).state, appVariables(appName).lock]));
+    const all = variables.flatMap((v) => [v.stateVariable, v.lockVariable]);
+    expect(new Set(all).size).toBe(all.length);
+    expect(variables[1]).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK' });
+    expect(inputErrorOf({ ...base, 'state-variable': 'BLUEGREEN_SHOP_LOCK' }).input).toBe('state-variable');
+  });
+
   it('refuses a run without release id when GITHUB_SHA is not set', () => {
     expect(inputErrorOf(base, {}).input).toBe('release');
   });

@@ -32,7 +32,7 @@ export const INPUTS = {
     section: 'General',
     required: true,
     description:
-      'Name of the application: keys the state variable and the deploy lock, and names the default app directory. Letters, digits, `-`, `_` and `.`; at most 64 characters.',
+      'Name of the application: keys the state variable and the deploy lock, and names the default app directory. Lowercase letters, digits and `-`, at most 64 characters (so that no two names share a state variable).',
   },
   release: {
     section: 'General',
@@ -158,7 +158,7 @@ export const INPUTS = {
     default: '5',
     description: 'How many releases to keep on each host (the live one and the ones a rollback may need).',
   },
-  concurrency: {
+  'max-parallel-hosts': {
     section: 'Release on hosts',
     default: '10',
     description: 'How many hosts of a color receive the release at once.',
@@ -407,7 +407,7 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: '',
     description:
-      'Repository variable that records the live color, the release on each color, the last phase reached and recent switches, so a rerun resumes. The deploy lock is this name with `_LOCK`. Default: `BLUEGREEN_<APP_NAME>` (upper-cased, other characters as `_`).',
+      'Repository variable that records the live color, the release on each color, the last phase reached and recent switches, so a rerun resumes. The deploy lock is this name with `_LOCK`. Default: `BLUEGREEN_<APP_NAME>` (upper-cased, `-` as `_`: `shop-api` keeps `BLUEGREEN_SHOP_API`).',
   },
   'strict-state': {
     section: 'State and GitHub',
@@ -428,9 +428,9 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: 'false',
     description:
-      'Record each switch and rollback as a GitHub deployment of `environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
+      'Record each switch and rollback as a GitHub deployment of `deployment-environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
   },
-  environment: {
+  'deployment-environment': {
     section: 'State and GitHub',
     default: 'production',
     description: 'GitHub environment the deployments are recorded for, with `github-deployment: true`.',
@@ -443,6 +443,16 @@ export const INPUTS = {
 } as const satisfies Record<string, InputSpec>;
 
 export type InputName = keyof typeof INPUTS;
+
+/**
+ * Inputs renamed since v1: a workflow that still passes the old name fails at once, naming the new
+ * one (the runner passes an unknown `with:` key on as `INPUT_<NAME>` after only a warning, so it
+ * would otherwise be ignored without a word). The old names shadowed workflow keywords.
+ */
+export const RENAMED_INPUTS: Readonly<Record<string, InputName>> = {
+  concurrency: 'max-parallel-hosts',
+  environment: 'deployment-environment',
+};
 
 export const OUTPUTS = {
   'live-color': { description: 'Color serving traffic when the run ended (`blue`, `green`, or `unknown`).' },

@@ -13,7 +13,7 @@ import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type
 export type RunnerFactory = (host: Host) => Promise<CommandRunner>;
 
 /**
- * Puts a release on the hosts of a color by running the Perl host script on each, `concurrency`
+ * Puts a release on the hosts of a color by running the Perl host script on each, `max-parallel-hosts`
  * hosts at a time. Each host's steps are streamed live with a `[host]` prefix, and its whole output
  * is shown in its own log group after the phase; a host that fails does not stop the others, so every host
  * reports where it stands.
@@ -45,7 +45,7 @@ export class HostScriptReleaser implements Releaser {
     return outcome;
   }
 
-  /** A `hosts:` hook: the user's command in the live release directory of each host, `concurrency` at a time. */
+  /** A `hosts:` hook: the user's command in the live release directory of each host, `max-parallel-hosts` at a time. */
   async runHook(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]> {
     const argv = hostHookArgv(hook, this.settings.hostRelease.appDir, env);
     return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
