@@ -97,7 +97,7 @@ export const INPUTS = {
     section: 'Release on hosts',
     default: '.',
     description:
-      'Directory on the runner that is uploaded as the release (a tarball without `.git/` and `local/`, streamed over SSH), relative to the workspace. Check the code out first.',
+      'Directory on the runner that is uploaded as the release (a tarball without `.git/` and `local/`, streamed over SSH), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
   },
   'release-repository': {
     section: 'Release on hosts',

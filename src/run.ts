@@ -2,6 +2,7 @@ import * as core from '@actions/core';
 import { UserError, messageOf } from './errors.js';
 import { describeLive, liveColor, phasesFor, type RunContext } from './plan.js';
 import { runPhases } from './phases.js';
+import { checkReleaseSource } from './hosts/preflight.js';
 import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
 import { setOutputs, type Outputs } from './report/outputs.js';
@@ -34,6 +35,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
   try {
     const settings = readSettings(dependencies.source, dependencies.env);
     outputs.release = settings.release;
+    // Before state, lock or any host: a release directory without the app (no checkout step) changes nothing.
+    checkReleaseSource(settings);
     // State and lock first: a run that must wait for another one, or fail, has touched nothing.
     record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
