@@ -76,6 +76,10 @@ describe('settings from inputs', () => {
     ['a missing host list for ssh', { ...base, 'green-hosts': '' }, 'green-hosts', /provider ssh needs the hosts of the green color/],
     ['a malformed host', { ...base, 'blue-hosts': 'web1;rm -rf /' }, 'blue-hosts', /'web1;rm -rf \/' is not a host/],
     ['a duplicated host', { ...base, 'blue-hosts': '10.0.0.11, 10.0.0.11' }, 'blue-hosts', /lists 10\.0\.0\.11 twice/],
+    ['a host listed twice, once with the default port', { ...base, 'blue-hosts': '10.0.0.11, deploy@10.0.0.11:22' }, 'blue-hosts', /lists 10\.0\.0\.11 twice \(as deploy@10\.0\.0\.11:22\)\. List each host once/],
+    ['a host in both colors', { ...base, 'green-hosts': '10.0.0.21, 10.0.0.11' }, 'green-hosts', /^Input 'green-hosts': lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11\): both inputs name one host\. A host belongs to one color: remove it from blue-hosts or green-hosts$/],
+    ['a host in both colors, once with the default port and in capitals', { ...base, 'blue-hosts': 'Web1.Example.com', 'green-hosts': 'web1.example.com:22' }, 'green-hosts', /lists web1\.example\.com:22, which blue-hosts lists too \(as Web1\.Example\.com\)/],
+    ['a host in both colors on the ssh-port given', { ...base, 'ssh-port': '2222', 'blue-hosts': '10.0.0.11:2222', 'green-hosts': '10.0.0.11' }, 'green-hosts', /lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11:2222\)/],
     ['a missing DigitalOcean token', { ...base, provider: 'digitalocean' }, 'digitalocean-token', /is required here but empty.*secrets\.DIGITALOCEAN_TOKEN/],
     ['a tag that cannot be a DigitalOcean tag', { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', 'blue-tag': 'env blue!' }, 'blue-tag', /'env blue!' is not valid/],
     ['a traffic kind the provider lacks', { ...base, traffic: 'alb' }, 'traffic', /'alb' does not work with provider ssh\. Use `haproxy`/],
@@ -132,6 +136,11 @@ describe('settings from inputs', () => {
     expect(new Set(all).size).toBe(all.length);
     expect(variables[1]).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK' });
     expect(inputErrorOf({ ...base, 'state-variable': 'BLUEGREEN_SHOP_LOCK' }).input).toBe('state-variable');
+  });
+
+  it('accepts one address in both colors on different SSH ports: they are different hosts', () => {
+    const settings = settingsFrom({ ...base, 'blue-hosts': '127.0.0.1:2201', 'green-hosts': '127.0.0.1:2202, 127.0.0.1' });
+    expect(settings.provider.name === 'ssh' && settings.provider.hosts.green).toEqual([{ host: '127.0.0.1', port: 2202 }, { host: '127.0.0.1' }]);
   });
 
   it('refuses a run without release id when GITHUB_SHA is not set', () => {

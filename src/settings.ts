@@ -386,6 +386,7 @@ function validateTogether(settings: Settings): void {
         throw new InputError(`${color}-hosts`, `provider ssh needs the hosts of the ${color} color`, `List them, for example \`${color}-hosts: 10.0.0.${color === 'blue' ? 11 : 21}\``);
       }
     }
+    refuseSharedHosts(provider.hosts, ssh.port);
   }
   if (traffic.kind === 'do-lb' && provider.name === 'digitalocean' && !provider.loadBalancerId) {
     throw new InputError('do-load-balancer-id', 'traffic do-lb needs the load balancer to switch', 'Set do-load-balancer-id to its id');
@@ -402,6 +403,26 @@ function validateTogether(settings: Settings): void {
   }
   if (rollout.steps.length > 1 && !traffic.publicUrl && rollout.alarms.length === 0) {
     throw new InputError('traffic-steps', `'${rollout.steps.join(',')}' moves traffic in steps, but nothing would validate them`, 'Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`');
+  }
+}
+
+/**
+ * A host in both colors would take a release while it serves live traffic. Hosts are compared as
+ * the SSH connection sees them: name lower-cased, `ssh-port` filled in (`10.0.0.1` is
+ * `10.0.0.1:22`), the login user left aside.
+ */
+function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: number): void {
+  const key = (h: HostAddress) => `${h.host.toLowerCase()}:${h.port ?? defaultPort}`;
+  const seen = new Map<string, { color: Color; address: HostAddress }>();
+  for (const color of COLORS) {
+    for (const address of hosts[color]) {
+      const earlier = seen.get(key(address));
+      if (earlier?.color === color) throw new InputError(`${color}-hosts`, `lists ${formatHost(earlier.address)} twice (as ${formatHost(address)})`, 'List each host once');
+      if (earlier) {
+        throw new InputError(`${color}-hosts`, `lists ${formatHost(address)}, which ${earlier.color}-hosts lists too (as ${formatHost(earlier.address)}): both inputs name one host`, `A host belongs to one color: remove it from ${earlier.color}-hosts or ${color}-hosts`);
+      }
+      seen.set(key(address), { color, address });
+    }
   }
 }
 
