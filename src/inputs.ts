@@ -5,6 +5,8 @@
  * input (for example `node dist/index.js` run by hand).
  */
 
+import { CREDENTIAL_PATTERNS } from './hosts/release-files.js';
+
 export interface InputSpec {
   description: string;
   /** Default as written in action.yml; `${{ ... }}` expressions are resolved by the runner only. */
@@ -97,7 +99,12 @@ export const INPUTS = {
     section: 'Release on hosts',
     default: '.',
     description:
-      'Directory on the runner that is uploaded as the release (a tarball without `.git/` and `local/`, streamed over SSH), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
+      'Directory on the runner that is uploaded as the release (a tarball without `.git/`, `local/` and credential files, see `release-exclude`; streamed over SSH), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
+  },
+  'release-exclude': {
+    section: 'Release on hosts',
+    default: '',
+    description: `Files left out of the uploaded release, one pattern per line or comma-separated, with .gitignore's rules (\`*\`, \`**\`, a trailing \`/\` for a directory, a \`/\` inside for a path from release-path). Credential files are always left out unless a \`!pattern\` keeps them: ${CREDENTIAL_PATTERNS.map((p) => `\`${p}\``).join(', ')}. Example: \`!config/ca.pem\`.`,
   },
   'release-repository': {
     section: 'Release on hosts',

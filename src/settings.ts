@@ -53,7 +53,7 @@ export interface ReleaseSettings {
 }
 
 /** Where a release comes from: a directory on the runner, uploaded; or a git fetch on each host. */
-export type ReleaseSourceSettings = { kind: 'upload'; path: string } | { kind: 'git'; repository: string; ref: string };
+export type ReleaseSourceSettings = { kind: 'upload'; path: string; /** `release-exclude` patterns, after the default credential ones. */ exclude: string[] } | { kind: 'git'; repository: string; ref: string };
 
 export interface SshSettings {
   user: string;
@@ -428,8 +428,14 @@ function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: num
 
 function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {
   const repository = inputs.optional('release-repository');
+  const exclude = inputs.list('release-exclude');
   if (repository === undefined) {
-    return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.') };
+    const empty = exclude.find((pattern) => pattern.replace(/^!/, '').replace(/^\/+|\/+$/g, '') === '' || hasControlCharacter(pattern));
+    if (empty !== undefined) throw new InputError('release-exclude', `'${empty}' is not a pattern`, 'Write one file name, path or glob per line, such as `*.pem`, `config/secret.yml` or `!config/ca.pem`');
+    return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.'), exclude };
+  }
+  if (exclude.length > 0) {
+    throw new InputError('release-exclude', 'applies to a release uploaded from release-path, but release-repository is set (each host fetches with git)', 'Remove release-exclude, or release-repository to upload release-path');
   }
   // Leading `-` would read as an option to git; the host script also ends git's options with `--`.
   if (repository.startsWith('-') || /\s/.test(repository)) {
