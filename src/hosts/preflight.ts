@@ -14,7 +14,8 @@ const CHECKOUT_FIX = 'Add an `actions/checkout` step before this one (a job star
  */
 export function checkReleaseSource(settings: Settings): void {
   const { source, psgiFile, installCommand } = settings.hostRelease;
-  if (settings.mode !== 'deploy' || source.kind !== 'upload') return;
+  // AWS releases through SSM, which refuses an upload with its own message (ssmReleaseSource).
+  if (settings.mode !== 'deploy' || source.kind !== 'upload' || settings.provider.name === 'aws') return;
   const dir = source.path;
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new InputError('release-path', `'${dir}' is not a directory on the runner`, `${CHECKOUT_FIX}, or point release-path at the app directory`);
