@@ -212,7 +212,7 @@ describe('provider aws, run as the action against a model of the account', () =>
   it('sends the release to more than 50 instances in batches of at most 50 and collects every one', async () => {
     account.restore();
     account = world({ blue: 120 }).install();
-    const run = await act('deploy', { concurrency: '30' });
+    const run = await act('deploy', { 'max-parallel-hosts': '30' });
     expect(errorLines(run.log)).toEqual([]);
     expect(run.outputs.result).toBe('success');
     const green = account.instancesOf('shop-green');

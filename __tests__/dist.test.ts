@@ -57,7 +57,7 @@ describe.each(RUNTIMES)('the bundle as a runner starts it, on $name', ({ node })
   });
 
   it('writes the plan to the summary and sets outputs in a dry run, with nothing listening on the hosts', () => {
-    const run = runBundle(node, { mode: 'deploy', provider: 'ssh', 'app-name': 'demo', 'dry-run': 'true', 'blue-hosts': '127.0.0.1', 'green-hosts': '127.0.0.2' });
+    const run = runBundle(node, { mode: 'deploy', provider: 'ssh', 'app-name': 'demo', 'dry-run': 'true', 'blue-hosts': '127.0.0.1', 'green-hosts': '127.0.0.2', 'release-path': fileURLToPath(new URL('../examples/app/', import.meta.url)) });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.summary).toContain('<h2>bluegreen-perl deploy of demo: 📝 dry run (nothing changed)</h2>');

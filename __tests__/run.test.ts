@@ -220,3 +220,40 @@ describe('dry run and errors', () => {
     expect(result.log).toMatch(/::debug::TypeError: Cannot read properties of undefined[^\n]*%0A {4}at /);
   });
 });
+
+describe("annotations within GitHub's limits (10 error annotations per step, 4,096 characters each)", () => {
+  it('annotates at most 8 unhealthy hosts, then one line for the rest, so the failure line is kept', async () => {
+    const world = new MemoryWorld(12);
+    for (const host of world.hosts.green) world.unhealthy.add(host.name);
+    const result = await runAction(inputs({ mode: 'deploy' }), world);
+    const errors = errorLines(result.log);
+    expect(errors).toHaveLength(10);
+    expect(errors.slice(0, 8)).toEqual(world.hosts.green.slice(0, 8).map((h) => `::error title=Health check failed: ${h.name} ${h.healthUrl}::${h.name} (green) is unhealthy after 3 attempt(s): load balancer: DOWN; probe: connection refused`));
+    expect(errors[8]).toBe('::error title=Health check failed on 4 more host(s)::and 4 more unhealthy host(s): green-9 (green), green-10 (green), green-11 (green), green-12 (green)');
+    expect(errors[9]).toMatch(/^::error::Release 0123456789abcdef0123456789abcdef01234567 is not healthy on green: 0 of 12 green host\(s\) healthy, 12 needed\. Unhealthy: green-1 \(/);
+  });
+
+  it('keeps the failure line last and within the 10 when unhealthy hosts and a failed validation both annotate', async () => {
+    publicStatus = 503;
+    const world = new MemoryWorld(12);
+    for (const host of world.hosts.green.slice(1)) world.unhealthy.add(host.name);
+    const result = await runAction(inputs({ mode: 'switch', 'min-healthy-hosts': '1', 'public-url': publicUrl, 'health-retries': '1', 'health-interval': '0' }), world);
+    expect(world.live).toEqual({ kind: 'color', color: 'blue' });
+    const errors = errorLines(result.log);
+    expect(errors.length).toBeLessThanOrEqual(10);
+    expect(errors[8]).toMatch(/^::error title=Health check failed on 3 more host\(s\)::and 3 more unhealthy host\(s\): green-10 \(green\), green-11 \(green\), green-12 \(green\)$/);
+    expect(errors.at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
+    // The validation's own annotation found no room; its text is in the log and in the failure line.
+    expect(result.log).toMatch(/\nError \(Validation failed on green\): http:\/\/127\.0\.0\.1:\d+\/health: 0 of 20 requests succeeded/);
+  });
+
+  it('clips a failure line longer than 4,096 characters, with the whole text in the log', async () => {
+    const world = new MemoryWorld(12);
+    for (const host of world.hosts.green) world.failingRelease.set(host.name, `step install: ${'carton install exited 1: cannot find Some::Module in the mirror. '.repeat(8)}`);
+    const result = await runAction(inputs({ mode: 'deploy' }), world);
+    const [failure] = errorLines(result.log);
+    expect(failure).toMatch(/^::error::Release \S+ failed on 12 of 12 green host\(s\): green-1: step install: .* … \(\d+ more characters in the log\)$/);
+    expect((failure ?? '').length - '::error::'.length).toBeLessThan(4096);
+    expect(result.log).toMatch(/\nFailure in full: Release \S+ failed on 12 of 12 green host\(s\): .*green-12: step install: .*Live traffic is untouched \(blue\)\.\n/);
+  });
+});

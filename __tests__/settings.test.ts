@@ -76,6 +76,10 @@ describe('settings from inputs', () => {
     ['a missing host list for ssh', { ...base, 'green-hosts': '' }, 'green-hosts', /provider ssh needs the hosts of the green color/],
     ['a malformed host', { ...base, 'blue-hosts': 'web1;rm -rf /' }, 'blue-hosts', /'web1;rm -rf \/' is not a host/],
     ['a duplicated host', { ...base, 'blue-hosts': '10.0.0.11, 10.0.0.11' }, 'blue-hosts', /lists 10\.0\.0\.11 twice/],
+    ['a host listed twice, once with the default port', { ...base, 'blue-hosts': '10.0.0.11, deploy@10.0.0.11:22' }, 'blue-hosts', /lists 10\.0\.0\.11 twice \(as deploy@10\.0\.0\.11:22\)\. List each host once/],
+    ['a host in both colors', { ...base, 'green-hosts': '10.0.0.21, 10.0.0.11' }, 'green-hosts', /^Input 'green-hosts': lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11\): both inputs name one host\. A host belongs to one color: remove it from blue-hosts or green-hosts$/],
+    ['a host in both colors, once with the default port and in capitals', { ...base, 'blue-hosts': 'Web1.Example.com', 'green-hosts': 'web1.example.com:22' }, 'green-hosts', /lists web1\.example\.com:22, which blue-hosts lists too \(as Web1\.Example\.com\)/],
+    ['a host in both colors on the ssh-port given', { ...base, 'ssh-port': '2222', 'blue-hosts': '10.0.0.11:2222', 'green-hosts': '10.0.0.11' }, 'green-hosts', /lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11:2222\)/],
     ['a missing DigitalOcean token', { ...base, provider: 'digitalocean' }, 'digitalocean-token', /is required here but empty.*secrets\.DIGITALOCEAN_TOKEN/],
     ['a tag that cannot be a DigitalOcean tag', { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', 'blue-tag': 'env blue!' }, 'blue-tag', /'env blue!' is not valid/],
     ['a traffic kind the provider lacks', { ...base, traffic: 'alb' }, 'traffic', /'alb' does not work with provider ssh\. Use `haproxy`/],
@@ -96,6 +100,47 @@ describe('settings from inputs', () => {
     expect(error.message.startsWith(`Input '${input}': `)).toBe(true);
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain('\n');
+  });
+
+  it.each([
+    ['concurrency', '5', 'max-parallel-hosts'],
+    ['environment', 'staging', 'deployment-environment'],
+  ])('refuses the old input %s, naming the input it was renamed to', (old, value, renamed) => {
+    const error = inputErrorOf({ ...base, [old]: value });
+    expect(error.message).toBe(`Input '${old}': was renamed to ${renamed}. Write \`${renamed}:\` instead of \`${old}:\` in the step's \`with:\``);
+  });
+
+  it('reads the renamed inputs under their new names', () => {
+    const settings = settingsFrom({ ...base, 'max-parallel-hosts': '3', 'github-deployment': 'true', 'deployment-environment': 'staging' });
+    expect(settings.hostRelease.concurrency).toBe(3);
+    expect(settings.github.deployment?.environment).toBe('staging');
+  });
+
+  it.each([
+    ['shop_api', "'shop_api' would share the state variable BLUEGREEN_SHOP_API and its deploy lock with app `shop-api`"],
+    ['shop.api', "'shop.api' would share the state variable BLUEGREEN_SHOP_API and its deploy lock with app `shop-api`"],
+    ['Shop', "'Shop' would share the state variable BLUEGREEN_SHOP and its deploy lock with app `shop`"],
+    ['shop-lock', "'shop-lock' would keep its state in BLUEGREEN_SHOP_LOCK, the deploy lock of app `shop`"],
+    ['-shop', "'-shop' is not valid"],
+    ['shop api', "'shop api' is not valid"],
+  ])('refuses the app name %s, saying why', (appName, why) => {
+    expect(inputErrorOf({ ...base, 'app-name': appName }).message).toBe(`Input 'app-name': ${why}. Use lowercase letters, digits and \`-\` only, at most 64 characters, for example \`shop-api\``);
+  });
+
+  it('gives distinct app names distinct state and lock variables, from one function', async () => {
+    const { appVariables } = await import('../src/state/variables.js');
+    const names = ['shop', 'shop-api', 'shop--api', 'shop-api-2', 'shop2', '2shop'];
+    const variables = names.map((appName) => settingsFrom({ ...base, 'app-name': appName }).github);
+    expect(variables.map((v) => [v.stateVariable, v.lockVariable])).toEqual(names.map((appName) => [appVariables(appName).state, appVariables(appName).lock]));
+    const all = variables.flatMap((v) => [v.stateVariable, v.lockVariable]);
+    expect(new Set(all).size).toBe(all.length);
+    expect(variables[1]).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK' });
+    expect(inputErrorOf({ ...base, 'state-variable': 'BLUEGREEN_SHOP_LOCK' }).input).toBe('state-variable');
+  });
+
+  it('accepts one address in both colors on different SSH ports: they are different hosts', () => {
+    const settings = settingsFrom({ ...base, 'blue-hosts': '127.0.0.1:2201', 'green-hosts': '127.0.0.1:2202, 127.0.0.1' });
+    expect(settings.provider.name === 'ssh' && settings.provider.hosts.green).toEqual([{ host: '127.0.0.1', port: 2202 }, { host: '127.0.0.1' }]);
   });
 
   it('refuses a run without release id when GITHUB_SHA is not set', () => {

@@ -337,8 +337,8 @@ describe('a release over SSH to real hosts', () => {
   }, 120_000);
 });
 
-describe('the concurrency limit', () => {
-  it('releases to at most `concurrency` hosts at once, and reports them in the order given', async () => {
+describe('the max-parallel-hosts limit', () => {
+  it('releases to at most `max-parallel-hosts` hosts at once, and reports them in the order given', async () => {
     let running = 0;
     let most = 0;
     const results = await inParallel([5, 1, 4, 2, 3, 1, 2], 3, async (ms) => {

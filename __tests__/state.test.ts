@@ -201,7 +201,7 @@ describe('GitHub deployments', () => {
   it('records a switch as a deployment of the environment, in progress then successful, with the live URL', async () => {
     const world = new MemoryWorld();
     const result = await runAction(
-      inputs({ mode: 'switch', 'github-deployment': 'true', environment: 'production', 'environment-url': 'https://shop.example.com' }),
+      inputs({ mode: 'switch', 'github-deployment': 'true', 'deployment-environment': 'production', 'environment-url': 'https://shop.example.com' }),
       world,
       env({ GITHUB_SHA: SHA }),
     );
@@ -245,12 +245,13 @@ describe('GitHub deployments', () => {
 
 describe('state settings and stored values', () => {
   it('derives the variable name from the app name, and refuses a name GitHub would refuse', async () => {
-    const { defaultStateVariable, readSettings } = await import('../src/settings.js');
-    expect(defaultStateVariable('shop-api.v2')).toBe('BLUEGREEN_SHOP_API_V2');
+    const { readSettings } = await import('../src/settings.js');
+    const { appVariables } = await import('../src/state/variables.js');
+    expect(appVariables('shop-api-v2')).toEqual({ state: 'BLUEGREEN_SHOP_API_V2', lock: 'BLUEGREEN_SHOP_API_V2_LOCK' });
     const settings = (extra: Record<string, string>) => () => readSettings((name) => ({ mode: 'deploy', ...inputs(extra) })[name] ?? '', { GITHUB_SHA: SHA });
     expect(settings({})().github).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK', lockTimeoutMs: 300_000, lockExpiryMs: 3_600_000, strictState: false });
     expect(settings({ 'state-variable': 'GITHUB_STATE' })).toThrow(
-      "Input 'state-variable': 'GITHUB_STATE' is not valid. Use letters, digits and `_`, not starting with a digit or `GITHUB_`, for example `BLUEGREEN_SHOP`",
+      "Input 'state-variable': 'GITHUB_STATE' is not valid. Use letters, digits and `_`, not starting with a digit or `GITHUB_` nor ending in `_LOCK`, for example `BLUEGREEN_SHOP`",
     );
     expect(settings({ 'lock-timeout': 'soon' })).toThrow("Input 'lock-timeout': 'soon' is not a number of seconds from 0 to 21600");
     expect(settings({ 'strict-state': 'true', 'github-token': '' })).toThrow("Input 'strict-state': is true but github-token is empty");

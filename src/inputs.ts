@@ -5,6 +5,8 @@
  * input (for example `node dist/index.js` run by hand).
  */
 
+import { CREDENTIAL_PATTERNS } from './hosts/release-files.js';
+
 export interface InputSpec {
   description: string;
   /** Default as written in action.yml; `${{ ... }}` expressions are resolved by the runner only. */
@@ -32,7 +34,7 @@ export const INPUTS = {
     section: 'General',
     required: true,
     description:
-      'Name of the application: keys the state variable and the deploy lock, and names the default app directory. Letters, digits, `-`, `_` and `.`; at most 64 characters.',
+      'Name of the application: keys the state variable and the deploy lock, and names the default app directory. Lowercase letters, digits and `-`, at most 64 characters (so that no two names share a state variable).',
   },
   release: {
     section: 'General',
@@ -97,7 +99,12 @@ export const INPUTS = {
     section: 'Release on hosts',
     default: '.',
     description:
-      'Directory on the runner that is uploaded as the release (a tarball without `.git/` and `local/`, streamed over SSH), relative to the workspace. Check the code out first.',
+      'Directory on the runner that is uploaded as the release (a tarball without `.git/`, `local/` and credential files, see `release-exclude`; streamed over SSH), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
+  },
+  'release-exclude': {
+    section: 'Release on hosts',
+    default: '',
+    description: `Files left out of the uploaded release, one pattern per line or comma-separated, with .gitignore's rules (\`*\`, \`**\`, a trailing \`/\` for a directory, a \`/\` inside for a path from release-path). Credential files are always left out unless a \`!pattern\` keeps them: ${CREDENTIAL_PATTERNS.map((p) => `\`${p}\``).join(', ')}. Example: \`!config/ca.pem\`.`,
   },
   'release-repository': {
     section: 'Release on hosts',
@@ -158,7 +165,7 @@ export const INPUTS = {
     default: '5',
     description: 'How many releases to keep on each host (the live one and the ones a rollback may need).',
   },
-  concurrency: {
+  'max-parallel-hosts': {
     section: 'Release on hosts',
     default: '10',
     description: 'How many hosts of a color receive the release at once.',
@@ -407,7 +414,7 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: '',
     description:
-      'Repository variable that records the live color, the release on each color, the last phase reached and recent switches, so a rerun resumes. The deploy lock is this name with `_LOCK`. Default: `BLUEGREEN_<APP_NAME>` (upper-cased, other characters as `_`).',
+      'Repository variable that records the live color, the release on each color, the last phase reached and recent switches, so a rerun resumes. The deploy lock is this name with `_LOCK`. Default: `BLUEGREEN_<APP_NAME>` (upper-cased, `-` as `_`: `shop-api` keeps `BLUEGREEN_SHOP_API`).',
   },
   'strict-state': {
     section: 'State and GitHub',
@@ -428,9 +435,9 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: 'false',
     description:
-      'Record each switch and rollback as a GitHub deployment of `environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
+      'Record each switch and rollback as a GitHub deployment of `deployment-environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
   },
-  environment: {
+  'deployment-environment': {
     section: 'State and GitHub',
     default: 'production',
     description: 'GitHub environment the deployments are recorded for, with `github-deployment: true`.',
@@ -443,6 +450,16 @@ export const INPUTS = {
 } as const satisfies Record<string, InputSpec>;
 
 export type InputName = keyof typeof INPUTS;
+
+/**
+ * Inputs renamed since v1: a workflow that still passes the old name fails at once, naming the new
+ * one (the runner passes an unknown `with:` key on as `INPUT_<NAME>` after only a warning, so it
+ * would otherwise be ignored without a word). The old names shadowed workflow keywords.
+ */
+export const RENAMED_INPUTS: Readonly<Record<string, InputName>> = {
+  concurrency: 'max-parallel-hosts',
+  environment: 'deployment-environment',
+};
 
 export const OUTPUTS = {
   'live-color': { description: 'Color serving traffic when the run ended (`blue`, `green`, or `unknown`).' },

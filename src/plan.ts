@@ -8,7 +8,7 @@ import { hookEnvironment, runOnRunner } from './hooks.js';
 import { validateUrl } from './health/validation.js';
 import { sleep } from './retry.js';
 import { probeUntilHealthy } from './health/probe.js';
-import { annotateUnhealthy } from './report/annotations.js';
+import { annotateError, annotateUnhealthy } from './report/annotations.js';
 
 /** What the phases of one run share: filled in as they go, read by the report. */
 export interface RunContext {
@@ -358,7 +358,7 @@ const drain: RunPhase = {
  */
 async function moveBack(c: RunContext, problem: string, failedAt: number): Promise<never> {
   const previous = fromColor(c);
-  core.error(`${problem}`, { title: `Validation failed on ${c.target ?? 'the new color'}` });
+  annotateError(problem, `Validation failed on ${c.target ?? 'the new color'}`);
   if (!previous) throw new UserError(`Validation failed: ${problem}. Nothing was live before, so there is nothing to move back to.`);
   try {
     await c.provider.traffic.moveTo(previous, c.hosts[previous] ?? (await c.provider.inventory.hostsOf(previous)));

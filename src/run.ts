@@ -2,8 +2,10 @@ import * as core from '@actions/core';
 import { UserError, messageOf } from './errors.js';
 import { describeLive, liveColor, phasesFor, type RunContext } from './plan.js';
 import { runPhases } from './phases.js';
+import { checkReleaseSource } from './hosts/preflight.js';
 import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
+import { failRun, resetAnnotations } from './report/annotations.js';
 import { setOutputs, type Outputs } from './report/outputs.js';
 import { outcomeOf, writeSummary, type RunReport } from './report/summary.js';
 import { readSettings, type InputSource, type Settings } from './settings.js';
@@ -31,9 +33,12 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
   };
   let provider: Provider | undefined;
   let record: RunRecord | undefined;
+  resetAnnotations();
   try {
     const settings = readSettings(dependencies.source, dependencies.env);
     outputs.release = settings.release;
+    // Before state, lock or any host: a release directory without the app (no checkout step) changes nothing.
+    checkReleaseSource(settings);
     // State and lock first: a run that must wait for another one, or fail, has touched nothing.
     record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
@@ -94,9 +99,9 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
 
 function fail(error: unknown): void {
   if (error instanceof UserError) {
-    core.setFailed(messageOf(error));
+    failRun(messageOf(error));
     return;
   }
   if (error instanceof Error && error.stack) core.debug(error.stack);
-  core.setFailed(`Internal error: ${messageOf(error)}. Re-run with debug logging on to see where, and report it.`);
+  failRun(`Internal error: ${messageOf(error)}. Re-run with debug logging on to see where, and report it.`);
 }

@@ -1,10 +1,11 @@
 import * as core from '@actions/core';
 import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
-import { INPUTS, inputSpec, type InputName } from './inputs.js';
+import { INPUTS, RENAMED_INPUTS, inputSpec, type InputName } from './inputs.js';
 import { InputError } from './errors.js';
 import { COLORS, type Color } from './colors.js';
 import type { ValidationCriteria } from './health/validation.js';
+import { APP_NAME_PATTERN, LOCK_SUFFIX, appNameClash, appVariables } from './state/variables.js';
 
 export const MODES = ['deploy', 'switch', 'rollback'] as const;
 export type Mode = (typeof MODES)[number];
@@ -52,7 +53,7 @@ export interface ReleaseSettings {
 }
 
 /** Where a release comes from: a directory on the runner, uploaded; or a git fetch on each host. */
-export type ReleaseSourceSettings = { kind: 'upload'; path: string } | { kind: 'git'; repository: string; ref: string };
+export type ReleaseSourceSettings = { kind: 'upload'; path: string; /** `release-exclude` patterns, after the default credential ones. */ exclude: string[] } | { kind: 'git'; repository: string; ref: string };
 
 export interface SshSettings {
   user: string;
@@ -183,13 +184,16 @@ export function readSettings(
   env: NodeJS.ProcessEnv = process.env,
 ): Settings {
   const inputs = new InputReader(source);
+  for (const [old, renamed] of Object.entries(RENAMED_INPUTS)) {
+    if (source(old).trim() !== '') throw new InputError(old, `was renamed to ${renamed}`, `Write \`${renamed}:\` instead of \`${old}:\` in the step's \`with:\``);
+  }
   // Mask every secret that was passed, even one the chosen provider does not use.
   for (const name of Object.keys(INPUTS) as InputName[]) {
     if (inputSpec(name).secret) inputs.text(name);
   }
   const mode = inputs.choice('mode', MODES);
   const providerName = inputs.choice('provider', PROVIDERS);
-  const appName = inputs.match('app-name', /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'Use letters, digits, `-`, `_` and `.`, at most 64 characters, for example `shop-api`');
+  const appName = readAppName(inputs);
   const release = releaseId(inputs.text('release') || env.GITHUB_SHA || '');
   const provider = readProvider(inputs, providerName, env);
 
@@ -217,7 +221,7 @@ export function readSettings(
       restartCommand: inputs.optional('restart-command'),
       systemdUnit: inputs.text('systemd-unit') || `${appName}.service`,
       keepReleases: inputs.integer('keep-releases', 1, 100),
-      concurrency: inputs.integer('concurrency', 1, 256),
+      concurrency: inputs.integer('max-parallel-hosts', 1, 256),
       appPort: inputs.integer('app-port', 1, 65535),
       listenAddress: inputs.text('app-listen-address') === 'host' ? 'host' : inputs.ipAddress('app-listen-address'),
       source: readReleaseSource(inputs, env),
@@ -319,16 +323,20 @@ function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.Proce
   }
 }
 
-/** `shop-api` -> `BLUEGREEN_SHOP_API`: a valid repository variable name for any app name. */
-export function defaultStateVariable(appName: string): string {
-  return `BLUEGREEN_${appName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+function readAppName(inputs: InputReader): string {
+  const appName = inputs.text('app-name');
+  const clash = appNameClash(appName);
+  const fix = 'Use lowercase letters, digits and `-` only, at most 64 characters, for example `shop-api`';
+  if (clash) throw new InputError('app-name', clash, fix);
+  return inputs.match('app-name', APP_NAME_PATTERN, fix);
 }
 
 function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv): GitHubSettings {
   // GitHub's rules for variable names: letters, digits and `_`, no leading digit, no GITHUB_ prefix.
-  const stateVariable = inputs.optional('state-variable') === undefined
-    ? defaultStateVariable(appName)
-    : inputs.match('state-variable', /^(?!GITHUB_)[A-Z_][A-Z0-9_]{0,94}$/i, 'Use letters, digits and `_`, not starting with a digit or `GITHUB_`, for example `BLUEGREEN_SHOP`').toUpperCase();
+  // The state variable's name with LOCK_SUFFIX is the lock: a name that ends so would be another app's lock.
+  const variables = appVariables(appName, inputs.optional('state-variable') === undefined
+    ? undefined
+    : inputs.match('state-variable', new RegExp(`^(?!GITHUB_)(?!.*${LOCK_SUFFIX}$)[A-Z_][A-Z0-9_]{0,94}$`, 'i'), `Use letters, digits and \`_\`, not starting with a digit or \`GITHUB_\` nor ending in \`${LOCK_SUFFIX}\`, for example \`BLUEGREEN_SHOP\``));
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
   const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
   const runId = env.GITHUB_RUN_ID ?? '';
@@ -338,7 +346,7 @@ function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv
   if (strictState && !(token && repository)) {
     throw new InputError('strict-state', token ? 'is true but GITHUB_REPOSITORY is not set (a local run)' : 'is true but github-token is empty', 'Pass github-token a token with Variables: read and write, or set strict-state: false');
   }
-  const environment = inputs.match('environment', /^\S(?:[^\r\n]{0,253}\S)?$/, 'Name a GitHub environment, for example `production`');
+  const environment = inputs.match('deployment-environment', /^\S(?:[^\r\n]{0,253}\S)?$/, 'Name a GitHub environment, for example `production`');
   return {
     ...(token && { token }),
     ...(repository && { repository }),
@@ -350,8 +358,8 @@ function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv
       url: runId && repository ? `${server}/${owner}/${repo}/actions/runs/${runId}` : 'local run',
     },
     ref: env.GITHUB_SHA || env.GITHUB_REF || '',
-    stateVariable,
-    lockVariable: `${stateVariable}_LOCK`,
+    stateVariable: variables.state,
+    lockVariable: variables.lock,
     strictState,
     lockTimeoutMs: inputs.seconds('lock-timeout', 0, 6 * 3600),
     lockExpiryMs: inputs.seconds('lock-expiry', 60, 7 * 24 * 3600),
@@ -378,6 +386,7 @@ function validateTogether(settings: Settings): void {
         throw new InputError(`${color}-hosts`, `provider ssh needs the hosts of the ${color} color`, `List them, for example \`${color}-hosts: 10.0.0.${color === 'blue' ? 11 : 21}\``);
       }
     }
+    refuseSharedHosts(provider.hosts, ssh.port);
   }
   if (traffic.kind === 'do-lb' && provider.name === 'digitalocean' && !provider.loadBalancerId) {
     throw new InputError('do-load-balancer-id', 'traffic do-lb needs the load balancer to switch', 'Set do-load-balancer-id to its id');
@@ -397,10 +406,36 @@ function validateTogether(settings: Settings): void {
   }
 }
 
+/**
+ * A host in both colors would take a release while it serves live traffic. Hosts are compared as
+ * the SSH connection sees them: name lower-cased, `ssh-port` filled in (`10.0.0.1` is
+ * `10.0.0.1:22`), the login user left aside.
+ */
+function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: number): void {
+  const key = (h: HostAddress) => `${h.host.toLowerCase()}:${h.port ?? defaultPort}`;
+  const seen = new Map<string, { color: Color; address: HostAddress }>();
+  for (const color of COLORS) {
+    for (const address of hosts[color]) {
+      const earlier = seen.get(key(address));
+      if (earlier?.color === color) throw new InputError(`${color}-hosts`, `lists ${formatHost(earlier.address)} twice (as ${formatHost(address)})`, 'List each host once');
+      if (earlier) {
+        throw new InputError(`${color}-hosts`, `lists ${formatHost(address)}, which ${earlier.color}-hosts lists too (as ${formatHost(earlier.address)}): both inputs name one host`, `A host belongs to one color: remove it from ${earlier.color}-hosts or ${color}-hosts`);
+      }
+      seen.set(key(address), { color, address });
+    }
+  }
+}
+
 function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {
   const repository = inputs.optional('release-repository');
+  const exclude = inputs.list('release-exclude');
   if (repository === undefined) {
-    return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.') };
+    const empty = exclude.find((pattern) => pattern.replace(/^!/, '').replace(/^\/+|\/+$/g, '') === '' || hasControlCharacter(pattern));
+    if (empty !== undefined) throw new InputError('release-exclude', `'${empty}' is not a pattern`, 'Write one file name, path or glob per line, such as `*.pem`, `config/secret.yml` or `!config/ca.pem`');
+    return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.'), exclude };
+  }
+  if (exclude.length > 0) {
+    throw new InputError('release-exclude', 'applies to a release uploaded from release-path, but release-repository is set (each host fetches with git)', 'Remove release-exclude, or release-repository to upload release-path');
   }
   // Leading `-` would read as an option to git; the host script also ends git's options with `--`.
   if (repository.startsWith('-') || /\s/.test(repository)) {

@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { JsonDoubleServer, sendJson as send, type JsonRequest } from './json-double.js';
+import { EXAMPLE_APP_DIR } from './memory-provider.js';
 import { OpenApiContract } from './openapi.js';
 
 let contract: OpenApiContract | undefined;
@@ -229,5 +230,6 @@ export const inputsWithToken = (extra: Record<string, string> = {}): Record<stri
   'green-hosts': '10.0.0.21',
   'health-retries': '0',
   'github-token': 'github_pat_full',
+  'release-path': EXAMPLE_APP_DIR,
   ...extra,
 });

@@ -3,6 +3,9 @@ import { otherColor } from '../../src/colors.js';
 import type { AlarmWatch, Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../../src/providers/types.js';
 import type { Hook } from '../../src/settings.js';
 
+/** The example app of the repository, as a checkout would put it in the workspace. */
+export const EXAMPLE_APP_DIR = new URL('../../examples/app/', import.meta.url).pathname;
+
 /**
  * An in-memory world for orchestration tests: hosts with a release and a health, and a load
  * balancer whose live color changes only through moveTo. It keeps state like the real parts do,
@@ -104,6 +107,8 @@ export function memoryWorldInputs(extra: Record<string, string> = {}): Record<st
     'blue-hosts': '10.0.0.11',
     'green-hosts': '10.0.0.21',
     'health-retries': '0',
+    // A checked-out app, as after actions/checkout: a deploy checks it before anything else.
+    'release-path': EXAMPLE_APP_DIR,
     ...extra,
   };
 }

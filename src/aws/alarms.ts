@@ -1,7 +1,7 @@
 import { CloudWatchClient, DescribeAlarmsCommand, type CompositeAlarm, type MetricAlarm } from '@aws-sdk/client-cloudwatch';
 import { UserError } from '../errors.js';
 import type { AlarmWatch } from '../providers/types.js';
-import { AwsCalls, SDK_MAX_ATTEMPTS } from './clients.js';
+import { AwsCalls, awsClientConfig } from './clients.js';
 
 /** DescribeAlarms takes at most 100 names per call. */
 const NAMES_PER_CALL = 100;
@@ -19,7 +19,7 @@ export class CloudWatchAlarms implements AlarmWatch {
   ) {}
 
   static forRegion(names: string[], region: string, calls: AwsCalls): CloudWatchAlarms {
-    return new CloudWatchAlarms(names, calls, new CloudWatchClient({ region, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' }));
+    return new CloudWatchAlarms(names, calls, new CloudWatchClient(awsClientConfig(region)));
   }
 
   async firing(): Promise<string[]> {

@@ -19,13 +19,39 @@ export interface AwsClients {
  */
 export const SDK_MAX_ATTEMPTS = 3;
 
+/** How long one HTTP request to AWS may take: to connect, and to be answered. */
+export interface AwsHttpLimits {
+  connectionTimeoutMs: number;
+  requestTimeoutMs: number;
+}
+
+/**
+ * The SDK's default HTTP handler has no connection timeout, and its request timeout only logs a
+ * warning unless told to throw: an endpoint that stops answering (a dropped VPC endpoint, a
+ * network partition) would hold the job until GitHub's 6-hour limit, holding the deploy lock. A
+ * request that times out is retried like any network error, so a run gives up after
+ * SDK_MAX_ATTEMPTS attempts times AwsCalls' retries. AWS's control-plane calls answer in well under
+ * a second; 30 s leaves room for a slow region.
+ */
+export const AWS_HTTP_LIMITS: AwsHttpLimits = { connectionTimeoutMs: 5000, requestTimeoutMs: 30_000 };
+
+/** The configuration every AWS client of the action is built with. */
+export function awsClientConfig(region: string, limits: AwsHttpLimits = AWS_HTTP_LIMITS) {
+  return {
+    region,
+    maxAttempts: SDK_MAX_ATTEMPTS,
+    retryMode: 'adaptive',
+    requestHandler: { connectionTimeout: limits.connectionTimeoutMs, requestTimeout: limits.requestTimeoutMs, throwOnRequestTimeout: true },
+  };
+}
+
 /**
  * Clients for `settings.region` (the input, else `AWS_REGION` / `AWS_DEFAULT_REGION`, resolved by
  * the settings). No credentials are passed: the SDK's standard chain finds them, so the
  * environment that `aws-actions/configure-aws-credentials` (OIDC or keys) leaves behind just works.
  */
 export function awsClients(settings: Pick<AwsSettings, 'region'>): AwsClients {
-  const config = { region: settings.region, maxAttempts: SDK_MAX_ATTEMPTS, retryMode: 'adaptive' };
+  const config = awsClientConfig(settings.region);
   return {
     elb: new ElasticLoadBalancingV2Client(config),
     autoScaling: new AutoScalingClient(config),

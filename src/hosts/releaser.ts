@@ -8,12 +8,13 @@ import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
 import type { Argv, CommandRunner } from './command.js';
 import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type ReleaseSource } from './host-script.js';
+import { releaseFiles, releaseRules } from './release-files.js';
 
 /** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
 export type RunnerFactory = (host: Host) => Promise<CommandRunner>;
 
 /**
- * Puts a release on the hosts of a color by running the Perl host script on each, `concurrency`
+ * Puts a release on the hosts of a color by running the Perl host script on each, `max-parallel-hosts`
  * hosts at a time. Each host's steps are streamed live with a `[host]` prefix, and its whole output
  * is shown in its own log group after the phase; a host that fails does not stop the others, so every host
  * reports where it stands.
@@ -45,7 +46,7 @@ export class HostScriptReleaser implements Releaser {
     return outcome;
   }
 
-  /** A `hosts:` hook: the user's command in the live release directory of each host, `concurrency` at a time. */
+  /** A `hosts:` hook: the user's command in the live release directory of each host, `max-parallel-hosts` at a time. */
   async runHook(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]> {
     const argv = hostHookArgv(hook, this.settings.hostRelease.appDir, env);
     return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
@@ -118,23 +119,28 @@ export async function inParallel<T, R>(items: T[], limit: number, work: (item: T
 /** What the hosts receive: a tarball of `release-path` made once on the runner, or a git fetch on each host. */
 export async function releaseSourceOf(source: ReleaseSourceSettings): Promise<ReleaseSource> {
   if (source.kind === 'git') return source;
-  return { kind: 'upload', tarball: await releaseTarball(source.path) };
+  return { kind: 'upload', tarball: await releaseTarball(source.path, source.exclude) };
 }
 
 /**
- * A gzipped tarball of the directory as it is on the runner, without `.git/` and `local/`. Plain
- * tar rather than `git archive`: a workflow often builds files into the checkout before deploying
- * (assets, a generated config) that a commit does not hold, and release-path need not be a git
- * checkout at all. `local/` is left out because each host installs its own CPAN modules (XS
- * modules are built for the host's perl).
+ * A gzipped tarball of the directory as it is on the runner, without `.git/`, `local/` and
+ * credential files (see releaseFiles). Plain tar rather than `git archive`: a workflow often builds
+ * files into the checkout before deploying (assets, a generated config) that a commit does not
+ * hold, and release-path need not be a git checkout at all. `local/` is left out because each host
+ * installs its own CPAN modules (XS modules are built for the host's perl).
  */
-export async function releaseTarball(path: string): Promise<Buffer> {
+export async function releaseTarball(path: string, exclude: readonly string[] = []): Promise<Buffer> {
   if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
     throw new InputError('release-path', `'${path}' is not a directory on the runner`, 'Check the code out first (actions/checkout), or point release-path at the app directory');
   }
+  const { files, leftOut } = releaseFiles(path, releaseRules(exclude));
+  if (leftOut.length > 0) core.info(`Left out of the release (credential files and release-exclude): ${leftOut.join(', ')}`);
   const chunks: Buffer[] = [];
   const errors: string[] = [];
-  const child = spawn('tar', ['--create', '--gzip', '--file=-', '--exclude=./.git', '--exclude=./local', '--directory', path, '.'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  // The list goes to tar NUL-separated, each entry named once (no recursion): any file name works.
+  const child = spawn('tar', ['--create', '--gzip', '--file=-', '--directory', path, '--no-recursion', '--null', '--files-from=-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => undefined); // tar exiting early is reported by its exit code
+  child.stdin.end(['.', ...files.map((file) => `./${file}`)].map((name) => `${name}\0`).join(''));
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
   child.stderr.on('data', (chunk: Buffer) => errors.push(chunk.toString()));
   const code = await new Promise<number>((resolve) => {
