@@ -32,8 +32,13 @@ export interface Phase<C> {
 
 export interface PhaseRunOptions<C = unknown> {
   dryRun: boolean;
-  /** Called after each phase that completed (or was skipped as completed earlier): the state checkpoint. */
+  /**
+   * Called after each phase that completed (or was skipped as completed earlier): the state
+   * checkpoint. When it throws (the deploy lock was lost), no later phase starts.
+   */
   onPhaseDone?: (row: PhaseRow, phase: Phase<C>) => Promise<void>;
+  /** Why no new phase may start (the run was cancelled), or undefined to go on. Asked before each phase. */
+  stopReason?: () => string | undefined;
   /** Why a phase need not run (an earlier run completed it: resume), or undefined to run it. */
   skip?: (phase: Phase<C>, context: C) => string | undefined;
 }
@@ -63,6 +68,8 @@ export interface PhaseRunResult {
   rows: PhaseRow[];
   /** The phase that failed and why; later phases are `not run`. */
   failure?: { phase: string; title: string; message: string; error: unknown };
+  /** Why the run stopped starting phases without a failure (a cancel); later phases are `not run`. */
+  stopped?: string;
 }
 
 /**
@@ -72,6 +79,15 @@ export interface PhaseRunResult {
 export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions<C>): Promise<PhaseRunResult> {
   const rows: PhaseRow[] = [];
   let failure: PhaseRunResult['failure'];
+  let stopped: string | undefined;
+  const checkpoint = async (row: PhaseRow, phase: Phase<C>): Promise<void> => {
+    try {
+      await options.onPhaseDone?.(row, phase);
+    } catch (error) {
+      core.info(`✖ ${messageOf(error)}`);
+      failure = { phase: phase.name, title: 'Deploy lock', message: messageOf(error), error };
+    }
+  };
   for (const phase of phases) {
     const row = (result: PhaseResult, durationMs: number, detail: string): PhaseRow => ({
       phase: phase.title,
@@ -85,12 +101,17 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       rows.push(row('not run', 0, `not run: ${failure.title} failed`));
       continue;
     }
+    stopped ??= options.stopReason?.();
+    if (stopped) {
+      rows.push(row('not run', 0, `not run: ${stopped}`));
+      continue;
+    }
     const skipped = options.skip?.(phase, context);
     if (skipped) {
       const skippedRow = row('skipped', 0, `skipped: ${skipped}`);
       core.info(`⏩ ${groupName(phase, context)}: ${skippedRow.detail}`);
       rows.push(skippedRow);
-      if (!options.dryRun) await options.onPhaseDone?.(skippedRow, phase);
+      if (!options.dryRun) await checkpoint(skippedRow, phase);
       continue;
     }
     if (options.dryRun && !phase.readOnly) {
@@ -123,9 +144,9 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     phaseGroupOpen = false;
     flushDeferredGroups();
     rows.push(done);
-    if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done, phase);
+    if (done.result === 'ok') await checkpoint(done, phase);
   }
-  return { rows, ...(failure && { failure }) };
+  return { rows, ...(failure && { failure }), ...(stopped && !failure && { stopped }) };
 }
 
 function groupName<C>(phase: Phase<C>, context: C): string {

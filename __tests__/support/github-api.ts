@@ -60,6 +60,8 @@ export class GitHubApiDouble {
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
   /** Called before each request is answered: lets a test act as a concurrent writer at an exact moment. */
   beforeEach?: (request: { method: string; path: string; body?: unknown }) => void | Promise<void>;
+  /** Outages to answer with: each matching request takes one and gets its status (GitHub's 502/503 pages) instead of an answer. */
+  readonly outages: { status: number; matches: (request: { method: string; path: string }) => boolean; remaining: number }[] = [];
   private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { message: 'Problems parsing JSON', documentation_url: DOCS }, crash: { message: 'Server Error' } }, this.violations);
   private nextDeploymentId = 1000;
 
@@ -67,6 +69,11 @@ export class GitHubApiDouble {
   json(name: string): Record<string, unknown> | undefined {
     const variable = this.variables.get(name.toUpperCase());
     return variable ? (JSON.parse(variable.value) as Record<string, unknown>) : undefined;
+  }
+
+  /** The next `count` requests that `matches` accepts fail with `status`, as GitHub does in an outage. */
+  failNext(count: number, status: number, matches: (request: { method: string; path: string }) => boolean = () => true): void {
+    this.outages.push({ status, matches, remaining: count });
   }
 
   setVariable(name: string, value: string): void {
@@ -87,6 +94,11 @@ export class GitHubApiDouble {
     const request = { method, path: url.pathname, ...(body !== undefined && { body }) };
     this.requests.push(request);
     await this.beforeEach?.(request);
+    const outage = this.outages.find((o) => o.remaining > 0 && o.matches(request));
+    if (outage) {
+      outage.remaining--;
+      return send(res, outage.status, { message: outage.status === 502 ? 'Server Error' : 'Service Unavailable' });
+    }
 
     const problems = gitHubContract().check({ method, path: url.pathname, query: url.searchParams, headers, body });
     if (problems.length > 0) {
@@ -204,6 +216,7 @@ export function useGitHubApi(host: string): { api: GitHubApiDouble; url: () => s
     api.deployments.length = 0;
     api.requests.length = 0;
     api.beforeEach = undefined;
+    api.outages.length = 0;
   });
   return { api, url: () => url };
 }
