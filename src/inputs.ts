@@ -450,7 +450,7 @@ export const OUTPUTS = {
   'target-color': { description: 'Color this run released to or moved traffic to.' },
   release: { description: 'Release now on the target color: the one deployed (deploy), or the one the state records there (switch, rollback); empty for a rollback when state is off.' },
   'preview-url': { description: 'URL that reaches the idle color without touching live traffic, when there is one.' },
-  result: { description: '`success`, `failure`, or `planned` for a dry run.' },
+  result: { description: '`success`, `failure`, `planned` for a dry run, or `cancelled` (the job was cancelled; the summary says where traffic is).' },
 } as const satisfies Record<string, { description: string }>;
 
 export type OutputName = keyof typeof OUTPUTS;

@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
 import type { Color } from './colors.js';
 import { messageOf } from './errors.js';
+import { sleep } from './retry.js';
 
-export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped';
+export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped' | 'cancelled';
 
 /** One line of the summary's phase table. */
 export interface PhaseRow {
@@ -24,6 +25,11 @@ export interface Phase<C> {
   hosts(context: C): string;
   /** Only reads: runs in a dry run too, where a failure shows as unknown instead of failing. */
   readOnly?: boolean;
+  /**
+   * Moves traffic (or may move it back): after a cancel it runs to its end (and ends early on its
+   * own), since a move cut short could leave no color, or an unvalidated split, live.
+   */
+  movesTraffic?: boolean;
   /** Does the work; returns a detail line for the summary. Throws to fail the run. */
   run(context: C): Promise<string>;
   /** What it would do, for a dry run. */
@@ -37,8 +43,11 @@ export interface PhaseRunOptions<C = unknown> {
    * checkpoint. When it throws (the deploy lock was lost), no later phase starts.
    */
   onPhaseDone?: (row: PhaseRow, phase: Phase<C>) => Promise<void>;
-  /** Why no new phase may start (the run was cancelled), or undefined to go on. Asked before each phase. */
-  stopReason?: () => string | undefined;
+  /**
+   * The job's cancel: once requested no phase starts, and a running phase that does not move
+   * traffic is given `windDownMs` to end, then left (its row says so).
+   */
+  cancellation?: { reason: string | undefined; cancelled: Promise<void>; windDownMs: number };
   /** Why a phase need not run (an earlier run completed it: resume), or undefined to run it. */
   skip?: (phase: Phase<C>, context: C) => string | undefined;
 }
@@ -68,7 +77,7 @@ export interface PhaseRunResult {
   rows: PhaseRow[];
   /** The phase that failed and why; later phases are `not run`. */
   failure?: { phase: string; title: string; message: string; error: unknown };
-  /** Why the run stopped starting phases without a failure (a cancel); later phases are `not run`. */
+  /** Why the run stopped starting phases without a failure: `cancelled (SIGINT)`; later phases are `not run`. */
   stopped?: string;
 }
 
@@ -101,7 +110,7 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       rows.push(row('not run', 0, `not run: ${failure.title} failed`));
       continue;
     }
-    stopped ??= options.stopReason?.();
+    stopped ??= options.cancellation?.reason;
     if (stopped) {
       rows.push(row('not run', 0, `not run: ${stopped}`));
       continue;
@@ -124,7 +133,13 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     phaseGroupOpen = true;
     const done = await core.group(groupName(phase, context), async () => {
       try {
-        const detail = await phase.run(context);
+        const detail = await windDown(phase, phase.run(context), options.cancellation);
+        if (detail === ABANDONED) {
+          const elapsed = performance.now() - started;
+          stopped = options.cancellation?.reason ?? 'cancelled';
+          core.info(`✖ ${phase.title}: ${stopped}; left after a ${formatDuration(options.cancellation?.windDownMs ?? 0)} wind-down`);
+          return row('cancelled', elapsed, `${stopped}: left after a ${formatDuration(options.cancellation?.windDownMs ?? 0)} wind-down`);
+        }
         const elapsed = performance.now() - started;
         core.info(`✔ ${phase.title}: ${detail} (${formatDuration(elapsed)})`);
         return row('ok', elapsed, detail);
@@ -147,6 +162,22 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     if (done.result === 'ok') await checkpoint(done, phase);
   }
   return { rows, ...(failure && { failure }), ...(stopped && !failure && { stopped }) };
+}
+
+const ABANDONED: unique symbol = Symbol('abandoned');
+
+/**
+ * The phase's work, or ABANDONED when the job is cancelled and a phase that does not move traffic
+ * has not ended within the wind-down. Its work goes on unobserved until the process ends.
+ */
+async function windDown<C>(phase: Phase<C>, work: Promise<string>, cancellation: PhaseRunOptions['cancellation']): Promise<string | typeof ABANDONED> {
+  if (!cancellation || phase.movesTraffic) return work;
+  work.catch(() => undefined); // a failure after it was left is no one's to report
+  const abandoned = cancellation.cancelled.then(async (): Promise<typeof ABANDONED> => {
+    await sleep(cancellation.windDownMs);
+    return ABANDONED;
+  });
+  return Promise.race([work, abandoned]);
 }
 
 function groupName<C>(phase: Phase<C>, context: C): string {

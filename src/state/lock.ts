@@ -19,6 +19,16 @@ export interface LockHolder {
   nonce: string;
 }
 
+/** The `core.saveState` name under which the main step leaves its lock for the post step. */
+export const LOCK_STATE = 'deploy-lock';
+
+/** What the post step needs to delete the lock the main step held, and only that one. */
+export interface HeldLock {
+  variable: string;
+  nonce: string;
+  run: RunRef;
+}
+
 export interface LockOptions {
   timeoutMs: number;
   expiryMs: number;
@@ -177,6 +187,17 @@ export class DeployLock {
     }
     this.held = { ...this.held, renewed: new Date().toISOString() };
     await this.github.updateVariable(this.variable, JSON.stringify(this.held));
+  }
+
+  /**
+   * Deletes the lock left by `held` (a main step that was killed outright), if the variable still
+   * holds exactly that lock: same nonce, same run and attempt. True when it deleted it.
+   */
+  static async releaseLeftover(github: GitHubRepo, held: HeldLock): Promise<boolean> {
+    const holder = parseHolder((await github.getVariable(held.variable))?.value ?? '');
+    if (!holder || holder.nonce !== held.nonce || holder.run.id !== held.run.id || holder.run.attempt !== held.run.attempt) return false;
+    await github.deleteVariable(held.variable);
+    return true;
   }
 
   /** Deletes the lock if this run still holds it. */

@@ -16,7 +16,8 @@ export interface LastRun {
   target?: Color;
   /** Phase ids completed, in order (`locate`, `inventory`, `release`, ...). */
   completed: string[];
-  outcome: 'running' | 'failed' | 'succeeded';
+  /** `cancelled`: the job was cancelled and ended cleanly (state written, lock released). */
+  outcome: 'running' | 'failed' | 'succeeded' | 'cancelled';
   /** The phase that failed, when it failed. */
   failedPhase?: string;
   at: string;
@@ -138,7 +139,7 @@ export function liveObserved(live: Color, by: Switch['by'], runUrl: string, at: 
 }
 
 /** The run ended. */
-export function runFinished(run: RunRef, outcome: 'failed' | 'succeeded', failedPhase: string | undefined, at: string): StateChange {
+export function runFinished(run: RunRef, outcome: 'failed' | 'succeeded' | 'cancelled', failedPhase: string | undefined, at: string): StateChange {
   return (state) => {
     const next = clone(state);
     const last = next.lastRun;
@@ -163,7 +164,7 @@ export function resumeReason(recorded: LastRun | undefined, current: { mode: Mod
   if (recorded.mode !== current.mode || recorded.release !== current.release || !current.target || recorded.target !== current.target) return undefined;
   if (!recorded.completed.includes(phase)) return undefined;
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
-  const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : 'stopped before it finished';
+  const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : recorded.outcome === 'cancelled' ? 'was cancelled' : 'stopped before it finished';
   return `completed for release ${current.release} on ${current.target} by ${recorded.run.url} (attempt ${recorded.run.attempt}), which then ${stopped}; health is checked again before going on`;
 }
 

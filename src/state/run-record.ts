@@ -6,7 +6,7 @@ import type { Phase, PhaseRunResult } from '../phases.js';
 import { describeLive, liveColor, type RunContext } from '../plan.js';
 import type { Settings } from '../settings.js';
 import type { Color } from '../colors.js';
-import { DeployLock, LockLostError, type LockHolder } from './lock.js';
+import { DeployLock, LOCK_STATE, LockLostError, type HeldLock, type LockHolder } from './lock.js';
 import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from './model.js';
 import { StateStore } from './store.js';
 
@@ -60,6 +60,8 @@ export class RunRecord {
       const lock = new DeployLock(record.github, github.lockVariable, settings.appName, { run: record.run, job: github.run.job, mode: settings.mode, release: settings.release }, { timeoutMs: github.lockTimeoutMs, expiryMs: github.lockExpiryMs });
       record.lock = lock;
       await lock.acquire();
+      // For the post step: if this process is killed outright, it deletes this very lock.
+      if (lock.holder) core.saveState(LOCK_STATE, JSON.stringify({ variable: lock.variable, nonce: lock.holder.nonce, run: record.run } satisfies HeldLock));
       record.store = store;
       step = `record the start of this run in the repository variable ${github.stateVariable}`;
       await store.update(runStarted(record.run, settings.mode, settings.release, now()));
@@ -124,14 +126,18 @@ export class RunRecord {
   async finish(context: RunContext, result: PhaseRunResult): Promise<void> {
     const live = liveColor(context.liveAfter);
     await this.write([
-      runFinished(this.run, result.failure ? 'failed' : 'succeeded', result.failure?.phase, now()),
+      runFinished(this.run, result.failure ? 'failed' : result.stopped ? 'cancelled' : 'succeeded', result.failure?.phase, now()),
       ...(live ? [liveObserved(live, context.movedBack === live ? 'auto-rollback' : this.settings.mode, this.run.url, now())] : []),
     ]);
     if (this.deployment) {
       const deployment = this.deployment;
       this.deployment = undefined;
-      const text = result.failure ? `${result.failure.title} failed; live: ${describeLive(context.liveAfter)}` : `${describeLive(context.liveAfter)} is live with release ${this.settings.release}`;
-      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure, text), 'Deployments: read and write');
+      const text = result.failure
+        ? `${result.failure.title} failed; live: ${describeLive(context.liveAfter)}`
+        : result.stopped
+          ? `${result.stopped}; live: ${describeLive(context.liveAfter)}`
+          : `${describeLive(context.liveAfter)} is live with release ${this.settings.release}`;
+      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure && !result.stopped, text), 'Deployments: read and write');
     }
   }
 
@@ -140,6 +146,7 @@ export class RunRecord {
     const lock = this.lock;
     this.lock = undefined;
     await this.guard('release the deploy lock', async () => lock?.release());
+    if (lock && !lock.holder) core.saveState(LOCK_STATE, '');
   }
 
   private checkDrift(context: RunContext): StateChange[] {
