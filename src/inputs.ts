@@ -428,7 +428,7 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: 'false',
     description:
-      'Record each switch and rollback as a GitHub deployment of `environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
+      'Record each switch and rollback as a GitHub deployment of `environment` (the release live on the target color and its commit), with statuses (in progress, success or failure; earlier ones marked inactive), so the environment page shows what is live. Not in a job whose `environment:` records one already: there, use `environment: {name: …, deployment: false}`. Needs `permissions: deployments: write`.',
   },
   environment: {
     section: 'State and GitHub',

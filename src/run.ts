@@ -61,7 +61,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     await record.finish(context, result);
     // A switch or rollback sends traffic to whatever release the color runs: the one the state
     // recorded there, not the commit this job runs for (a rollback has none of its own).
-    const release = settings.mode === 'deploy' ? settings.release : (record.releaseOn(context.target) ?? (settings.mode === 'rollback' ? '' : settings.release));
+    const release = settings.mode === 'deploy' ? settings.release : (record.liveRelease(context.target) ?? '');
     outputs.release = release;
     const report: RunReport = {
       mode: settings.mode,

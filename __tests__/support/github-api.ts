@@ -41,7 +41,7 @@ const DOCS = 'https://docs.github.com/rest';
 /**
  * A stateful stand-in for the GitHub REST API on loopback, for one repository: repository variables
  * (names case-insensitive, a create of an existing name refused with 409, as GitHub does) and
- * deployments with statuses. Tokens carry permissions; a token without one gets GitHub's 403 with
+ * deployments with statuses (listed newest first, as GitHub lists them). Tokens carry permissions; a token without one gets GitHub's 403 with
  * the `x-accepted-github-permissions` header. Requests that break GitHub's API description are
  * refused with 422 and recorded in `violations`, which every test expects to stay empty.
  */
@@ -123,6 +123,11 @@ export class GitHubApiDouble {
       if (!allows(permissions.deployments, 'write')) return forbidden(res, 'deployments=write');
       return deployments[1] ? this.deploymentStatus(Number(deployments[1]), body as Record<string, string>, res) : this.createDeployment(body as Record<string, unknown>, res);
     }
+    if (deployments && method === 'GET') {
+      if (!allows(permissions.deployments, 'read')) return forbidden(res, 'deployments=read');
+      const perPage = Number(url.searchParams.get('per_page') ?? 30);
+      return deployments[1] ? this.listStatuses(Number(deployments[1]), perPage, res) : this.listDeployments(url.searchParams.get('environment'), perPage, res);
+    }
     this.violations.push(`${method} ${url.pathname}: the double does not model this call`);
     return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
   }
@@ -167,8 +172,32 @@ export class GitHubApiDouble {
     // GitHub waits for every commit status context and merges the default branch in unless told not to.
     if (body.required_contexts === undefined) return send(res, 409, { message: 'Conflict: Commit status checks failed for main.', documentation_url: DOCS });
     this.deployments.push(deployment);
-    const { statuses: _statuses, ...shown } = deployment;
-    return send(res, 201, { ...shown, url: `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`, sha: deployment.ref, task: 'deploy' });
+    return send(res, 201, this.shown(deployment));
+  }
+
+  /** A deployment as the REST API shows it (the fields its description requires). */
+  private shown(deployment: Deployment): Record<string, unknown> {
+    const url = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`;
+    const { statuses: _statuses, ...fields } = deployment;
+    return { ...fields, node_id: `DE_${deployment.id}`, sha: deployment.ref, task: 'deploy', creator: null, statuses_url: `${url}/statuses`, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
+  }
+
+  /** Newest first, as GitHub lists them; filtered by environment when one is given. */
+  private listDeployments(environment: string | null, perPage: number, res: ServerResponse): void {
+    const listed = this.deployments.filter((d) => environment === null || d.environment === environment).reverse().slice(0, perPage);
+    return send(res, 200, listed.map((d) => this.shown(d)));
+  }
+
+  /** Newest first, as GitHub lists them. */
+  private listStatuses(id: number, perPage: number, res: ServerResponse): void {
+    const deployment = this.deployments.find((d) => d.id === id);
+    if (!deployment) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    const deploymentUrl = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${id}`;
+    const listed = deployment.statuses
+      .map((status, i) => ({ id: i + 1, node_id: `DES_${id}_${i + 1}`, creator: null, description: '', target_url: '', deployment_url: deploymentUrl, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url: `${deploymentUrl}/statuses/${i + 1}`, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', ...status }))
+      .reverse()
+      .slice(0, perPage);
+    return send(res, 200, listed);
   }
 
   private deploymentStatus(id: number, body: Record<string, string>, res: ServerResponse): void {

@@ -34,7 +34,7 @@ export class GitHubError extends Error {
 /** GitHub's short outages (a 502 from its edge, a 503) pass within seconds: a few tries before giving up. */
 export const GITHUB_RETRY: RetryPolicy = { retries: 3, initialDelayMs: 500, maxDelayMs: 4000 };
 
-export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error';
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
 /**
  * The few REST calls the action makes on its own repository: repository variables (state and lock)
@@ -113,6 +113,18 @@ export class GitHubRepo {
     );
     if (!('id' in data)) throw new GitHubError(202, `GitHub did not create the deployment: ${data.message ?? 'no id returned'}`);
     return data.id;
+  }
+
+  /** The ids of the latest deployments to `environment`, newest first (GitHub's order), at most `count`. */
+  async recentDeployments(environment: string, count: number): Promise<number[]> {
+    const { data } = await this.call(`list the deployments to ${environment}`, () => this.octokit.rest.repos.listDeployments({ ...this.where, environment, per_page: count }));
+    return data.map((deployment) => deployment.id);
+  }
+
+  /** The state of the deployment's latest status, or undefined when it has none. */
+  async deploymentState(id: number): Promise<string | undefined> {
+    const { data } = await this.call(`read the statuses of deployment ${id}`, () => this.octokit.rest.repos.listDeploymentStatuses({ ...this.where, deployment_id: id, per_page: 1 }));
+    return data[0]?.state;
   }
 
   async setDeploymentStatus(id: number, status: { state: DeploymentState; description: string; logUrl?: string; environmentUrl?: string }): Promise<void> {

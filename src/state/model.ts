@@ -13,6 +13,8 @@ export interface LastRun {
   run: RunRef;
   mode: Mode;
   release: string;
+  /** The commit the run was for (GITHUB_SHA): what a deploy puts on the color, with its release. */
+  commit?: string;
   target?: Color;
   /** Phase ids completed, in order (`locate`, `inventory`, `release`, ...). */
   completed: string[];
@@ -42,6 +44,8 @@ export interface AppState {
   live?: Color;
   previous?: Color;
   releases: Partial<Record<Color, string>>;
+  /** The commit each color's release was deployed from: the `ref` of a GitHub deployment that makes it live. */
+  commits?: Partial<Record<Color, string>>;
   lastRun?: LastRun;
   /** Most recent first, at most HISTORY_LIMIT. */
   history: Switch[];
@@ -71,8 +75,10 @@ export function parseState(text: string | undefined): AppState {
   if (live) state.live = live;
   if (previous) state.previous = previous;
   const releases = (raw.releases ?? {}) as Record<string, unknown>;
+  const commits = (raw.commits ?? {}) as Record<string, unknown>;
   for (const c of ['blue', 'green'] as const) {
     if (typeof releases[c] === 'string') state.releases[c] = releases[c];
+    if (typeof commits[c] === 'string') state.commits = { ...state.commits, [c]: commits[c] };
   }
   const last = raw.lastRun as LastRun | undefined;
   if (last && typeof last === 'object' && typeof last.release === 'string' && Array.isArray(last.completed) && last.run && typeof last.run.id === 'string') {
@@ -94,11 +100,11 @@ export type StateChange = (state: AppState) => AppState;
 const clone = (state: AppState): AppState => JSON.parse(JSON.stringify(state)) as AppState;
 
 /** The run starts: it becomes the last run, with nothing completed yet. */
-export function runStarted(run: RunRef, mode: Mode, release: string, at: string): StateChange {
+export function runStarted(run: RunRef, mode: Mode, release: string, at: string, commit?: string): StateChange {
   return (state) => {
     const next = clone(state);
     if (next.lastRun?.run.id === run.id && next.lastRun.run.attempt === run.attempt && next.lastRun.mode === mode) return next;
-    next.lastRun = { run, mode, release, completed: [], outcome: 'running', at };
+    next.lastRun = { run, mode, release, ...(commit && { commit }), completed: [], outcome: 'running', at };
     return next;
   };
 }
@@ -112,7 +118,15 @@ export function phaseCompleted(run: RunRef, phase: string, target: Color | undef
     if (!last || last.run.id !== run.id || last.run.attempt !== run.attempt) return next;
     if (target) last.target = target;
     if (!last.completed.includes(phase)) last.completed.push(phase);
-    if (phase === 'release' && target) next.releases[target] = last.release;
+    if (phase === 'release' && target) {
+      next.releases[target] = last.release;
+      // A release without a known commit leaves none recorded rather than the previous release's.
+      const commits = { ...next.commits };
+      if (last.commit) commits[target] = last.commit;
+      else delete commits[target];
+      next.commits = commits;
+      if (Object.keys(commits).length === 0) delete next.commits;
+    }
     if (last.completed.length > 0) last.at = at;
     return next;
   };

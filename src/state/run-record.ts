@@ -64,7 +64,7 @@ export class RunRecord {
       if (lock.holder) core.saveState(LOCK_STATE, JSON.stringify({ variable: lock.variable, nonce: lock.holder.nonce, run: record.run } satisfies HeldLock));
       record.store = store;
       step = `record the start of this run in the repository variable ${github.stateVariable}`;
-      await store.update(runStarted(record.run, settings.mode, settings.release, now()));
+      await store.update(runStarted(record.run, settings.mode, settings.release, now(), settings.mode === 'deploy' ? github.ref : undefined));
     } catch (error) {
       if (error instanceof UserError) throw error;
       record.store = undefined;
@@ -84,6 +84,14 @@ export class RunRecord {
   /** The deploy lock as this run holds it, if it does. */
   get lockHolder(): LockHolder | undefined {
     return this.lock?.holder;
+  }
+
+  /**
+   * The release a switch or rollback makes live on `color`: the one the state records there; for a
+   * switch without a record, the release this job was given (a rollback has none of its own).
+   */
+  liveRelease(color: Color | undefined): string | undefined {
+    return this.releaseOn(color) ?? (this.settings.mode === 'rollback' ? undefined : this.settings.release);
   }
 
   /** The release the state records on `color`, when state is on and has one. */
@@ -132,12 +140,13 @@ export class RunRecord {
     if (this.deployment) {
       const deployment = this.deployment;
       this.deployment = undefined;
+      const release = this.liveRelease(context.target);
       const text = result.failure
         ? `${result.failure.title} failed; live: ${describeLive(context.liveAfter)}`
         : result.stopped
           ? `${result.stopped}; live: ${describeLive(context.liveAfter)}`
-          : `${describeLive(context.liveAfter)} is live with release ${this.settings.release}`;
-      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure && !result.stopped, text), 'Deployments: read and write');
+          : `${describeLive(context.liveAfter)} is live${release ? ` with release ${release}` : ''}`;
+      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure && !result.stopped, text, describeLive(context.liveAfter)), 'Deployments: read and write');
     }
   }
 
@@ -169,11 +178,15 @@ export class RunRecord {
       return;
     }
     const repo = this.github;
-    const target = { environment: github.deployment.environment, ref: github.ref, logUrl: github.run.url, ...(github.deployment.url && { url: github.deployment.url }) };
+    // The deployment is of what goes live: the release on the target color and the commit it was
+    // deployed from, as the state recorded them; this job's own commit only when none is recorded.
+    const color = context.target;
+    const ref = (color && this.recorded?.commits?.[color]) || github.ref;
+    const target = { environment: github.deployment.environment, ref, logUrl: github.run.url, ...(github.deployment.url && { url: github.deployment.url }) };
     await this.guard(
       `create a GitHub deployment to ${target.environment}`,
       async () => {
-        this.deployment = await GitHubDeployment.start(repo, target, { color: context.target, release: this.settings.release, mode: this.settings.mode, appName: this.settings.appName });
+        this.deployment = await GitHubDeployment.start(repo, target, { color, release: this.liveRelease(color) ?? 'not recorded', mode: this.settings.mode, appName: this.settings.appName });
       },
       'Deployments: read and write',
     );
