@@ -17,6 +17,7 @@ async function post(): Promise<void> {
   if (!saved) return;
   const held = JSON.parse(saved) as HeldLock;
   const token = core.getInput('github-token');
+  core.setSecret(token);
   const [owner, repo] = (process.env.GITHUB_REPOSITORY ?? '').split('/');
   if (!token || !owner || !repo) return;
   const github = new GitHubRepo(token, { owner, repo }, (process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, ''));
