@@ -111,6 +111,11 @@ export class DeployLock {
       const stale = this.staleReason(holder);
       if (stale) {
         if (await this.takeOver(current.value, mine, stale)) return;
+        // Another run is taking it over (or it was renewed): look again shortly, within lock-timeout.
+        if (Date.now() + pollMs > deadline && poll > 0) {
+          throw new UserError(`The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`);
+        }
+        await sleep(Math.min(pollMs, 1000));
         continue;
       }
       const who = describeHolder(holder);
