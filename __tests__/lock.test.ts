@@ -113,4 +113,84 @@ describe('deploy lock', () => {
     expect(api.json(LOCK)).toMatchObject({ run: { id: winner === '101' ? '102' : '101' } });
     await loser.release();
   });
+
+  it('does not fail open: a 502 while reading the holder is retried, and the holder is still waited for', async () => {
+    api.setVariable(LOCK, heldBy('6000', 5));
+    api.failNext(1, 502, (r) => r.method === 'GET' && r.path.endsWith(`/${LOCK}`));
+    const world = new MemoryWorld();
+    const result = await runAction(inputs({ 'lock-timeout': '1' }), world, env());
+
+    expect(result.failed).toBe(true);
+    expect(world.moves).toEqual([]);
+    expect(errorLines(result.log)).toEqual([expect.stringMatching(/^::error::The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 /)]);
+    expect(result.log).not.toContain('State and deploy lock are off');
+    expect(api.json(LOCK)).toMatchObject({ nonce: 'nonce-6000' });
+  });
+
+  it('stops the run before anything changes when the state or the lock cannot be read, in one line', async () => {
+    api.failNext(1000, 502, (r) => r.path.includes('/actions/variables'));
+    const world = new MemoryWorld();
+    const result = await runAction(inputs(), world, env());
+
+    expect(result.failed).toBe(true);
+    expect(world.moves).toEqual([]);
+    expect(errorLines(result.log)).toEqual([
+      expect.stringMatching(/^::error::Could not read the state of shop \(repository variable BLUEGREEN_SHOP\): GitHub refused to read variable BLUEGREEN_SHOP in acme\/shop \(HTTP 502\)[^\n]*Nothing was changed; re-run when GitHub answers again\.$/),
+    ]);
+    expect(result.log).not.toContain('::warning::');
+  });
+
+  it('lets exactly one of two runs take over a stale lock, however their calls interleave', async () => {
+    api.setVariable(LOCK, heldBy('6000', 2 * 3600));
+    const lockReads = () => api.requests.filter((r) => r.method === 'GET' && r.path.endsWith(`/${LOCK}`)).length;
+    const until = async (ready: () => boolean) => {
+      for (let i = 0; i < 100 && !ready(); i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    };
+    let deletes = 0;
+    // The worst interleaving for each way of taking over: both runs have judged the lock stale before
+    // either one writes, and the second delete (of a check-then-delete) lands after the first run took it.
+    api.beforeEach = async (r) => {
+      const name = (r.body as { name?: string } | undefined)?.name ?? '';
+      if (r.method === 'POST' && name.startsWith(`${LOCK}_`)) await until(() => lockReads() >= 2);
+      if (r.method === 'DELETE' && r.path.endsWith(`/${LOCK}`)) {
+        await until(() => lockReads() >= 4);
+        if (++deletes === 2) await until(() => api.json(LOCK)?.nonce !== 'nonce-6000' && api.variables.has(LOCK));
+      }
+    };
+    const github = new GitHubRepo('github_pat_full', { owner: 'acme', repo: 'shop' }, url());
+    const lock = (runId: string) =>
+      new DeployLock(github, LOCK, 'shop', { run: { id: runId, attempt: 1, url: `https://github.com/acme/shop/actions/runs/${runId}` }, job: 'switch', mode: 'switch', release: 'v1' }, { timeoutMs: 0, expiryMs: 3_600_000 });
+    const [a, b] = [lock('101'), lock('102')];
+    const outcomes = await Promise.allSettled([a.acquire(), b.acquire()]);
+    api.beforeEach = undefined;
+
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+    const winner = outcomes[0]?.status === 'fulfilled' ? a : b;
+    expect(api.json(LOCK)).toMatchObject({ run: { id: winner === a ? '101' : '102' } });
+    // The claim that decided it is gone again: only the lock is left.
+    expect([...api.variables.keys()]).toEqual([LOCK]);
+    await winner.renew();
+    await winner.release();
+    expect(api.variables.size).toBe(0);
+  });
+
+  it('stops the run before its next phase when another run took the lock over', async () => {
+    let renewals = 0;
+    api.beforeEach = (r) => {
+      if (r.method === 'PATCH' && r.path.endsWith(`/${LOCK}`)) renewals++;
+      // After the first renewal, another run takes the lock over (it judged this one dead).
+      if (renewals === 1 && r.method === 'GET' && r.path.endsWith(`/${LOCK}`) && api.json(LOCK)?.nonce !== 'nonce-6100') api.setVariable(LOCK, heldBy('6100', 0));
+    };
+    const world = new MemoryWorld();
+    const result = await runAction(inputs(), world, env());
+
+    expect(result.failed).toBe(true);
+    expect(world.moves).toEqual([]);
+    expect(errorLines(result.log)).toEqual([
+      expect.stringMatching(/^::error::The deploy lock of shop was taken over by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6100 \(job deploy, deploy of release v9\) since \S+ \(\d+ s ago\): this run stopped before its next phase[^\n]*/),
+    ]);
+    expect(result.summary).toContain('not run');
+    // The other run's lock is left alone.
+    expect(api.json(LOCK)).toMatchObject({ nonce: 'nonce-6100' });
+  });
 });

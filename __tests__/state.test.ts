@@ -229,6 +229,40 @@ describe('GitHub deployments', () => {
     expect(api.deployments[0]?.statuses[1]?.description).toBe('Check health before moving traffic failed; live: blue');
   });
 
+  it('names the release live on the target color and its commit: a rollback deploys what it brings back, not its own commit', async () => {
+    const world = new MemoryWorld();
+    const sha = (n: number) => String(n).repeat(40);
+    for (const [mode, release, commit] of [['deploy', 'v1', sha(1)], ['switch', 'v1', sha(1)], ['deploy', 'v2', sha(2)], ['switch', 'v2', sha(2)]] as const) {
+      expect((await runAction(inputs({ mode, release, 'github-deployment': 'true' }), world, env({ GITHUB_SHA: commit }))).failed).toBe(false);
+    }
+    const rollback = await runAction(inputs({ mode: 'rollback', release: 'v9-dispatch', 'github-deployment': 'true' }), world, env({ GITHUB_SHA: sha(3) }));
+    expect(rollback.failed).toBe(false);
+    expect(state()).toMatchObject({ releases: { green: 'v1', blue: 'v2' }, commits: { green: sha(1), blue: sha(2) } });
+    expect(api.deployments.at(-1)).toMatchObject({
+      ref: sha(1),
+      description: 'rollback shop-api to green (release v1)',
+      payload: { app: 'shop-api', color: 'green', release: 'v1', mode: 'rollback' },
+    });
+    expect(api.deployments.at(-1)?.statuses.at(-1)).toMatchObject({ state: 'success', description: 'green is live with release v1' });
+    expect(api.deployments.map((d) => d.ref)).toEqual([sha(1), sha(2), sha(1)]);
+  });
+
+  it('marks the earlier successful deployments of the environment inactive once a new one succeeds, and leaves failed ones alone', async () => {
+    const world = new MemoryWorld();
+    const deploymentInputs = (mode: string) => inputs({ mode, 'github-deployment': 'true', environment: 'production' });
+    expect((await runAction(deploymentInputs('switch'), world, env())).failed).toBe(false);
+    world.unhealthy.add('blue-1');
+    expect((await runAction(deploymentInputs('switch'), world, env())).failed).toBe(true);
+    world.unhealthy.clear();
+    expect((await runAction(deploymentInputs('switch'), world, env())).failed).toBe(false);
+    expect(api.deployments.map((d) => d.statuses.map((s) => s.state))).toEqual([
+      ['in_progress', 'success', 'inactive'],
+      ['in_progress', 'failure'],
+      ['in_progress', 'success'],
+    ]);
+    expect(api.deployments[0]?.statuses.at(-1)?.description).toBe(`superseded by deployment ${api.deployments[2]?.id} (blue is live)`);
+  });
+
   it('creates none for a deploy, which changes nothing live', async () => {
     await runAction(inputs({ mode: 'deploy', 'github-deployment': 'true' }), new MemoryWorld(), env());
     expect(api.deployments).toEqual([]);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the ncc bundle of src/main.ts into the directory given (default dist/), as users run it.
+# Builds the ncc bundles into the directory given (default dist/), as users run them: the main step
+# (src/main.ts -> index.js) and the post step (src/post.ts -> post/index.js).
 # ssh2's optional native add-ons (sshcrypto.node, cpu-features) and its Windows Pageant helper are
 # left out: they are built for this machine's Node ABI, not the runner's node24, and ssh2 loads
 # each inside a try and falls back to its pure JavaScript crypto when one is missing.
@@ -9,3 +10,4 @@ out=${1:-dist}
 rm -rf "$out"
 npx ncc build src/main.ts -o "$out" --source-map --license licenses.txt
 rm -rf "$out/build" "$out/lib" "$out/pagent.exe"
+npx ncc build src/post.ts -o "$out/post" --source-map --license licenses.txt

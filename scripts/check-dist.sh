@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fails when dist/ (the committed bundle users run) differs from a fresh bundle of src/.
+# Fails when dist/ (the committed bundles users run: the main step and the post step in dist/post/)
+# differs from a fresh bundle of src/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 fresh=$(mktemp -d)

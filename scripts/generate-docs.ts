@@ -37,7 +37,8 @@ export function renderActionYml(): string {
   for (const [name, spec] of Object.entries(OUTPUTS)) {
     lines.push(`  ${name}:`, `    description: ${yamlString(spec.description)}`);
   }
-  lines.push('runs:', "  using: 'node24'", "  main: 'dist/index.js'", '');
+  // The post step deletes the deploy lock of a main step that was killed outright (only that very lock).
+  lines.push('runs:', "  using: 'node24'", "  main: 'dist/index.js'", "  post: 'dist/post/index.js'", '');
   return lines.join('\n');
 }
 

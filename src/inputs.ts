@@ -435,7 +435,7 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: 'false',
     description:
-      'Record each switch and rollback as a GitHub deployment of `deployment-environment`, with statuses (in progress, success or failure), so the environment page shows what is live. Needs `permissions: deployments: write`.',
+      'Record each switch and rollback as a GitHub deployment of `deployment-environment` (the release live on the target color and its commit), with statuses (in progress, success or failure; earlier ones marked inactive), so the environment page shows what is live. Not in a job whose `environment:` records one already: there, use `environment: {name: …, deployment: false}`. Needs `permissions: deployments: write`.',
   },
   'deployment-environment': {
     section: 'State and GitHub',
@@ -467,7 +467,7 @@ export const OUTPUTS = {
   'target-color': { description: 'Color this run released to or moved traffic to.' },
   release: { description: 'Release now on the target color: the one deployed (deploy), or the one the state records there (switch, rollback); empty for a rollback when state is off.' },
   'preview-url': { description: 'URL that reaches the idle color without touching live traffic, when there is one.' },
-  result: { description: '`success`, `failure`, or `planned` for a dry run.' },
+  result: { description: '`success`, `failure`, `planned` for a dry run, or `cancelled` (the job was cancelled; the summary says where traffic is).' },
 } as const satisfies Record<string, { description: string }>;
 
 export type OutputName = keyof typeof OUTPUTS;

@@ -1,8 +1,9 @@
 import * as core from '@actions/core';
 import type { Color } from './colors.js';
 import { messageOf } from './errors.js';
+import { sleep } from './retry.js';
 
-export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped';
+export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped' | 'cancelled';
 
 /** One line of the summary's phase table. */
 export interface PhaseRow {
@@ -24,6 +25,11 @@ export interface Phase<C> {
   hosts(context: C): string;
   /** Only reads: runs in a dry run too, where a failure shows as unknown instead of failing. */
   readOnly?: boolean;
+  /**
+   * Moves traffic (or may move it back): after a cancel it runs to its end (and ends early on its
+   * own), since a move cut short could leave no color, or an unvalidated split, live.
+   */
+  movesTraffic?: boolean;
   /** Does the work; returns a detail line for the summary. Throws to fail the run. */
   run(context: C): Promise<string>;
   /** What it would do, for a dry run. */
@@ -32,8 +38,16 @@ export interface Phase<C> {
 
 export interface PhaseRunOptions<C = unknown> {
   dryRun: boolean;
-  /** Called after each phase that completed (or was skipped as completed earlier): the state checkpoint. */
+  /**
+   * Called after each phase that completed (or was skipped as completed earlier): the state
+   * checkpoint. When it throws (the deploy lock was lost), no later phase starts.
+   */
   onPhaseDone?: (row: PhaseRow, phase: Phase<C>) => Promise<void>;
+  /**
+   * The job's cancel: once requested no phase starts, and a running phase that does not move
+   * traffic is given `windDownMs` to end, then left (its row says so).
+   */
+  cancellation?: { reason: string | undefined; cancelled: Promise<void>; windDownMs: number };
   /** Why a phase need not run (an earlier run completed it: resume), or undefined to run it. */
   skip?: (phase: Phase<C>, context: C) => string | undefined;
 }
@@ -63,6 +77,8 @@ export interface PhaseRunResult {
   rows: PhaseRow[];
   /** The phase that failed and why; later phases are `not run`. */
   failure?: { phase: string; title: string; message: string; error: unknown };
+  /** Why the run stopped starting phases without a failure: `cancelled (SIGINT)`; later phases are `not run`. */
+  stopped?: string;
 }
 
 /**
@@ -72,6 +88,15 @@ export interface PhaseRunResult {
 export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions<C>): Promise<PhaseRunResult> {
   const rows: PhaseRow[] = [];
   let failure: PhaseRunResult['failure'];
+  let stopped: string | undefined;
+  const checkpoint = async (row: PhaseRow, phase: Phase<C>): Promise<void> => {
+    try {
+      await options.onPhaseDone?.(row, phase);
+    } catch (error) {
+      core.info(`✖ ${messageOf(error)}`);
+      failure = { phase: phase.name, title: 'Deploy lock', message: messageOf(error), error };
+    }
+  };
   for (const phase of phases) {
     const row = (result: PhaseResult, durationMs: number, detail: string): PhaseRow => ({
       phase: phase.title,
@@ -85,12 +110,17 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       rows.push(row('not run', 0, `not run: ${failure.title} failed`));
       continue;
     }
+    stopped ??= options.cancellation?.reason;
+    if (stopped) {
+      rows.push(row('not run', 0, `not run: ${stopped}`));
+      continue;
+    }
     const skipped = options.skip?.(phase, context);
     if (skipped) {
       const skippedRow = row('skipped', 0, `skipped: ${skipped}`);
       core.info(`⏩ ${groupName(phase, context)}: ${skippedRow.detail}`);
       rows.push(skippedRow);
-      if (!options.dryRun) await options.onPhaseDone?.(skippedRow, phase);
+      if (!options.dryRun) await checkpoint(skippedRow, phase);
       continue;
     }
     if (options.dryRun && !phase.readOnly) {
@@ -103,7 +133,13 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     phaseGroupOpen = true;
     const done = await core.group(groupName(phase, context), async () => {
       try {
-        const detail = await phase.run(context);
+        const detail = await windDown(phase, phase.run(context), options.cancellation);
+        if (detail === ABANDONED) {
+          const elapsed = performance.now() - started;
+          stopped = options.cancellation?.reason ?? 'cancelled';
+          core.info(`✖ ${phase.title}: ${stopped}; left after a ${formatDuration(options.cancellation?.windDownMs ?? 0)} wind-down`);
+          return row('cancelled', elapsed, `${stopped}: left after a ${formatDuration(options.cancellation?.windDownMs ?? 0)} wind-down`);
+        }
         const elapsed = performance.now() - started;
         core.info(`✔ ${phase.title}: ${detail} (${formatDuration(elapsed)})`);
         return row('ok', elapsed, detail);
@@ -123,9 +159,25 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
     phaseGroupOpen = false;
     flushDeferredGroups();
     rows.push(done);
-    if (done.result === 'ok' && options.onPhaseDone) await options.onPhaseDone(done, phase);
+    if (done.result === 'ok') await checkpoint(done, phase);
   }
-  return { rows, ...(failure && { failure }) };
+  return { rows, ...(failure && { failure }), ...(stopped && !failure && { stopped }) };
+}
+
+const ABANDONED: unique symbol = Symbol('abandoned');
+
+/**
+ * The phase's work, or ABANDONED when the job is cancelled and a phase that does not move traffic
+ * has not ended within the wind-down. Its work goes on unobserved until the process ends.
+ */
+async function windDown<C>(phase: Phase<C>, work: Promise<string>, cancellation: PhaseRunOptions['cancellation']): Promise<string | typeof ABANDONED> {
+  if (!cancellation || phase.movesTraffic) return work;
+  work.catch(() => undefined); // a failure after it was left is no one's to report
+  const abandoned = cancellation.cancelled.then(async (): Promise<typeof ABANDONED> => {
+    await sleep(cancellation.windDownMs);
+    return ABANDONED;
+  });
+  return Promise.race([work, abandoned]);
 }
 
 function groupName<C>(phase: Phase<C>, context: C): string {

@@ -30,6 +30,8 @@ export interface RunContext {
   interruptedMoveTo?: Color;
   /** This run continues that attempt: traffic already moved, so it validates instead of moving again. */
   resumedMove?: boolean;
+  /** True once the job is cancelled: a progressive step stops holding its share and ends. */
+  cancelled?: () => boolean;
 }
 
 /**
@@ -247,6 +249,7 @@ const verify: RunPhase = {
 const moveTraffic: RunPhase = {
   name: 'switch',
   title: 'Move traffic',
+  movesTraffic: true,
   color: (c) => c.target,
   hosts: (c) => c.provider.traffic.description,
   plan: (c) => `move live traffic from ${describeLive(c.liveBefore)} to ${c.target ?? 'the other color'}`,
@@ -264,6 +267,7 @@ function shiftStep(percent: number): RunPhase {
   return {
     name: `step-${percent}`,
     title: `Shift ${percent}% of traffic`,
+    movesTraffic: true,
     color: (c) => c.target,
     hosts: (c) => c.provider.traffic.description,
     plan: (c) => `send ${percent}% of requests to ${c.target ?? 'the new color'}, validate for ${c.settings.rollout.pauseMs / 1000}s, move all back on a failed check`,
@@ -299,7 +303,9 @@ async function watch(c: RunContext, durationMs: number): Promise<string> {
     last = check.detail;
     const left = durationMs - (performance.now() - started);
     if (left <= 0) break;
+    if (c.cancelled?.()) return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}; pause cut short by the cancel`;
     await sleep(Math.min(left, 1000));
+    if (c.cancelled?.()) return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}; pause cut short by the cancel`;
   } while (performance.now() - started < durationMs);
   return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}`;
 }
@@ -323,6 +329,7 @@ async function validationRound(c: RunContext): Promise<{ problem?: string; detai
 const validate: RunPhase = {
   name: 'validate',
   title: 'Validate after the move',
+  movesTraffic: true,
   color: (c) => c.target,
   hosts: (c) => c.settings.traffic.publicUrl ?? c.provider.traffic.description,
   plan: (c) =>

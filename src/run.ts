@@ -1,11 +1,12 @@
 import * as core from '@actions/core';
+import type { Cancellation } from './cancellation.js';
 import { UserError, messageOf } from './errors.js';
-import { describeLive, liveColor, phasesFor, type RunContext } from './plan.js';
-import { runPhases } from './phases.js';
+import { describeLive, fromColor, liveColor, phasesFor, type RunContext } from './plan.js';
+import { runPhases, type PhaseRunResult } from './phases.js';
 import { checkReleaseSource } from './hosts/preflight.js';
 import { createProvider } from './providers/index.js';
 import type { Provider } from './providers/types.js';
-import { failRun, resetAnnotations } from './report/annotations.js';
+import { annotateError, failRun, resetAnnotations } from './report/annotations.js';
 import { setOutputs, type Outputs } from './report/outputs.js';
 import { outcomeOf, writeSummary, type RunReport } from './report/summary.js';
 import { readSettings, type InputSource, type Settings } from './settings.js';
@@ -16,6 +17,8 @@ export interface RunDependencies {
   source?: InputSource;
   env?: NodeJS.ProcessEnv;
   createProvider?: (settings: Settings) => Provider;
+  /** The job's cancel (SIGINT/SIGTERM), when the process listens for it. */
+  cancellation?: Cancellation;
 }
 
 /**
@@ -43,7 +46,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
-    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }) };
+    const { cancellation } = dependencies;
+    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }), ...(cancellation && { cancelled: () => cancellation.requested }) };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;
@@ -51,7 +55,9 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       dryRun: settings.dryRun,
       skip: (phase) => checkpoints.skipReason(phase, context),
       onPhaseDone: (row, phase) => checkpoints.phaseDone(phase, context, row.result === 'skipped'),
+      ...(cancellation && { cancellation }),
     });
+    if (result.stopped && !settings.dryRun) await undoSplit(context, result);
     if (!context.liveAfter) {
       // Traffic moved only if the switch phase ran; read it back so the summary tells the truth.
       const switched = result.rows.some((row) => row.phase === 'Move traffic' && row.result !== 'not run' && row.result !== 'planned');
@@ -60,7 +66,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     await record.finish(context, result);
     // A switch or rollback sends traffic to whatever release the color runs: the one the state
     // recorded there, not the commit this job runs for (a rollback has none of its own).
-    const release = settings.mode === 'deploy' ? settings.release : (record.releaseOn(context.target) ?? (settings.mode === 'rollback' ? '' : settings.release));
+    const release = settings.mode === 'deploy' ? settings.release : (record.liveRelease(context.target) ?? '');
     outputs.release = release;
     const report: RunReport = {
       mode: settings.mode,
@@ -77,6 +83,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       ...(context.previewUrl && { previewUrl: context.previewUrl }),
       ...(context.movedBack && { movedBack: context.movedBack }),
       ...(record.notes.length > 0 && { notes: record.notes }),
+      ...(result.stopped && { cancelled: result.stopped }),
     };
     Object.assign(outputs, {
       'live-color': liveColor(context.liveAfter) ?? describeLive(context.liveAfter),
@@ -87,6 +94,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     });
     await writeSummary(report);
     if (result.failure) fail(result.failure.error);
+    else if (result.stopped) core.setFailed(`The job was ${result.stopped}: no phase started after it; live traffic is on ${report.liveAfter}. The deploy lock is released: re-run the job to go on.`);
   } catch (error) {
     fail(error);
   } finally {
@@ -95,6 +103,25 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     await provider?.close().catch((error: unknown) => core.warning(`Closing connections failed: ${messageOf(error)}`));
   }
   return outputs;
+}
+
+/**
+ * After a cancel, a traffic split this run made (a progressive switch stopped between steps) goes
+ * back to the old color, so exactly one color is live and no unvalidated share stays on the new one.
+ */
+async function undoSplit(context: RunContext, result: PhaseRunResult): Promise<void> {
+  const traffic = context.provider.traffic;
+  const live = await traffic.readLive().catch(() => undefined);
+  const from = fromColor(context);
+  if (live?.kind !== 'weighted' || !from || JSON.stringify(live) === JSON.stringify(context.liveBefore)) return;
+  try {
+    await traffic.moveTo(from, context.hosts[from] ?? (await context.provider.inventory.hostsOf(from)));
+    context.liveAfter = await traffic.readLive();
+    core.info(`Cancelled halfway through a progressive switch: moved all traffic back to ${from}.`);
+    result.rows.push({ phase: 'Move traffic back (cancelled)', color: from, hosts: traffic.description, result: 'ok', durationMs: 0, detail: `the split this run made (${describeLive(live)}) is undone: all traffic on ${from}` });
+  } catch (error) {
+    annotateError(`Cancelled halfway through a progressive switch, and moving traffic back to ${from} failed: ${messageOf(error)}. Traffic is split; move it to one color on the load balancer now.`);
+  }
 }
 
 function fail(error: unknown): void {

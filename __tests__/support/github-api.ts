@@ -42,7 +42,7 @@ const DOCS = 'https://docs.github.com/rest';
 /**
  * A stateful stand-in for the GitHub REST API on loopback, for one repository: repository variables
  * (names case-insensitive, a create of an existing name refused with 409, as GitHub does) and
- * deployments with statuses. Tokens carry permissions; a token without one gets GitHub's 403 with
+ * deployments with statuses (listed newest first, as GitHub lists them). Tokens carry permissions; a token without one gets GitHub's 403 with
  * the `x-accepted-github-permissions` header. Requests that break GitHub's API description are
  * refused with 422 and recorded in `violations`, which every test expects to stay empty.
  */
@@ -61,6 +61,8 @@ export class GitHubApiDouble {
   readonly requests: { method: string; path: string; body?: unknown }[] = [];
   /** Called before each request is answered: lets a test act as a concurrent writer at an exact moment. */
   beforeEach?: (request: { method: string; path: string; body?: unknown }) => void | Promise<void>;
+  /** Outages to answer with: each matching request takes one and gets its status (GitHub's 502/503 pages) instead of an answer. */
+  readonly outages: { status: number; matches: (request: { method: string; path: string }) => boolean; remaining: number }[] = [];
   private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { message: 'Problems parsing JSON', documentation_url: DOCS }, crash: { message: 'Server Error' } }, this.violations);
   private nextDeploymentId = 1000;
 
@@ -68,6 +70,11 @@ export class GitHubApiDouble {
   json(name: string): Record<string, unknown> | undefined {
     const variable = this.variables.get(name.toUpperCase());
     return variable ? (JSON.parse(variable.value) as Record<string, unknown>) : undefined;
+  }
+
+  /** The next `count` requests that `matches` accepts fail with `status`, as GitHub does in an outage. */
+  failNext(count: number, status: number, matches: (request: { method: string; path: string }) => boolean = () => true): void {
+    this.outages.push({ status, matches, remaining: count });
   }
 
   setVariable(name: string, value: string): void {
@@ -88,6 +95,11 @@ export class GitHubApiDouble {
     const request = { method, path: url.pathname, ...(body !== undefined && { body }) };
     this.requests.push(request);
     await this.beforeEach?.(request);
+    const outage = this.outages.find((o) => o.remaining > 0 && o.matches(request));
+    if (outage) {
+      outage.remaining--;
+      return send(res, outage.status, { message: outage.status === 502 ? 'Server Error' : 'Service Unavailable' });
+    }
 
     const problems = gitHubContract().check({ method, path: url.pathname, query: url.searchParams, headers, body });
     if (problems.length > 0) {
@@ -111,6 +123,11 @@ export class GitHubApiDouble {
     if (deployments && method === 'POST') {
       if (!allows(permissions.deployments, 'write')) return forbidden(res, 'deployments=write');
       return deployments[1] ? this.deploymentStatus(Number(deployments[1]), body as Record<string, string>, res) : this.createDeployment(body as Record<string, unknown>, res);
+    }
+    if (deployments && method === 'GET') {
+      if (!allows(permissions.deployments, 'read')) return forbidden(res, 'deployments=read');
+      const perPage = Number(url.searchParams.get('per_page') ?? 30);
+      return deployments[1] ? this.listStatuses(Number(deployments[1]), perPage, res) : this.listDeployments(url.searchParams.get('environment'), perPage, res);
     }
     this.violations.push(`${method} ${url.pathname}: the double does not model this call`);
     return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
@@ -156,8 +173,32 @@ export class GitHubApiDouble {
     // GitHub waits for every commit status context and merges the default branch in unless told not to.
     if (body.required_contexts === undefined) return send(res, 409, { message: 'Conflict: Commit status checks failed for main.', documentation_url: DOCS });
     this.deployments.push(deployment);
-    const { statuses: _statuses, ...shown } = deployment;
-    return send(res, 201, { ...shown, url: `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`, sha: deployment.ref, task: 'deploy' });
+    return send(res, 201, this.shown(deployment));
+  }
+
+  /** A deployment as the REST API shows it (the fields its description requires). */
+  private shown(deployment: Deployment): Record<string, unknown> {
+    const url = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`;
+    const { statuses: _statuses, ...fields } = deployment;
+    return { ...fields, node_id: `DE_${deployment.id}`, sha: deployment.ref, task: 'deploy', creator: null, statuses_url: `${url}/statuses`, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
+  }
+
+  /** Newest first, as GitHub lists them; filtered by environment when one is given. */
+  private listDeployments(environment: string | null, perPage: number, res: ServerResponse): void {
+    const listed = this.deployments.filter((d) => environment === null || d.environment === environment).reverse().slice(0, perPage);
+    return send(res, 200, listed.map((d) => this.shown(d)));
+  }
+
+  /** Newest first, as GitHub lists them. */
+  private listStatuses(id: number, perPage: number, res: ServerResponse): void {
+    const deployment = this.deployments.find((d) => d.id === id);
+    if (!deployment) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
+    const deploymentUrl = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${id}`;
+    const listed = deployment.statuses
+      .map((status, i) => ({ id: i + 1, node_id: `DES_${id}_${i + 1}`, creator: null, description: '', target_url: '', deployment_url: deploymentUrl, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url: `${deploymentUrl}/statuses/${i + 1}`, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', ...status }))
+      .reverse()
+      .slice(0, perPage);
+    return send(res, 200, listed);
   }
 
   private deploymentStatus(id: number, body: Record<string, string>, res: ServerResponse): void {
@@ -205,6 +246,7 @@ export function useGitHubApi(host: string): { api: GitHubApiDouble; url: () => s
     api.deployments.length = 0;
     api.requests.length = 0;
     api.beforeEach = undefined;
+    api.outages.length = 0;
   });
   return { api, url: () => url };
 }

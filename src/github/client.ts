@@ -1,5 +1,6 @@
 import { getOctokit } from '@actions/github';
 import { messageOf } from '../errors.js';
+import { retryUntil, type RetryPolicy } from '../retry.js';
 import type { GitHubSettings } from '../settings.js';
 
 /** A repository variable as the REST API returns it. */
@@ -23,9 +24,17 @@ export class GitHubError extends Error {
   get isPermission(): boolean {
     return this.status === 401 || this.status === 403;
   }
+
+  /** No answer, or GitHub's own trouble (an outage page, a secondary rate limit): worth another try. */
+  get isTransient(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500;
+  }
 }
 
-export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error';
+/** GitHub's short outages (a 502 from its edge, a 503) pass within seconds: a few tries before giving up. */
+export const GITHUB_RETRY: RetryPolicy = { retries: 3, initialDelayMs: 500, maxDelayMs: 4000 };
+
+export type DeploymentState = 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
 
 /**
  * The few REST calls the action makes on its own repository: repository variables (state and lock)
@@ -61,9 +70,20 @@ export class GitHubRepo {
     }
   }
 
-  /** Creates the variable; a GitHubError with status 409 when it exists already (this is what makes the lock atomic). */
-  async createVariable(name: string, value: string): Promise<void> {
-    await this.call(`create variable ${name}`, () => this.octokit.rest.actions.createRepoVariable({ ...this.where, name, value }));
+  /**
+   * Creates the variable; false when it exists already. Only one of several racing creates of a name
+   * succeeds (GitHub answers 409 to the others, or 422 "already exists"), which makes the lock atomic.
+   */
+  async createVariable(name: string, value: string): Promise<boolean> {
+    try {
+      await this.call(`create variable ${name}`, () => this.octokit.rest.actions.createRepoVariable({ ...this.where, name, value }));
+      return true;
+    } catch (error) {
+      if (error instanceof GitHubError && error.status === 409) return false;
+      // 422 is also GitHub's answer to a bad name: it means "exists" only if the name is there.
+      if (error instanceof GitHubError && error.status === 422 && (await this.getVariable(name)) !== undefined) return false;
+      throw error;
+    }
   }
 
   async updateVariable(name: string, value: string): Promise<void> {
@@ -95,6 +115,18 @@ export class GitHubRepo {
     return data.id;
   }
 
+  /** The ids of the latest deployments to `environment`, newest first (GitHub's order), at most `count`. */
+  async recentDeployments(environment: string, count: number): Promise<number[]> {
+    const { data } = await this.call(`list the deployments to ${environment}`, () => this.octokit.rest.repos.listDeployments({ ...this.where, environment, per_page: count }));
+    return data.map((deployment) => deployment.id);
+  }
+
+  /** The state of the deployment's latest status, or undefined when it has none. */
+  async deploymentState(id: number): Promise<string | undefined> {
+    const { data } = await this.call(`read the statuses of deployment ${id}`, () => this.octokit.rest.repos.listDeploymentStatuses({ ...this.where, deployment_id: id, per_page: 1 }));
+    return data[0]?.state;
+  }
+
   async setDeploymentStatus(id: number, status: { state: DeploymentState; description: string; logUrl?: string; environmentUrl?: string }): Promise<void> {
     await this.call(`set the status of deployment ${id}`, () =>
       this.octokit.rest.repos.createDeploymentStatus({
@@ -108,12 +140,18 @@ export class GitHubRepo {
     );
   }
 
+  /** One call, retried while GitHub has trouble of its own; any failure becomes a GitHubError. */
   private async call<T>(what: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await request();
-    } catch (error) {
-      const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 0;
-      throw new GitHubError(status, `GitHub refused to ${what} in ${this.fullName}${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`);
-    }
+    const attempt = async (): Promise<{ value: T } | { error: GitHubError }> => {
+      try {
+        return { value: await request() };
+      } catch (error) {
+        const status = typeof (error as { status?: unknown }).status === 'number' ? (error as { status: number }).status : 0;
+        return { error: new GitHubError(status, `GitHub refused to ${what} in ${this.fullName}${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`) };
+      }
+    };
+    const { value: outcome } = await retryUntil(GITHUB_RETRY, attempt, (o) => !('error' in o) || !o.error.isTransient);
+    if ('error' in outcome) throw outcome.error;
+    return outcome.value;
   }
 }

@@ -21,6 +21,8 @@ export interface RunReport {
   movedBack?: string;
   /** State, drift and resume: what the recorded state changed about this run, in sentences. */
   notes?: string[];
+  /** Why the job stopped early without a failure: `cancelled (SIGINT)`. */
+  cancelled?: string;
 }
 
 const RESULT_ICONS: Record<PhaseRow['result'], string> = {
@@ -30,10 +32,12 @@ const RESULT_ICONS: Record<PhaseRow['result'], string> = {
   planned: '📝 planned',
   unknown: '❔ unknown',
   skipped: '⏩ skipped',
+  cancelled: '🚫 cancelled',
 };
 
-export function outcomeOf(report: RunReport): 'success' | 'failure' | 'planned' {
+export function outcomeOf(report: RunReport): 'success' | 'failure' | 'planned' | 'cancelled' {
   if (report.failure) return 'failure';
+  if (report.cancelled) return 'cancelled';
   return report.dryRun ? 'planned' : 'success';
 }
 
@@ -52,6 +56,12 @@ export function nextSteps(report: RunReport): string[] {
     );
     steps.push('Fix the cause above and re-run this job: phases that already completed for this release are checked again, not redone blindly.');
     return steps;
+  }
+  if (report.cancelled) {
+    return [
+      `The job was ${report.cancelled}: no phase started after it. Live traffic is on ${liveAfter}${liveAfter === liveBefore ? ' (unchanged)' : ''}.`,
+      'The deploy lock was released. Re-run the job to go on: phases that completed are checked again, not redone blindly.',
+    ];
   }
   switch (mode) {
     case 'deploy':
@@ -85,7 +95,7 @@ function inlineCode(html: string): string {
 /** Writes the job summary: what ran, what is live, the phase table, and what to do next. */
 export async function writeSummary(report: RunReport): Promise<void> {
   const outcome = outcomeOf(report);
-  const headline = { success: '✅ succeeded', failure: '❌ failed', planned: '📝 dry run (nothing changed)' }[outcome];
+  const headline = { success: '✅ succeeded', failure: '❌ failed', planned: '📝 dry run (nothing changed)', cancelled: `🚫 cancelled (traffic on ${escapeHtml(report.liveAfter)})` }[outcome];
   // An empty cell would render as an unclosed <td>: show a dash instead.
   const cell = (text: string) => (text ? inlineCode(escapeHtml(text)) : '—');
   core.summary

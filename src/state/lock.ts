@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
-import { GitHubError, type GitHubRepo } from '../github/client.js';
+import type { GitHubRepo } from '../github/client.js';
 import { sleep } from '../retry.js';
 import type { Mode } from '../settings.js';
 import type { RunRef } from './model.js';
@@ -17,6 +17,16 @@ export interface LockHolder {
   renewed: string;
   /** Tells this holder from any other, even another attempt of the same run. */
   nonce: string;
+}
+
+/** The `core.saveState` name under which the main step leaves its lock for the post step. */
+export const LOCK_STATE = 'deploy-lock';
+
+/** What the post step needs to delete the lock the main step held, and only that one. */
+export interface HeldLock {
+  variable: string;
+  nonce: string;
+  run: RunRef;
 }
 
 export interface LockOptions {
@@ -36,17 +46,32 @@ function parseHolder(text: string): LockHolder | undefined {
   }
 }
 
+function describeHolder(holder: LockHolder | undefined): string {
+  return holder ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})` : 'an unknown run';
+}
+
 const ago = (iso: string): string => {
   const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
   return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`;
 };
 
+/** A claim left this long by a run that died while taking a lock over is itself taken over. */
+const CLAIM_EXPIRY_MS = 60_000;
+/** Claims on claims, at most this deep: bounded, and two dead claimers in a row is already rare. */
+const MAX_CLAIM_DEPTH = 3;
+
+/** Another run holds the lock this run took: it must stop before it changes anything more. */
+export class LockLostError extends UserError {
+  override name = 'LockLostError';
+}
+
 /**
- * The deploy lock of one app: a repository variable that only one run can create (the API answers
- * 409 to a create of an existing name, which makes taking it atomic). A second run polls until the
- * holder deletes it, up to `lock-timeout`, then fails naming the holder. A lock its holder stopped
+ * The deploy lock of one app: a repository variable that only one run can create (the API refuses a
+ * create of an existing name, which makes taking it atomic). A second run polls until the holder
+ * deletes it, up to `lock-timeout`, then fails naming the holder. A lock its holder stopped
  * renewing for `lock-expiry` (a cancelled or crashed run), or left by an earlier attempt of this
- * same run, is taken over.
+ * same run, is taken over, through a claim variable named after the stale value: of several runs
+ * that judged the same lock stale, only the one that created the claim replaces it.
  */
 export class DeployLock {
   private held?: LockHolder;
@@ -59,6 +84,11 @@ export class DeployLock {
     private readonly options: LockOptions,
   ) {}
 
+  /** The lock as this run holds it (its nonce ties the post step to this run), if it does. */
+  get holder(): LockHolder | undefined {
+    return this.held;
+  }
+
   async acquire(): Promise<void> {
     const deadline = Date.now() + this.options.timeoutMs;
     const pollMs = Math.min(10_000, Math.max(200, this.options.timeoutMs / 20));
@@ -66,28 +96,29 @@ export class DeployLock {
     for (let poll = 0; poll < MAX_POLLS; poll++) {
       const now = new Date().toISOString();
       const mine: LockHolder = { ...this.me, since: now, renewed: now, nonce: randomUUID() };
-      try {
-        await this.github.createVariable(this.variable, JSON.stringify(mine));
-        this.held = mine;
-        core.info(`Took the deploy lock of ${this.appName} (repository variable ${this.variable}).`);
+      if (await this.github.createVariable(this.variable, JSON.stringify(mine))) {
+        this.took(mine);
         return;
-      } catch (error) {
-        if (!(error instanceof GitHubError && error.status === 409)) throw error;
       }
       const current = await this.github.getVariable(this.variable);
       if (!current) continue; // released between our create and our read: try again at once
+      if (parseHolder(current.value)?.nonce === mine.nonce) {
+        // Our first try created it, but its answer was lost and the retry found it existing.
+        this.took(mine);
+        return;
+      }
       const holder = parseHolder(current.value);
       const stale = this.staleReason(holder);
       if (stale) {
-        // Delete only what we judged stale: if it changed meanwhile, a live run took it.
-        const again = await this.github.getVariable(this.variable);
-        if (again?.value === current.value) {
-          core.warning(`Taking over the deploy lock of ${this.appName}: ${stale}.`);
-          await this.github.deleteVariable(this.variable);
+        if (await this.takeOver(current.value, mine, stale)) return;
+        // Another run is taking it over (or it was renewed): look again shortly, within lock-timeout.
+        if (Date.now() + pollMs > deadline && poll > 0) {
+          throw new UserError(`The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`);
         }
+        await sleep(Math.min(pollMs, 1000));
         continue;
       }
-      const who = holder ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})` : 'an unknown run';
+      const who = describeHolder(holder);
       if (Date.now() + pollMs > deadline) {
         throw new UserError(
           `The deploy lock of ${this.appName} is held by ${who}; waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Let that run finish, then re-run this one. A cancelled run's lock expires ${Math.round(this.options.expiryMs / 1000)} s after its last renewal (lock-expiry), or delete the repository variable ${this.variable}.`,
@@ -100,17 +131,78 @@ export class DeployLock {
     throw new UserError(`Gave up on the deploy lock of ${this.appName} after ${MAX_POLLS} attempts; the repository variable ${this.variable} keeps changing.`);
   }
 
-  /** Marks the lock alive, so a long run is not taken for a dead one. Best effort. */
+  /**
+   * Replaces the stale lock `staleValue` with `mine` if this run wins the claim on it. The stale
+   * holder itself could still renew or release in the instant between our check and our write;
+   * its next renewal then finds the lock lost and stops that run before its next phase.
+   */
+  private async takeOver(staleValue: string, mine: LockHolder, stale: string): Promise<boolean> {
+    const claims: string[] = [];
+    try {
+      if (!(await this.claim(staleValue, mine, claims, 0))) return false;
+      const now = await this.github.getVariable(this.variable);
+      if (now?.value !== staleValue) return false; // renewed or released meanwhile: not stale any more
+      core.warning(`Taking over the deploy lock of ${this.appName}: ${stale}.`);
+      await this.github.updateVariable(this.variable, JSON.stringify(mine));
+      this.took(mine);
+      return true;
+    } finally {
+      for (const name of claims.reverse()) await this.github.deleteVariable(name).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Creates the claim on `value`; true when this run created it, or won the claim on a claim whose
+   * run died while holding it. Names of claims it is responsible for deleting go to `claims`.
+   */
+  private async claim(value: string, mine: LockHolder, claims: string[], depth: number): Promise<boolean> {
+    const name = `${this.variable}_CLAIM_${createHash('sha256').update(value).digest('hex').slice(0, 16).toUpperCase()}`;
+    const claimValue = JSON.stringify({ nonce: mine.nonce, run: mine.run.url, at: new Date().toISOString() });
+    if (await this.github.createVariable(name, claimValue)) {
+      claims.push(name);
+      return true;
+    }
+    const existing = await this.github.getVariable(name);
+    if (!existing || depth + 1 >= MAX_CLAIM_DEPTH) return false;
+    const at = Date.parse((JSON.parse(existing.value) as { at?: string } | null)?.at ?? '');
+    if (!(Date.now() - at > CLAIM_EXPIRY_MS) && !Number.isNaN(at)) return false; // another run is taking it over right now
+    if (!(await this.claim(existing.value, mine, claims, depth + 1))) return false;
+    claims.push(name); // the dead claimer's claim is ours to clean up now
+    return true;
+  }
+
+  private took(mine: LockHolder): void {
+    this.held = mine;
+    core.info(`Took the deploy lock of ${this.appName} (repository variable ${this.variable}).`);
+  }
+
+  /**
+   * Marks the lock alive, so a long run is not taken for a dead one. Throws a LockLostError when
+   * another run holds it now: this run must not start another phase.
+   */
   async renew(): Promise<void> {
     if (!this.held) return;
     const current = await this.github.getVariable(this.variable);
-    if (parseHolder(current?.value ?? '')?.nonce !== this.held.nonce) {
-      core.warning(`The deploy lock of ${this.appName} is no longer held by this run (it was taken over as expired): raise lock-expiry if phases take longer.`);
+    const holder = parseHolder(current?.value ?? '');
+    if (holder?.nonce !== this.held.nonce) {
       this.held = undefined;
-      return;
+      throw new LockLostError(
+        `The deploy lock of ${this.appName} was ${holder ? `taken over by ${describeHolder(holder)}` : 'deleted by someone else'}: this run stopped before its next phase so two runs do not change the same app. If phases take longer than lock-expiry (${Math.round(this.options.expiryMs / 1000)} s), raise it.`,
+      );
     }
     this.held = { ...this.held, renewed: new Date().toISOString() };
     await this.github.updateVariable(this.variable, JSON.stringify(this.held));
+  }
+
+  /**
+   * Deletes the lock left by `held` (a main step that was killed outright), if the variable still
+   * holds exactly that lock: same nonce, same run and attempt. True when it deleted it.
+   */
+  static async releaseLeftover(github: GitHubRepo, held: HeldLock): Promise<boolean> {
+    const holder = parseHolder((await github.getVariable(held.variable))?.value ?? '');
+    if (!holder || holder.nonce !== held.nonce || holder.run.id !== held.run.id || holder.run.attempt !== held.run.attempt) return false;
+    await github.deleteVariable(held.variable);
+    return true;
   }
 
   /** Deletes the lock if this run still holds it. */

@@ -13,10 +13,13 @@ export interface LastRun {
   run: RunRef;
   mode: Mode;
   release: string;
+  /** The commit the run was for (GITHUB_SHA): what a deploy puts on the color, with its release. */
+  commit?: string;
   target?: Color;
   /** Phase ids completed, in order (`locate`, `inventory`, `release`, ...). */
   completed: string[];
-  outcome: 'running' | 'failed' | 'succeeded';
+  /** `cancelled`: the job was cancelled and ended cleanly (state written, lock released). */
+  outcome: 'running' | 'failed' | 'succeeded' | 'cancelled';
   /** The phase that failed, when it failed. */
   failedPhase?: string;
   at: string;
@@ -41,6 +44,8 @@ export interface AppState {
   live?: Color;
   previous?: Color;
   releases: Partial<Record<Color, string>>;
+  /** The commit each color's release was deployed from: the `ref` of a GitHub deployment that makes it live. */
+  commits?: Partial<Record<Color, string>>;
   lastRun?: LastRun;
   /** Most recent first, at most HISTORY_LIMIT. */
   history: Switch[];
@@ -70,8 +75,10 @@ export function parseState(text: string | undefined): AppState {
   if (live) state.live = live;
   if (previous) state.previous = previous;
   const releases = (raw.releases ?? {}) as Record<string, unknown>;
+  const commits = (raw.commits ?? {}) as Record<string, unknown>;
   for (const c of ['blue', 'green'] as const) {
     if (typeof releases[c] === 'string') state.releases[c] = releases[c];
+    if (typeof commits[c] === 'string') state.commits = { ...state.commits, [c]: commits[c] };
   }
   const last = raw.lastRun as LastRun | undefined;
   if (last && typeof last === 'object' && typeof last.release === 'string' && Array.isArray(last.completed) && last.run && typeof last.run.id === 'string') {
@@ -93,11 +100,11 @@ export type StateChange = (state: AppState) => AppState;
 const clone = (state: AppState): AppState => JSON.parse(JSON.stringify(state)) as AppState;
 
 /** The run starts: it becomes the last run, with nothing completed yet. */
-export function runStarted(run: RunRef, mode: Mode, release: string, at: string): StateChange {
+export function runStarted(run: RunRef, mode: Mode, release: string, at: string, commit?: string): StateChange {
   return (state) => {
     const next = clone(state);
     if (next.lastRun?.run.id === run.id && next.lastRun.run.attempt === run.attempt && next.lastRun.mode === mode) return next;
-    next.lastRun = { run, mode, release, completed: [], outcome: 'running', at };
+    next.lastRun = { run, mode, release, ...(commit && { commit }), completed: [], outcome: 'running', at };
     return next;
   };
 }
@@ -111,7 +118,15 @@ export function phaseCompleted(run: RunRef, phase: string, target: Color | undef
     if (!last || last.run.id !== run.id || last.run.attempt !== run.attempt) return next;
     if (target) last.target = target;
     if (!last.completed.includes(phase)) last.completed.push(phase);
-    if (phase === 'release' && target) next.releases[target] = last.release;
+    if (phase === 'release' && target) {
+      next.releases[target] = last.release;
+      // A release without a known commit leaves none recorded rather than the previous release's.
+      const commits = { ...next.commits };
+      if (last.commit) commits[target] = last.commit;
+      else delete commits[target];
+      next.commits = commits;
+      if (Object.keys(commits).length === 0) delete next.commits;
+    }
     if (last.completed.length > 0) last.at = at;
     return next;
   };
@@ -138,7 +153,7 @@ export function liveObserved(live: Color, by: Switch['by'], runUrl: string, at: 
 }
 
 /** The run ended. */
-export function runFinished(run: RunRef, outcome: 'failed' | 'succeeded', failedPhase: string | undefined, at: string): StateChange {
+export function runFinished(run: RunRef, outcome: 'failed' | 'succeeded' | 'cancelled', failedPhase: string | undefined, at: string): StateChange {
   return (state) => {
     const next = clone(state);
     const last = next.lastRun;
@@ -163,7 +178,7 @@ export function resumeReason(recorded: LastRun | undefined, current: { mode: Mod
   if (recorded.mode !== current.mode || recorded.release !== current.release || !current.target || recorded.target !== current.target) return undefined;
   if (!recorded.completed.includes(phase)) return undefined;
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
-  const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : 'stopped before it finished';
+  const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : recorded.outcome === 'cancelled' ? 'was cancelled' : 'stopped before it finished';
   return `completed for release ${current.release} on ${current.target} by ${recorded.run.url} (attempt ${recorded.run.attempt}), which then ${stopped}; health is checked again before going on`;
 }
 

@@ -6,7 +6,7 @@ import type { Phase, PhaseRunResult } from '../phases.js';
 import { describeLive, liveColor, type RunContext } from '../plan.js';
 import type { Settings } from '../settings.js';
 import type { Color } from '../colors.js';
-import { DeployLock } from './lock.js';
+import { DeployLock, LOCK_STATE, LockLostError, type HeldLock, type LockHolder } from './lock.js';
 import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from './model.js';
 import { StateStore } from './store.js';
 
@@ -50,22 +50,48 @@ export class RunRecord {
       return record;
     }
     const store = new StateStore(record.github, github.stateVariable);
+    let step = `read the state of ${settings.appName} (repository variable ${github.stateVariable})`;
     try {
       const { state, exists } = await store.read();
       record.recorded = state;
       core.info(exists ? `State of ${settings.appName} read from the repository variable ${github.stateVariable}.` : `No state yet for ${settings.appName}: the repository variable ${github.stateVariable} will be created.`);
       if (settings.dryRun) return record;
+      step = `take the deploy lock of ${settings.appName} (repository variable ${github.lockVariable})`;
       const lock = new DeployLock(record.github, github.lockVariable, settings.appName, { run: record.run, job: github.run.job, mode: settings.mode, release: settings.release }, { timeoutMs: github.lockTimeoutMs, expiryMs: github.lockExpiryMs });
-      await lock.acquire();
       record.lock = lock;
+      await lock.acquire();
+      // For the post step: if this process is killed outright, it deletes this very lock.
+      if (lock.holder) core.saveState(LOCK_STATE, JSON.stringify({ variable: lock.variable, nonce: lock.holder.nonce, run: record.run } satisfies HeldLock));
       record.store = store;
-      await store.update(runStarted(record.run, settings.mode, settings.release, now()));
+      step = `record the start of this run in the repository variable ${github.stateVariable}`;
+      await store.update(runStarted(record.run, settings.mode, settings.release, now(), settings.mode === 'deploy' ? github.ref : undefined));
     } catch (error) {
       if (error instanceof UserError) throw error;
       record.store = undefined;
-      await record.off(error, true);
+      // A token without the permission is the documented warn-and-go-on path (a 404 on a write is
+      // GitHub hiding the variables API from such a token). Anything else (an outage that outlasted
+      // the retries) means the lock or the state is unknown: a run must not go on without them.
+      if (error instanceof GitHubError && (error.isPermission || error.status === 404)) {
+        await record.off(error, true);
+      } else {
+        await record.close();
+        throw new UserError(`Could not ${step}: ${messageOf(error)}. Nothing was changed; re-run when GitHub answers again.`);
+      }
     }
     return record;
+  }
+
+  /** The deploy lock as this run holds it, if it does. */
+  get lockHolder(): LockHolder | undefined {
+    return this.lock?.holder;
+  }
+
+  /**
+   * The release a switch or rollback makes live on `color`: the one the state records there; for a
+   * switch without a record, the release this job was given (a rollback has none of its own).
+   */
+  liveRelease(color: Color | undefined): string | undefined {
+    return this.releaseOn(color) ?? (this.settings.mode === 'rollback' ? undefined : this.settings.release);
   }
 
   /** The release the state records on `color`, when state is on and has one. */
@@ -100,21 +126,27 @@ export class RunRecord {
     if (phase.name === 'switch' && context.target) changes.push(liveObserved(context.target, this.settings.mode, this.run.url, now()));
     else if (moved && phase.name === 'validate') changes.push(liveObserved(moved, this.settings.mode, this.run.url, now()));
     await this.write(changes);
-    await this.guard('renew the deploy lock', async () => this.lock?.renew());
+    // A lost lock (another run took it over) throws past the guard: no further phase may start.
+    await this.guard('renew the deploy lock', async () => this.lock?.renew(), 'Variables: read and write', LockLostError);
   }
 
   /** Records how the run ended and what is live now, and finishes the deployment. */
   async finish(context: RunContext, result: PhaseRunResult): Promise<void> {
     const live = liveColor(context.liveAfter);
     await this.write([
-      runFinished(this.run, result.failure ? 'failed' : 'succeeded', result.failure?.phase, now()),
+      runFinished(this.run, result.failure ? 'failed' : result.stopped ? 'cancelled' : 'succeeded', result.failure?.phase, now()),
       ...(live ? [liveObserved(live, context.movedBack === live ? 'auto-rollback' : this.settings.mode, this.run.url, now())] : []),
     ]);
     if (this.deployment) {
       const deployment = this.deployment;
       this.deployment = undefined;
-      const text = result.failure ? `${result.failure.title} failed; live: ${describeLive(context.liveAfter)}` : `${describeLive(context.liveAfter)} is live with release ${this.settings.release}`;
-      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure, text), 'Deployments: read and write');
+      const release = this.liveRelease(context.target);
+      const text = result.failure
+        ? `${result.failure.title} failed; live: ${describeLive(context.liveAfter)}`
+        : result.stopped
+          ? `${result.stopped}; live: ${describeLive(context.liveAfter)}`
+          : `${describeLive(context.liveAfter)} is live${release ? ` with release ${release}` : ''}`;
+      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure && !result.stopped, text, describeLive(context.liveAfter)), 'Deployments: read and write');
     }
   }
 
@@ -123,6 +155,7 @@ export class RunRecord {
     const lock = this.lock;
     this.lock = undefined;
     await this.guard('release the deploy lock', async () => lock?.release());
+    if (lock && !lock.holder) core.saveState(LOCK_STATE, '');
   }
 
   private checkDrift(context: RunContext): StateChange[] {
@@ -145,11 +178,15 @@ export class RunRecord {
       return;
     }
     const repo = this.github;
-    const target = { environment: github.deployment.environment, ref: github.ref, logUrl: github.run.url, ...(github.deployment.url && { url: github.deployment.url }) };
+    // The deployment is of what goes live: the release on the target color and the commit it was
+    // deployed from, as the state recorded them; this job's own commit only when none is recorded.
+    const color = context.target;
+    const ref = (color && this.recorded?.commits?.[color]) || github.ref;
+    const target = { environment: github.deployment.environment, ref, logUrl: github.run.url, ...(github.deployment.url && { url: github.deployment.url }) };
     await this.guard(
       `create a GitHub deployment to ${target.environment}`,
       async () => {
-        this.deployment = await GitHubDeployment.start(repo, target, { color: context.target, release: this.settings.release, mode: this.settings.mode, appName: this.settings.appName });
+        this.deployment = await GitHubDeployment.start(repo, target, { color, release: this.liveRelease(color) ?? 'not recorded', mode: this.settings.mode, appName: this.settings.appName });
       },
       'Deployments: read and write',
     );
@@ -162,10 +199,11 @@ export class RunRecord {
   }
 
   /** Runs a bookkeeping call; a failure becomes a warning (and turns state off) instead of failing the run. */
-  private async guard(what: string, call: () => Promise<unknown>, permission = 'Variables: read and write'): Promise<void> {
+  private async guard(what: string, call: () => Promise<unknown>, permission = 'Variables: read and write', fatal?: new (...args: never[]) => Error): Promise<void> {
     try {
       await call();
     } catch (error) {
+      if (fatal && error instanceof fatal) throw error;
       core.warning(`Could not ${what}: ${messageOf(error)}${error instanceof GitHubError && error.isPermission ? `. ${permissionFix(permission)}` : ''}`);
       if (permission === 'Variables: read and write' && error instanceof GitHubError && error.isPermission) await this.off(error, false);
     }
