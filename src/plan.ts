@@ -30,6 +30,8 @@ export interface RunContext {
   interruptedMoveTo?: Color;
   /** This run continues that attempt: traffic already moved, so it validates instead of moving again. */
   resumedMove?: boolean;
+  /** The color the state variable records as live, when state is on and records one. */
+  recordedLive?: Color;
 }
 
 /**
@@ -118,6 +120,12 @@ const locate: RunPhase = {
       c.target = live;
       c.liveBefore = { kind: 'color', color: otherColor(live) };
       return `live: ${live}, moved there by an earlier attempt of this ${c.settings.mode} that stopped before validating; validating it now`;
+    }
+    if (c.liveBefore.kind === 'none' && c.recordedLive) {
+      // "Nothing live" sends a deploy to initial-color: only when the balancer and the record agree.
+      throw new UserError(
+        `${c.provider.traffic.description} reports nothing live, but the state variable ${c.settings.github.stateVariable} records ${c.recordedLive} as live, so which hosts are idle cannot be told. Nothing was changed. Check the load balancer; if nothing is live indeed, delete the repository variable ${c.settings.github.stateVariable} and run again.`,
+      );
     }
     c.target = targetOf(c.settings.mode, c.liveBefore, c.settings.initialColor);
     const verb = { deploy: 'deploying to', switch: 'switching to', rollback: 'rolling back to' }[c.settings.mode];

@@ -38,7 +38,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     record = await RunRecord.open(settings);
     provider = (dependencies.createProvider ?? createProvider)(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
-    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }) };
+    const recordedLive = record.recordedLive();
+    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }), ...(recordedLive && { recordedLive }) };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;

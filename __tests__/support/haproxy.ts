@@ -125,6 +125,8 @@ export class HaproxyLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'bgp-haproxy-'));
   readonly configPath = join(this.dir, 'haproxy.cfg');
   readonly socketPath = join(this.dir, 'admin.sock');
+  /** The master CLI (`haproxy -S`): a socket that answers `show map` with "Unknown command". */
+  readonly masterSocketPath = join(this.dir, 'master.sock');
   readonly address: string;
   readonly liveUrl: string;
   readonly previewUrl: string;
@@ -227,7 +229,7 @@ export class HaproxyLab {
 
   /** `haproxy -W`: master-worker, in the foreground so the lab owns the master's pid. */
   async startHaproxy(): Promise<void> {
-    this.haproxy = start('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy.log'));
+    this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'));
     const traffic = this.traffic();
     await waitFor('HAProxy', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
   }

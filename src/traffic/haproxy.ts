@@ -6,7 +6,7 @@ import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
 import type { Settings } from '../settings.js';
-import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from './haproxy-config.js';
+import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from './haproxy-config.js';
 
 export interface HaproxyOptions extends HaproxyLayout {
   /** For the plan and the summary: `HAProxy on lb1`. */
@@ -97,12 +97,33 @@ export class HaproxyTraffic implements Traffic {
     if (/[\s;#]/.test(this.mapPath)) throw new UserError(`Input 'haproxy-config': '${options.configPath}' has a space, \`;\` or \`#\`. Use a plain path such as /etc/haproxy/haproxy.cfg.`);
   }
 
+  /**
+   * Which color HAProxy routes to, from its own runtime map. Only a complete answer counts: an empty
+   * one (a worker that does not answer), the master CLI's "Unknown command", or anything else that
+   * is not our map is refused, never read as "nothing live" (that would send a deploy to the live
+   * hosts). HAProxy without our map is "nothing live" only when it routes to no server at all (a
+   * stock config before the first run); with servers it runs a config we cannot read, so refuse.
+   */
   async readLive(): Promise<LiveTraffic> {
-    return this.liveOf(await this.showMap());
+    const snapshot = await this.snapshot();
+    if (snapshot.map === undefined) await this.refuseForeignConfig(snapshot.stats);
+    return this.liveOf(snapshot.map);
+  }
+
+  /** HAProxy does not know our map: fine while it routes to no server, else it runs a config we cannot read. */
+  private async refuseForeignConfig(stats: StatRow[]): Promise<void> {
+    const servers = stats.filter((row) => row.svname !== 'FRONTEND' && row.svname !== 'BACKEND').map((row) => `${row.pxname}/${row.svname}`);
+    if (servers.length === 0) return;
+    // The maps it does use: a config rendered for another haproxy-config path shows up here.
+    const maps = [...(await this.command('show map')).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
+    const shown = servers.length > 5 ? `${servers.slice(0, 5).join(', ')} and ${servers.length - 5} more` : servers.join(', ');
+    throw new UserError(
+      `HAProxy on ${this.runner.description} does not know the map ${this.mapPath} (from haproxy-config ${this.options.configPath}) but routes to servers (${shown}), so which color is live cannot be told. ${maps.length ? `It uses ${maps.join(', ')}: set haproxy-config to the config beside it` : 'Set haproxy-config to the file HAProxy runs'}. Nothing was changed.`,
+    );
   }
 
   private liveOf(entries: Map<string, string> | undefined): LiveTraffic {
-    // A running HAProxy without our map runs someone else's config: nothing of ours is live yet.
+    // A running HAProxy without our map and without servers (checked by readLive): nothing is live yet.
     const color = liveKeyColor(entries);
     const preview = entries?.get(MAP_KEYS.preview);
     const previewColor = preview === undefined ? undefined : colorOfBackend(preview);
@@ -338,11 +359,12 @@ export class HaproxyTraffic implements Traffic {
     const argv = ['sh', '-c', SWITCH_SCRIPT, 'sh', this.mapPath, backendOf(target), commands, renderLiveMap(route.live, route.preview, route.split), ...this.socatArgv()];
     const result = await this.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS });
     const [read = '', answer = ''] = result.stdout.split(`\n${SWITCHED}\n`);
-    if (result.code === 3) return { before: parseSnapshot(read), refused: true };
+    const unreadable = this.unreadable(`show map ${this.mapPath}; show stat`);
+    if (result.code === 3) return { before: parseSnapshot(read, unreadable), refused: true };
     if (result.code !== 0) throw new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
     // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
     if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
-    return { before: parseSnapshot(read), refused: false };
+    return { before: parseSnapshot(read, unreadable), refused: false };
   }
 
   private async setMap(key: string, value: string): Promise<void> {
@@ -354,7 +376,17 @@ export class HaproxyTraffic implements Traffic {
 
   /** The runtime map, or undefined when the running config does not use our map file. */
   private async showMap(): Promise<Map<string, string> | undefined> {
-    return parseShowMap(await this.command(`show map ${this.mapPath}`));
+    return parseShowMap(await this.command(`show map ${this.mapPath}`), this.unreadable(`show map ${this.mapPath}`));
+  }
+
+  /** Describes an answer that is not what HAProxy's admin socket gives, as the error to refuse with. */
+  private unreadable(command: string): (answer: string) => UserError {
+    return (answer) => {
+      const said = oneLine(answer).slice(0, 120);
+      return new UserError(
+        `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} gave no readable answer to \`${command}\` (${said ? `it said: ${said}` : 'an empty answer: is its worker stopped or hung?'}), so which color is live cannot be told. Nothing was changed. Check that HAProxy runs and that input haproxy-socket names its \`stats socket ... level admin\`, not the master CLI.`,
+      );
+    };
   }
 
   async showStat(): Promise<StatRow[]> {
@@ -363,7 +395,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** The runtime map and the stats, read in one call. */
   private async snapshot(): Promise<Snapshot> {
-    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`));
+    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`), this.unreadable(`show map ${this.mapPath}; show stat`));
   }
 
   private async workerPid(): Promise<string> {
@@ -411,17 +443,27 @@ interface Snapshot {
   stats: StatRow[];
 }
 
+type Unreadable = (answer: string) => UserError;
+
 /** The answer to `show map <file>; show stat`: the map's lines come before the stats header. */
-function parseSnapshot(answer: string): Snapshot {
+function parseSnapshot(answer: string, unreadable: Unreadable): Snapshot {
   const header = answer.search(/^# pxname,/m);
-  if (header < 0) throw new UserError(`HAProxy's admin socket answered show stat without its header: ${oneLine(answer).slice(0, 200) || 'nothing'}`);
-  return { map: parseShowMap(answer.slice(0, header)), stats: parseShowStat(answer.slice(header)) };
+  if (header < 0) throw unreadable(answer);
+  return { map: parseShowMap(answer.slice(0, header), unreadable), stats: parseShowStat(answer.slice(header)) };
 }
 
-/** `show map` lines are `0x55d0c0a0 live bg_blue`; undefined when HAProxy does not know the map. */
-function parseShowMap(answer: string): Map<string, string> | undefined {
-  if (/unknown map identifier/i.test(answer)) return undefined;
-  return parseLiveMap(answer.split('\n').map((line) => line.replace(/^0x[0-9a-f]+\s+/i, '')).join('\n'));
+/**
+ * `show map <file>` lines are `0x55d0c0a0 live bg_blue`, and HAProxy ends every answer with an
+ * empty line (an empty map answers just that); undefined when HAProxy does not know the map. Any
+ * other answer (nothing at all, the master CLI's "Unknown command") is unreadable, never "empty".
+ */
+function parseShowMap(answer: string, unreadable: Unreadable): Map<string, string> | undefined {
+  if (/^Unknown map identifier\b.*\n\n$/.test(answer)) return undefined;
+  const lines = answer.split('\n');
+  const complete = answer === '\n' || answer.endsWith('\n\n');
+  const entries = lines.slice(0, -2).map((line) => /^0x[0-9a-f]+ (\S+) (\S+)$/i.exec(line));
+  if (!complete || entries.some((entry) => !entry)) throw unreadable(answer);
+  return new Map(entries.map((entry) => [entry?.[1] ?? '', entry?.[2] ?? '']));
 }
 
 /** `show stat` CSV, one record per line keyed by the header's column names. */
