@@ -6,7 +6,7 @@ import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
 import type { Settings } from '../settings.js';
-import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from './haproxy-config.js';
+import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
 
 export interface HaproxyOptions extends HaproxyLayout {
   /** For the plan and the summary: `HAProxy on lb1`. */
@@ -218,7 +218,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** Renders the config from both colors' hosts and installs it when it changed; once per run. */
   private syncMembersOnce(): Promise<string> {
-    this.membersSynced ??= this.ensureMembers();
+    this.membersSynced ??= this.ensureMembers().then((detail) => (core.info(`HAProxy: ${detail}`), detail));
     return this.membersSynced;
   }
 
@@ -228,11 +228,28 @@ export class HaproxyTraffic implements Traffic {
    */
   async ensureMembers(): Promise<string> {
     const [blue, green] = await Promise.all([this.inventory.hostsOf('blue'), this.inventory.hostsOf('green')]);
-    const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort: this.options.appPort, healthPath: this.options.healthPath, expectedStatus: this.options.expectedStatus });
     const installed = await this.readFile(this.options.configPath);
-    if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))`;
+    const kept = installed === undefined ? {} : await this.servingChecks(installed);
+    const { appPort, healthPath, expectedStatus } = this.options;
+    const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort, healthPath, expectedStatus, kept });
+    const changed = Object.entries(kept)
+      .filter(([, checks]) => checks.healthPath !== healthPath || checks.expectedStatus !== expectedStatus || checks.appPort !== appPort)
+      .map(([color, checks]) => `; ${color} serves traffic, so it keeps its installed check (GET ${checks.healthPath} expecting ${checks.expectedStatus}, port ${checks.appPort}) until a run releases to it`);
+    if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))${changed.join('')}`;
     await this.installConfig(config, installed);
-    return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded`;
+    return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded${changed.join('')}`;
+  }
+
+  /**
+   * The installed checks of the colors HAProxy routes live traffic to (both during a split): this
+   * run's health settings are for the color it releases to, and applied to a serving color they
+   * could mark every live server DOWN (a new health path the running release does not answer).
+   */
+  private async servingChecks(installed: string): Promise<Partial<Record<Color, BackendChecks>>> {
+    const live = this.liveOf(await this.showMap());
+    const serving: Color[] = live.kind === 'color' ? [live.color] : live.kind === 'weighted' ? ['blue', 'green'] : [];
+    const checks = installedChecks(installed);
+    return Object.fromEntries(serving.flatMap((color) => (checks[color] ? [[color, checks[color]]] : [])));
   }
 
   /** Validate, keep the previous file, rename the new one into place, reload; put the previous one back on failure. */
