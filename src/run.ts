@@ -39,7 +39,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     provider = (dependencies.createProvider ?? createProvider)(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
     const recordedLive = record.recordedLive();
-    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }), ...(recordedLive && { recordedLive }) };
+    const recordedReleases = { ...(record.releaseOn('blue') && { blue: record.releaseOn('blue') }), ...(record.releaseOn('green') && { green: record.releaseOn('green') }) };
+    const context: RunContext = { settings, provider, hosts: {}, recordedReleases, ...(interruptedMoveTo && { interruptedMoveTo }), ...(recordedLive && { recordedLive }) };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { otherColor, type Color } from '../colors.js';
-import { UserError, oneLine } from '../errors.js';
+import { UserError, messageOf, oneLine } from '../errors.js';
 import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
@@ -331,11 +331,9 @@ export class HaproxyTraffic implements Traffic {
   /** Writes the map file from HAProxy's runtime map (when it has ours), or a first one when there is none. */
   private async persistRuntimeMap(): Promise<void> {
     const runtime = await this.showMap();
-    const live = runtime?.get(MAP_KEYS.live);
-    const preview = runtime?.get(MAP_KEYS.preview);
-    if (live !== undefined && preview !== undefined) {
-      const previewColor = colorOfBackend(preview) ?? this.options.initialColor;
-      await this.writeMapFile(colorOfBackend(live), previewColor, Number(runtime?.get(MAP_KEYS.split) ?? 0));
+    const text = runtime && mapFileText(runtime, this.options.initialColor);
+    if (text !== undefined) {
+      await this.writeFileAtomically(this.mapPath, text);
     } else if ((await this.readFile(this.mapPath)) === undefined) {
       await this.writeMapFile(undefined, this.options.initialColor);
     }
@@ -378,10 +376,46 @@ export class HaproxyTraffic implements Traffic {
     const [read = '', answer = ''] = result.stdout.split(`\n${SWITCHED}\n`);
     const unreadable = this.unreadable(`show map ${this.mapPath}; show stat`);
     if (result.code === 3) return { before: parseSnapshot(read, unreadable), refused: true };
-    if (result.code !== 0) throw new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
-    // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
-    if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
-    return { before: parseSnapshot(read, unreadable), refused: false };
+    const failed = (detail: string) => new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${detail}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
+    const written = result.stdout.includes(`\n${SWITCHED}\n`);
+    if (!written) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
+    const before = parseSnapshot(read, unreadable);
+    try {
+      if (result.code !== 0) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
+      // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
+      if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
+    } catch (error) {
+      // The map file already names the new route; left so, a later reload or restart would route
+      // there, unvalidated. Put it back to what HAProxy routes to now.
+      throw new UserError(`${messageOf(error)} ${await this.restoreMapFile(before.map)}`);
+    }
+    return { before, refused: false };
+  }
+
+  /**
+   * After a failed `set map`: writes the map file from HAProxy's runtime map (what it routes to
+   * now, whatever part of the switch took effect), or from what it routed to before the switch
+   * when the runtime map cannot be read. Returns a sentence saying which.
+   */
+  private async restoreMapFile(before: Map<string, string> | undefined): Promise<string> {
+    // A map with a backend that is not ours cannot be written back as ours: treat it as unreadable.
+    const textOf = (entries: Map<string, string> | undefined) => {
+      try {
+        return entries && mapFileText(entries);
+      } catch {
+        return undefined;
+      }
+    };
+    const runtime = await this.showMap().catch(() => undefined);
+    const [entries, what] = textOf(runtime) ? [runtime, 'to what HAProxy routes to now'] : [before, 'to what HAProxy routed to before this switch (its runtime map could not be read)'];
+    const text = textOf(entries);
+    if (!text) return `${this.mapPath} may name the new route: check it before HAProxy reloads.`;
+    try {
+      await this.writeFileAtomically(this.mapPath, text);
+      return `${this.mapPath} was put back ${what} (${MAP_KEYS.live} ${entries?.get(MAP_KEYS.live) ?? ''}).`;
+    } catch (error) {
+      return `Putting ${this.mapPath} back failed too (${messageOf(error)}): check it before HAProxy reloads.`;
+    }
   }
 
   private async setMap(key: string, value: string): Promise<void> {
@@ -461,6 +495,14 @@ interface Snapshot {
 }
 
 type Unreadable = (answer: string) => UserError;
+
+/** The map file's text for a runtime map that has the live and preview keys; undefined otherwise. */
+function mapFileText(entries: Map<string, string>, previewWhenNone: Color = 'blue'): string | undefined {
+  const live = entries.get(MAP_KEYS.live);
+  const preview = entries.get(MAP_KEYS.preview);
+  if (live === undefined || preview === undefined) return undefined;
+  return renderLiveMap(colorOfBackend(live), colorOfBackend(preview) ?? previewWhenNone, Number(entries.get(MAP_KEYS.split) ?? 0));
+}
 
 /** The answer to `show map <file>; show stat`: the map's lines come before the stats header. */
 function parseSnapshot(answer: string, unreadable: Unreadable): Snapshot {
