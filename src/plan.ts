@@ -401,7 +401,8 @@ async function moveBack(c: RunContext, problem: string, failedAt: number): Promi
   } catch (error) {
     // The move back may have taken effect all the same: what is live now is what gets recorded.
     const now = await c.provider.traffic.readLive().catch(() => undefined);
-    if (now) c.liveAfter = now;
+    // Unread, it is unknown: the color validate read before the move back may no longer be live.
+    c.liveAfter = now ?? { kind: 'unknown', reason: 'not readable after the failed move back' };
     if (liveColor(now) !== previous) throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. ${c.provider.traffic.description} reports ${describeLive(now)} live. Check the load balancer now.`);
     despite = ` (${c.provider.traffic.description} reports it live, though the move back reported: ${messageOf(error)})`;
   }
