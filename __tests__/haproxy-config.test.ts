@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Color } from '../src/colors.js';
 import { UserError } from '../src/errors.js';
 import type { Host } from '../src/providers/types.js';
-import { colorOfBackend, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from '../src/traffic/haproxy-config.js';
+import { colorOfBackend, installedChecks, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from '../src/traffic/haproxy-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bgp-haproxy-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -84,6 +84,16 @@ describe('the rendered haproxy.cfg', () => {
   it('uses the health path and expected status of the inputs', () => {
     const custom = renderHaproxyConfig(layout, { ...members, healthPath: '/status/ready', expectedStatus: 204 });
     expect(section(custom, 'backend bg_green')).toEqual(expect.arrayContaining(['option httpchk GET /status/ready', 'http-check expect status 204']));
+  });
+
+  it('keeps the installed checks and port of a color that serves traffic, read back from the installed file', () => {
+    const installed = renderHaproxyConfig(layout, members);
+    expect(installedChecks(installed)).toEqual({ blue: { healthPath: '/health', expectedStatus: 200, appPort: 5000 }, green: { healthPath: '/health', expectedStatus: 200, appPort: 5000 } });
+    const next = renderHaproxyConfig(layout, { ...members, healthPath: '/ready', expectedStatus: 204, appPort: 5001, kept: { blue: installedChecks(installed).blue } });
+    expect(section(next, 'backend bg_blue')).toEqual(expect.arrayContaining(['option httpchk GET /health', 'http-check expect status 200', 'server 10.0.0.11 10.0.0.11:5000']));
+    expect(section(next, 'backend bg_green')).toEqual(expect.arrayContaining(['option httpchk GET /ready', 'http-check expect status 204', 'server _fd00::5_:2222 [fd00::5]:5001']));
+    expect(installedChecks(next).green).toEqual({ healthPath: '/ready', expectedStatus: 204, appPort: 5001 });
+    expect(installedChecks('global\n  master-worker\n')).toEqual({});
   });
 
   it('refuses a value that would change the meaning of the config, naming the input', () => {

@@ -32,6 +32,10 @@ export interface RunContext {
   resumedMove?: boolean;
   /** True once the job is cancelled: a progressive step stops holding its share and ends. */
   cancelled?: () => boolean;
+  /** The color the state variable records as live, when state is on and records one. */
+  recordedLive?: Color;
+  /** The release the state variable records on each color, when state is on. */
+  recordedReleases?: Partial<Record<Color, string>>;
 }
 
 /**
@@ -121,7 +125,20 @@ const locate: RunPhase = {
       c.liveBefore = { kind: 'color', color: otherColor(live) };
       return `live: ${live}, moved there by an earlier attempt of this ${c.settings.mode} that stopped before validating; validating it now`;
     }
+    if (c.liveBefore.kind === 'none' && c.recordedLive) {
+      // "Nothing live" sends a deploy to initial-color: only when the balancer and the record agree.
+      throw new UserError(
+        `${c.provider.traffic.description} reports nothing live, but the state variable ${c.settings.github.stateVariable} records ${c.recordedLive} as live, so which hosts are idle cannot be told. Nothing was changed. Check the load balancer; if nothing is live indeed, delete the repository variable ${c.settings.github.stateVariable} and run again.`,
+      );
+    }
     c.target = targetOf(c.settings.mode, c.liveBefore, c.settings.initialColor);
+    const onTarget = c.target && c.recordedReleases?.[c.target];
+    if (c.settings.mode === 'switch' && onTarget && onTarget !== c.settings.release) {
+      // A switch sends users to whatever the idle color runs: it must be the release this run was asked for.
+      throw new UserError(
+        `This switch is for release ${c.settings.release}, but the state variable ${c.settings.github.stateVariable} records release ${onTarget} on ${c.target}, so switching would send traffic to ${onTarget}. Nothing was changed. Deploy ${c.settings.release} to ${c.target} first (mode: deploy), or switch with release: ${onTarget} if that is the one to go live.`,
+      );
+    }
     const verb = { deploy: 'deploying to', switch: 'switching to', rollback: 'rolling back to' }[c.settings.mode];
     return `live: ${describeLive(c.liveBefore)}; ${verb} ${c.target ?? 'unknown'}`;
   },
@@ -256,11 +273,29 @@ const moveTraffic: RunPhase = {
   async run(c) {
     const target = c.target;
     if (!target) throw new Error('switch before locate');
-    const detail = await c.provider.traffic.moveTo(target, targetHosts(c));
+    const detail = await moveOrReadBack(c, target);
     const unweighted = c.settings.mode === 'switch' && c.settings.rollout.steps.length > 1 && !c.provider.traffic.shiftTo;
     return unweighted ? `${detail} (all at once: ${c.provider.traffic.description} has no weights, so traffic-steps were not applied)` : detail;
   },
 };
+
+/**
+ * Moves all traffic to `target`. A move that failed may still have taken effect (the answer was
+ * lost, a check after it failed): the live color is read back, and when `target` is live the move
+ * counts (the run validates it and records it; reported as a failure, a rerun would read `target`
+ * as the old color and move traffic straight back). Otherwise the error stands, with what is live.
+ */
+async function moveOrReadBack(c: RunContext, target: Color): Promise<string> {
+  try {
+    return await c.provider.traffic.moveTo(target, targetHosts(c));
+  } catch (error) {
+    const now = await c.provider.traffic.readLive().catch(() => undefined);
+    if (liveColor(now) !== target) throw error;
+    const detail = `${target} is live (read back from ${c.provider.traffic.description}), though the move reported: ${messageOf(error)}`;
+    core.warning(detail, { title: `The move to ${target} took effect despite an error` });
+    return detail;
+  }
+}
 
 /** One step of a progressive switch: a share of traffic on the new color, held and watched for the pause. */
 function shiftStep(percent: number): RunPhase {
@@ -367,15 +402,21 @@ async function moveBack(c: RunContext, problem: string, failedAt: number): Promi
   const previous = fromColor(c);
   annotateError(problem, `Validation failed on ${c.target ?? 'the new color'}`);
   if (!previous) throw new UserError(`Validation failed: ${problem}. Nothing was live before, so there is nothing to move back to.`);
+  let despite = '';
   try {
     await c.provider.traffic.moveTo(previous, c.hosts[previous] ?? (await c.provider.inventory.hostsOf(previous)));
-    c.autoRollbackMs = Math.round(performance.now() - failedAt);
-    c.liveAfter = await c.provider.traffic.readLive();
-    c.movedBack = previous;
   } catch (error) {
-    throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. Check the load balancer now.`);
+    // The move back may have taken effect all the same: what is live now is what gets recorded.
+    const now = await c.provider.traffic.readLive().catch(() => undefined);
+    // Unread, it is unknown: the color validate read before the move back may no longer be live.
+    c.liveAfter = now ?? { kind: 'unknown', reason: 'not readable after the failed move back' };
+    if (liveColor(now) !== previous) throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. ${c.provider.traffic.description} reports ${describeLive(now)} live. Check the load balancer now.`);
+    despite = ` (${c.provider.traffic.description} reports it live, though the move back reported: ${messageOf(error)})`;
   }
-  throw new UserError(`Validation failed: ${problem}. Traffic was moved back to ${previous} ${c.autoRollbackMs} ms after the failed check.`);
+  c.autoRollbackMs = Math.round(performance.now() - failedAt);
+  c.liveAfter = await c.provider.traffic.readLive().catch((error: unknown) => ({ kind: 'unknown' as const, reason: messageOf(error) }));
+  c.movedBack = previous;
+  throw new UserError(`Validation failed: ${problem}. Traffic was moved back to ${previous} ${c.autoRollbackMs} ms after the failed check${despite}.`);
 }
 
 /** A hook the user gave, as a phase: on the runner, or on each host of the target color. */

@@ -47,7 +47,17 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     provider = (dependencies.createProvider ?? createProvider)(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
     const { cancellation } = dependencies;
-    const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }), ...(cancellation && { cancelled: () => cancellation.requested }) };
+    const recordedLive = record.recordedLive();
+    const recordedReleases = { ...(record.releaseOn('blue') && { blue: record.releaseOn('blue') }), ...(record.releaseOn('green') && { green: record.releaseOn('green') }) };
+    const context: RunContext = {
+      settings,
+      provider,
+      hosts: {},
+      recordedReleases,
+      ...(interruptedMoveTo && { interruptedMoveTo }),
+      ...(recordedLive && { recordedLive }),
+      ...(cancellation && { cancelled: () => cancellation.requested }),
+    };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;

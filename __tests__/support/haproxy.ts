@@ -22,6 +22,7 @@ import { HaproxyTraffic, type HaproxyOptions } from '../../src/traffic/haproxy.j
 const APP_PSGI = new URL('../../examples/app/app.psgi', import.meta.url).pathname;
 const APP_PORT = 5000;
 const FAULTY_PSGI = new URL('./faulty-release.psgi', import.meta.url).pathname;
+const READY_PSGI = new URL('./ready-release.psgi', import.meta.url).pathname;
 
 /** A child process of the lab: started by it, stopped by its pid only. */
 export class Child {
@@ -78,13 +79,15 @@ export class AppServer {
   }
 
   /** Starts Starman on the host's address, serving a copy of the example app that knows its color and release. */
-  async start(release = 'r1', { faulty = false } = {}): Promise<void> {
+  async start(release = 'r1', { faulty = false, ready = false } = {}): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     copyFileSync(APP_PSGI, join(this.dir, 'app.psgi'));
     // A faulty release: healthy to every check, a 500 on every other real request.
     if (faulty) copyFileSync(FAULTY_PSGI, join(this.dir, 'faulty.psgi'));
+    // A release that also answers `/ready` (200), which the example app does not (404).
+    if (ready) copyFileSync(READY_PSGI, join(this.dir, 'ready.psgi'));
     writeFileSync(join(this.dir, '.bluegreen-release.json'), JSON.stringify({ app: 'shop', release, color: this.host.color }));
-    const psgi = join(this.dir, faulty ? 'faulty.psgi' : 'app.psgi');
+    const psgi = join(this.dir, faulty ? 'faulty.psgi' : ready ? 'ready.psgi' : 'app.psgi');
     this.child = start(`starman ${this.host.name}`, 'starman', ['--listen', `${this.host.address}:${APP_PORT}`, '--workers', String(this.workers), psgi], join(this.dir, 'starman.log'));
     const child = this.child;
     await waitFor(`Starman on ${this.host.name}`, async () => (await fetch(`${this.url}/health`)).ok, child);
@@ -125,6 +128,8 @@ export class HaproxyLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'bgp-haproxy-'));
   readonly configPath = join(this.dir, 'haproxy.cfg');
   readonly socketPath = join(this.dir, 'admin.sock');
+  /** The master CLI (`haproxy -S`): a socket that answers `show map` with "Unknown command". */
+  readonly masterSocketPath = join(this.dir, 'master.sock');
   readonly address: string;
   readonly liveUrl: string;
   readonly previewUrl: string;
@@ -227,7 +232,7 @@ export class HaproxyLab {
 
   /** `haproxy -W`: master-worker, in the foreground so the lab owns the master's pid. */
   async startHaproxy(): Promise<void> {
-    this.haproxy = start('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy.log'));
+    this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'));
     const traffic = this.traffic();
     await waitFor('HAProxy', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
   }

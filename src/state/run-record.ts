@@ -99,6 +99,11 @@ export class RunRecord {
     return color ? this.recorded?.releases[color] : undefined;
   }
 
+  /** The color the state records as live, when state is on and records one. */
+  recordedLive(): Color | undefined {
+    return this.recorded?.live;
+  }
+
   /** The color an interrupted earlier attempt of this switch or rollback moved traffic to, if any. */
   interruptedMoveTo(): Color | undefined {
     return interruptedMove(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, run: this.run });

@@ -31,11 +31,20 @@ export interface HaproxyLayout {
   previewBind: string;
 }
 
-export interface HaproxyMembers {
-  hosts: Record<Color, Host[]>;
+/** How HAProxy checks the servers of a backend, and the port it sends requests to. */
+export interface BackendChecks {
   appPort: number;
   healthPath: string;
   expectedStatus: number;
+}
+
+export interface HaproxyMembers extends BackendChecks {
+  hosts: Record<Color, Host[]>;
+  /**
+   * Checks to keep for a color instead of this run's (`installedChecks`): the color that serves
+   * traffic keeps what it was checked with, so a new `health-path` cannot mark it DOWN.
+   */
+  kept?: Partial<Record<Color, BackendChecks>>;
 }
 
 /** The map file sits beside the config: `/etc/haproxy/haproxy.cfg` -> `/etc/haproxy/haproxy.live.map`. */
@@ -142,14 +151,14 @@ export function renderHaproxyConfig(layout: HaproxyLayout, members: HaproxyMembe
     `backend ${BACKENDS.none}`,
     '  http-request return status 503 content-type text/plain string "No color is live yet."',
   ];
-  const healthPath = word(members.healthPath, 'health-path');
   for (const color of COLORS) {
+    const checks = members.kept?.[color] ?? members;
     lines.push(
       '',
       `backend ${backendOf(color)}`,
       '  balance roundrobin',
-      `  option httpchk GET ${healthPath}`,
-      `  http-check expect status ${members.expectedStatus}`,
+      `  option httpchk GET ${word(checks.healthPath, 'health-path')}`,
+      `  http-check expect status ${checks.expectedStatus}`,
       `  default-server check inter ${SERVER_CHECKS.interMs / 1000}s fall ${SERVER_CHECKS.fall} rise ${SERVER_CHECKS.rise}`,
     );
     const seen = new Map<string, Host>();
@@ -158,8 +167,26 @@ export function renderHaproxyConfig(layout: HaproxyLayout, members: HaproxyMembe
       const other = seen.get(name);
       if (other) throw new UserError(`Hosts ${other.name} and ${host.name} of the ${color} color get the same HAProxy server name ${name}. List each host once.`);
       seen.set(name, host);
-      lines.push(`  server ${name} ${word(serverAddress(host.address, members.appPort), `The address of host ${host.name}`)}`);
+      lines.push(`  server ${name} ${word(serverAddress(host.address, checks.appPort), `The address of host ${host.name}`)}`);
     }
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The checks and port each color's backend has in a config this module rendered: its `option
+ * httpchk` path, `http-check expect status` and its servers' port. A color whose backend is
+ * missing or not in that form (a config of someone else's) is left out.
+ */
+export function installedChecks(config: string): Partial<Record<Color, BackendChecks>> {
+  const found: Partial<Record<Color, BackendChecks>> = {};
+  const sections = config.split(/\n(?=\S)/);
+  for (const color of COLORS) {
+    const section = sections.find((text) => text.startsWith(`backend ${backendOf(color)}\n`));
+    const healthPath = section && /^\s+option httpchk GET (\S+)$/m.exec(section)?.[1];
+    const expectedStatus = section && /^\s+http-check expect status (\d+)$/m.exec(section)?.[1];
+    const appPort = section && /^\s+server \S+ \S*:(\d+)$/m.exec(section)?.[1];
+    if (healthPath && expectedStatus && appPort) found[color] = { healthPath, expectedStatus: Number(expectedStatus), appPort: Number(appPort) };
+  }
+  return found;
 }

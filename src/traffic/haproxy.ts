@@ -1,12 +1,12 @@
 import * as core from '@actions/core';
 import { otherColor, type Color } from '../colors.js';
-import { UserError, oneLine } from '../errors.js';
+import { UserError, messageOf, oneLine } from '../errors.js';
 import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
 import type { Settings } from '../settings.js';
-import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from './haproxy-config.js';
+import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
 
 export interface HaproxyOptions extends HaproxyLayout {
   /** For the plan and the summary: `HAProxy on lb1`. */
@@ -97,12 +97,33 @@ export class HaproxyTraffic implements Traffic {
     if (/[\s;#]/.test(this.mapPath)) throw new UserError(`Input 'haproxy-config': '${options.configPath}' has a space, \`;\` or \`#\`. Use a plain path such as /etc/haproxy/haproxy.cfg.`);
   }
 
+  /**
+   * Which color HAProxy routes to, from its own runtime map. Only a complete answer counts: an empty
+   * one (a worker that does not answer), the master CLI's "Unknown command", or anything else that
+   * is not our map is refused, never read as "nothing live" (that would send a deploy to the live
+   * hosts). HAProxy without our map is "nothing live" only when it routes to no server at all (a
+   * stock config before the first run); with servers it runs a config we cannot read, so refuse.
+   */
   async readLive(): Promise<LiveTraffic> {
-    return this.liveOf(await this.showMap());
+    const snapshot = await this.snapshot();
+    if (snapshot.map === undefined) await this.refuseForeignConfig(snapshot.stats);
+    return this.liveOf(snapshot.map);
+  }
+
+  /** HAProxy does not know our map: fine while it routes to no server, else it runs a config we cannot read. */
+  private async refuseForeignConfig(stats: StatRow[]): Promise<void> {
+    const servers = stats.filter((row) => row.svname !== 'FRONTEND' && row.svname !== 'BACKEND').map((row) => `${row.pxname}/${row.svname}`);
+    if (servers.length === 0) return;
+    // The maps it does use: a config rendered for another haproxy-config path shows up here.
+    const maps = [...(await this.command('show map')).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
+    const shown = servers.length > 5 ? `${servers.slice(0, 5).join(', ')} and ${servers.length - 5} more` : servers.join(', ');
+    throw new UserError(
+      `HAProxy on ${this.runner.description} does not know the map ${this.mapPath} (from haproxy-config ${this.options.configPath}) but routes to servers (${shown}), so which color is live cannot be told. ${maps.length ? `It uses ${maps.join(', ')}: set haproxy-config to the config beside it` : 'Set haproxy-config to the file HAProxy runs'}. Nothing was changed.`,
+    );
   }
 
   private liveOf(entries: Map<string, string> | undefined): LiveTraffic {
-    // A running HAProxy without our map runs someone else's config: nothing of ours is live yet.
+    // A running HAProxy without our map and without servers (checked by readLive): nothing is live yet.
     const color = liveKeyColor(entries);
     const preview = entries?.get(MAP_KEYS.preview);
     const previewColor = preview === undefined ? undefined : colorOfBackend(preview);
@@ -197,7 +218,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** Renders the config from both colors' hosts and installs it when it changed; once per run. */
   private syncMembersOnce(): Promise<string> {
-    this.membersSynced ??= this.ensureMembers();
+    this.membersSynced ??= this.ensureMembers().then((detail) => (core.info(`HAProxy: ${detail}`), detail));
     return this.membersSynced;
   }
 
@@ -207,11 +228,28 @@ export class HaproxyTraffic implements Traffic {
    */
   async ensureMembers(): Promise<string> {
     const [blue, green] = await Promise.all([this.inventory.hostsOf('blue'), this.inventory.hostsOf('green')]);
-    const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort: this.options.appPort, healthPath: this.options.healthPath, expectedStatus: this.options.expectedStatus });
     const installed = await this.readFile(this.options.configPath);
-    if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))`;
+    const kept = installed === undefined ? {} : await this.servingChecks(installed);
+    const { appPort, healthPath, expectedStatus } = this.options;
+    const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort, healthPath, expectedStatus, kept });
+    const changed = Object.entries(kept)
+      .filter(([, checks]) => checks.healthPath !== healthPath || checks.expectedStatus !== expectedStatus || checks.appPort !== appPort)
+      .map(([color, checks]) => `; ${color} serves traffic, so it keeps its installed check (GET ${checks.healthPath} expecting ${checks.expectedStatus}, port ${checks.appPort}) until a run releases to it`);
+    if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))${changed.join('')}`;
     await this.installConfig(config, installed);
-    return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded`;
+    return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded${changed.join('')}`;
+  }
+
+  /**
+   * The installed checks of the colors HAProxy routes live traffic to (both during a split): this
+   * run's health settings are for the color it releases to, and applied to a serving color they
+   * could mark every live server DOWN (a new health path the running release does not answer).
+   */
+  private async servingChecks(installed: string): Promise<Partial<Record<Color, BackendChecks>>> {
+    const live = this.liveOf(await this.showMap());
+    const serving: Color[] = live.kind === 'color' ? [live.color] : live.kind === 'weighted' ? ['blue', 'green'] : [];
+    const checks = installedChecks(installed);
+    return Object.fromEntries(serving.flatMap((color) => (checks[color] ? [[color, checks[color]]] : [])));
   }
 
   /** Validate, keep the previous file, rename the new one into place, reload; put the previous one back on failure. */
@@ -293,11 +331,9 @@ export class HaproxyTraffic implements Traffic {
   /** Writes the map file from HAProxy's runtime map (when it has ours), or a first one when there is none. */
   private async persistRuntimeMap(): Promise<void> {
     const runtime = await this.showMap();
-    const live = runtime?.get(MAP_KEYS.live);
-    const preview = runtime?.get(MAP_KEYS.preview);
-    if (live !== undefined && preview !== undefined) {
-      const previewColor = colorOfBackend(preview) ?? this.options.initialColor;
-      await this.writeMapFile(colorOfBackend(live), previewColor, Number(runtime?.get(MAP_KEYS.split) ?? 0));
+    const text = runtime && mapFileText(runtime, this.options.initialColor);
+    if (text !== undefined) {
+      await this.writeFileAtomically(this.mapPath, text);
     } else if ((await this.readFile(this.mapPath)) === undefined) {
       await this.writeMapFile(undefined, this.options.initialColor);
     }
@@ -338,11 +374,48 @@ export class HaproxyTraffic implements Traffic {
     const argv = ['sh', '-c', SWITCH_SCRIPT, 'sh', this.mapPath, backendOf(target), commands, renderLiveMap(route.live, route.preview, route.split), ...this.socatArgv()];
     const result = await this.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS });
     const [read = '', answer = ''] = result.stdout.split(`\n${SWITCHED}\n`);
-    if (result.code === 3) return { before: parseSnapshot(read), refused: true };
-    if (result.code !== 0) throw new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
-    // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
-    if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
-    return { before: parseSnapshot(read), refused: false };
+    const unreadable = this.unreadable(`show map ${this.mapPath}; show stat`);
+    if (result.code === 3) return { before: parseSnapshot(read, unreadable), refused: true };
+    const failed = (detail: string) => new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${detail}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
+    const written = result.stdout.includes(`\n${SWITCHED}\n`);
+    if (!written) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
+    const before = parseSnapshot(read, unreadable);
+    try {
+      if (result.code !== 0) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
+      // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
+      if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
+    } catch (error) {
+      // The map file already names the new route; left so, a later reload or restart would route
+      // there, unvalidated. Put it back to what HAProxy routes to now.
+      throw new UserError(`${messageOf(error)} ${await this.restoreMapFile(before.map)}`);
+    }
+    return { before, refused: false };
+  }
+
+  /**
+   * After a failed `set map`: writes the map file from HAProxy's runtime map (what it routes to
+   * now, whatever part of the switch took effect), or from what it routed to before the switch
+   * when the runtime map cannot be read. Returns a sentence saying which.
+   */
+  private async restoreMapFile(before: Map<string, string> | undefined): Promise<string> {
+    // A map with a backend that is not ours cannot be written back as ours: treat it as unreadable.
+    const textOf = (entries: Map<string, string> | undefined) => {
+      try {
+        return entries && mapFileText(entries);
+      } catch {
+        return undefined;
+      }
+    };
+    const runtime = await this.showMap().catch(() => undefined);
+    const [entries, what] = textOf(runtime) ? [runtime, 'to what HAProxy routes to now'] : [before, 'to what HAProxy routed to before this switch (its runtime map could not be read)'];
+    const text = textOf(entries);
+    if (!text) return `${this.mapPath} may name the new route: check it before HAProxy reloads.`;
+    try {
+      await this.writeFileAtomically(this.mapPath, text);
+      return `${this.mapPath} was put back ${what} (${MAP_KEYS.live} ${entries?.get(MAP_KEYS.live) ?? ''}).`;
+    } catch (error) {
+      return `Putting ${this.mapPath} back failed too (${messageOf(error)}): check it before HAProxy reloads.`;
+    }
   }
 
   private async setMap(key: string, value: string): Promise<void> {
@@ -354,7 +427,17 @@ export class HaproxyTraffic implements Traffic {
 
   /** The runtime map, or undefined when the running config does not use our map file. */
   private async showMap(): Promise<Map<string, string> | undefined> {
-    return parseShowMap(await this.command(`show map ${this.mapPath}`));
+    return parseShowMap(await this.command(`show map ${this.mapPath}`), this.unreadable(`show map ${this.mapPath}`));
+  }
+
+  /** Describes an answer that is not what HAProxy's admin socket gives, as the error to refuse with. */
+  private unreadable(command: string): (answer: string) => UserError {
+    return (answer) => {
+      const said = oneLine(answer).slice(0, 120);
+      return new UserError(
+        `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} gave no readable answer to \`${command}\` (${said ? `it said: ${said}` : 'an empty answer: is its worker stopped or hung?'}), so which color is live cannot be told. Nothing was changed. Check that HAProxy runs and that input haproxy-socket names its \`stats socket ... level admin\`, not the master CLI.`,
+      );
+    };
   }
 
   async showStat(): Promise<StatRow[]> {
@@ -363,7 +446,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** The runtime map and the stats, read in one call. */
   private async snapshot(): Promise<Snapshot> {
-    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`));
+    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`), this.unreadable(`show map ${this.mapPath}; show stat`));
   }
 
   private async workerPid(): Promise<string> {
@@ -411,17 +494,35 @@ interface Snapshot {
   stats: StatRow[];
 }
 
-/** The answer to `show map <file>; show stat`: the map's lines come before the stats header. */
-function parseSnapshot(answer: string): Snapshot {
-  const header = answer.search(/^# pxname,/m);
-  if (header < 0) throw new UserError(`HAProxy's admin socket answered show stat without its header: ${oneLine(answer).slice(0, 200) || 'nothing'}`);
-  return { map: parseShowMap(answer.slice(0, header)), stats: parseShowStat(answer.slice(header)) };
+type Unreadable = (answer: string) => UserError;
+
+/** The map file's text for a runtime map that has the live and preview keys; undefined otherwise. */
+function mapFileText(entries: Map<string, string>, previewWhenNone: Color = 'blue'): string | undefined {
+  const live = entries.get(MAP_KEYS.live);
+  const preview = entries.get(MAP_KEYS.preview);
+  if (live === undefined || preview === undefined) return undefined;
+  return renderLiveMap(colorOfBackend(live), colorOfBackend(preview) ?? previewWhenNone, Number(entries.get(MAP_KEYS.split) ?? 0));
 }
 
-/** `show map` lines are `0x55d0c0a0 live bg_blue`; undefined when HAProxy does not know the map. */
-function parseShowMap(answer: string): Map<string, string> | undefined {
-  if (/unknown map identifier/i.test(answer)) return undefined;
-  return parseLiveMap(answer.split('\n').map((line) => line.replace(/^0x[0-9a-f]+\s+/i, '')).join('\n'));
+/** The answer to `show map <file>; show stat`: the map's lines come before the stats header. */
+function parseSnapshot(answer: string, unreadable: Unreadable): Snapshot {
+  const header = answer.search(/^# pxname,/m);
+  if (header < 0) throw unreadable(answer);
+  return { map: parseShowMap(answer.slice(0, header), unreadable), stats: parseShowStat(answer.slice(header)) };
+}
+
+/**
+ * `show map <file>` lines are `0x55d0c0a0 live bg_blue`, and HAProxy ends every answer with an
+ * empty line (an empty map answers just that); undefined when HAProxy does not know the map. Any
+ * other answer (nothing at all, the master CLI's "Unknown command") is unreadable, never "empty".
+ */
+function parseShowMap(answer: string, unreadable: Unreadable): Map<string, string> | undefined {
+  if (/^Unknown map identifier\b.*\n\n$/.test(answer)) return undefined;
+  const lines = answer.split('\n');
+  const complete = answer === '\n' || answer.endsWith('\n\n');
+  const entries = lines.slice(0, -2).map((line) => /^0x[0-9a-f]+ (\S+) (\S+)$/i.exec(line));
+  if (!complete || entries.some((entry) => !entry)) throw unreadable(answer);
+  return new Map(entries.map((entry) => [entry?.[1] ?? '', entry?.[2] ?? '']));
 }
 
 /** `show stat` CSV, one record per line keyed by the header's column names. */
