@@ -249,7 +249,7 @@ describe('GitHub deployments', () => {
 
   it('marks the earlier successful deployments of the environment inactive once a new one succeeds, and leaves failed ones alone', async () => {
     const world = new MemoryWorld();
-    const deploymentInputs = (mode: string) => inputs({ mode, 'github-deployment': 'true', environment: 'production' });
+    const deploymentInputs = (mode: string) => inputs({ mode, 'github-deployment': 'true', 'deployment-environment': 'production' });
     expect((await runAction(deploymentInputs('switch'), world, env())).failed).toBe(false);
     world.unhealthy.add('blue-1');
     expect((await runAction(deploymentInputs('switch'), world, env())).failed).toBe(true);
