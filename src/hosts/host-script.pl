@@ -8,14 +8,21 @@
 # test-command, restart-command).
 #
 # Steps, in order, stopping at the first failure:
-#   1 fetch    the release into <app-dir>/releases/<id> (never into the live directory)
+#   1 fetch    the release into a temporary directory under <app-dir>/releases, and its digest
 #   2 install  CPAN dependencies (Carton, cpanm, or install-command)
 #   3 check    perl -c of the PSGI file, then the optional test command
-#   4 link     shared paths, then flip <app-dir>/current atomically (symlink + rename)
+#   4 link     shared paths; the complete release moves to releases/<id>; flip <app-dir>/current
+#              atomically (symlink + rename)
 #   5 restart  gracefully: server-starter | starman | systemd | command
 #   6 probe    the health path on this host, with retries and backoff
 #   7 prune    keep the last N releases
 # A failure in steps 5-6 puts the previous release back, restarts it and probes it again.
+#
+# Reruns are idempotent: releases/<id> only ever holds a complete release (installed and checked),
+# with the digest of its content in .bluegreen-release.json. The same id with the same content is
+# used as it is (and is left alone when it is already live and healthy); the same id with other
+# content replaces a release that is not live and is refused while live; a directory without a
+# digest (left half-installed by an older version) is installed again.
 #
 # Output, for the runner: `==> [n/7] step: what` when a step starts; at the end one of
 # `==> OK: ...` (exit 0), `==> FAILED step: why` (exit 1: nothing live changed),
@@ -25,6 +32,7 @@
 # Core modules only, and Perl 5.16 syntax: it runs on whatever perl the host has.
 use strict;
 use warnings;
+use Digest::SHA ();
 use Getopt::Long qw(GetOptionsFromArray);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
@@ -63,7 +71,9 @@ GetOptionsFromArray(\@ARGV, \%opt,
 ) or finish_failed('arguments', 'the action passed arguments this host script does not know (version mismatch?)');
 
 my $current_step = 'arguments';
-my ($app, $releases, $name, $dir, $previous, $fetched);
+my ($app, $releases, $name, $dir, $previous, $digest);
+# Where the release is built until it is complete: a temporary directory, then releases/<id>.
+my $work;
 
 sub say_line { print join('', @_), "\n" }
 
@@ -160,8 +170,9 @@ sub tail_of {
 # ---- 1. fetch ----------------------------------------------------------------------------------
 
 sub fetch_release {
-  # Removed at exit unless it became the release directory: a failed fetch leaves nothing behind.
+  # Removed at exit unless it became the release directory: a failed run leaves nothing behind.
   my $incoming = tempdir(".incoming-$$-XXXX", DIR => $releases, CLEANUP => 1);
+  $work = $incoming;
   my $source = $opt{source};
   if ($source eq 'stdin') {
     step('fetch', "unpack the uploaded release into releases/$name");
@@ -187,13 +198,69 @@ sub fetch_release {
   } else {
     fail("unknown release source '$source'");
   }
-  my $record = JSON::PP->new->canonical->pretty->encode({
-    release => $opt{release}, color => $opt{color}, app => $opt{'app-name'},
-    deployed_at => POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
-  });
-  write_file("$incoming/.bluegreen-release.json", $record);
   chmod 0755, $incoming;
-  rename($incoming, $dir) or fail("cannot move the release into $dir: $!");
+  $digest = content_digest($incoming);
+  say_line("content digest $digest");
+}
+
+# What the release holds, as a digest that does not depend on how it arrived (tarball timestamps,
+# git metadata): every path with its type, executable bit and content or link target, in order.
+# Left out: what the host adds itself (local/ from the install, the release record) and .git/.
+sub content_digest {
+  my ($root) = @_;
+  my $sha = Digest::SHA->new(256);
+  my @pending = ('');
+  while (@pending) {
+    my $relative = shift @pending;
+    my $path = $relative eq '' ? $root : "$root/$relative";
+    opendir(my $dh, $path) or fail("cannot read $path: $!");
+    my @entries = sort grep { $_ ne '.' && $_ ne '..' } readdir $dh;
+    closedir $dh;
+    my @subdirs;
+    for my $entry (@entries) {
+      my $inside = $relative eq '' ? $entry : "$relative/$entry";
+      next if $inside eq 'local' || $inside eq '.git' || $inside eq '.bluegreen-release.json';
+      my $full = "$root/$inside";
+      if (-l $full) {
+        $sha->add("link\0$inside\0", readlink($full), "\0");
+      } elsif (-d _) {
+        $sha->add("dir\0$inside\0");
+        push @subdirs, $inside;
+      } elsif (-f _) {
+        $sha->add('file', (-x _ ? 'x' : ''), "\0$inside\0", Digest::SHA->new(256)->addfile($full, 'b')->hexdigest, "\0");
+      }
+    }
+    unshift @pending, @subdirs;
+  }
+  return 'sha256:' . $sha->hexdigest;
+}
+
+sub release_record {
+  my ($release_dir) = @_;
+  my $text = read_file("$release_dir/.bluegreen-release.json");
+  return undef unless defined $text;
+  my $record = eval { JSON::PP->new->decode($text) };
+  return ref $record eq 'HASH' ? $record : undef;
+}
+
+# The release is complete (installed, checked, linked): recorded, then moved to releases/<id>.
+sub move_into_place {
+  write_file("$work/.bluegreen-release.json", JSON::PP->new->canonical->pretty->encode({
+    release => $opt{release}, color => $opt{color}, app => $opt{'app-name'}, digest => $digest,
+    deployed_at => POSIX::strftime('%Y-%m-%dT%H:%M:%SZ', gmtime),
+  }));
+  remove_tree($dir) if -e $dir || -l $dir;
+  rename($work, $dir) or fail("cannot move the release into $dir: $!");
+  $work = $dir;
+}
+
+# Removes what killed runs left: temporary directories whose process is gone.
+sub remove_stale_incoming {
+  opendir(my $dh, $releases) or return;
+  for my $entry (grep { /^\.incoming-(\d+)-/ && !kill(0, $1) } readdir $dh) {
+    remove_tree("$releases/$entry");
+    say_line("removed releases/$entry, left by a run that was stopped");
+  }
 }
 
 # ---- 2. install --------------------------------------------------------------------------------
@@ -202,16 +269,16 @@ sub install_dependencies {
   my %env = $opt{'cpan-mirror'} ? (PERL_CARTON_MIRROR => $opt{'cpan-mirror'}) : ();
   if (defined $opt{'install-command'} && $opt{'install-command'} ne '') {
     step('install', 'CPAN dependencies with install-command');
-    must_run(['sh', '-c', $opt{'install-command'}], 'install-command', dir => $dir, env => \%env);
-  } elsif (-f "$dir/cpanfile.snapshot") {
+    must_run(['sh', '-c', $opt{'install-command'}], 'install-command', dir => $work, env => \%env);
+  } elsif (-f "$work/cpanfile.snapshot") {
     step('install', 'CPAN dependencies with carton install --deployment');
     fail('carton is not installed on this host (Debian: apt-get install carton)') unless have_command('carton');
-    must_run(['carton', 'install', '--deployment'], 'carton install --deployment', dir => $dir, env => \%env);
-  } elsif (-f "$dir/cpanfile") {
+    must_run(['carton', 'install', '--deployment'], 'carton install --deployment', dir => $work, env => \%env);
+  } elsif (-f "$work/cpanfile") {
     step('install', 'CPAN dependencies with cpanm --installdeps into local/');
     fail('cpanm is not installed on this host (Debian: apt-get install cpanminus)') unless have_command('cpanm');
     my @mirror = $opt{'cpan-mirror'} ? ('--mirror', $opt{'cpan-mirror'}, '--mirror-only') : ();
-    must_run(['cpanm', '--notest', '--quiet', '--installdeps', '-L', 'local', @mirror, '.'], 'cpanm --installdeps', dir => $dir);
+    must_run(['cpanm', '--notest', '--quiet', '--installdeps', '-L', 'local', @mirror, '.'], 'cpanm --installdeps', dir => $work);
   } else {
     step('install', 'no cpanfile in the release: nothing to install');
   }
@@ -219,14 +286,14 @@ sub install_dependencies {
 
 # ---- 3. check ----------------------------------------------------------------------------------
 
-sub perl5lib { join(':', "$dir/local/lib/perl5", "$dir/lib", grep { defined && $_ ne '' } $ENV{PERL5LIB}) }
+sub perl5lib { join(':', "$work/local/lib/perl5", "$work/lib", grep { defined && $_ ne '' } $ENV{PERL5LIB}) }
 
 sub check_release {
   step('check', "perl -c $opt{psgi}" . ($opt{'test-command'} ? ' and the test command' : ''));
-  fail("no $opt{psgi} in the release") unless -f "$dir/$opt{psgi}";
-  must_run([$^X, '-c', $opt{psgi}], "perl -c $opt{psgi}", dir => $dir, env => { PERL5LIB => perl5lib() });
+  fail("no $opt{psgi} in the release") unless -f "$work/$opt{psgi}";
+  must_run([$^X, '-c', $opt{psgi}], "perl -c $opt{psgi}", dir => $work, env => { PERL5LIB => perl5lib() });
   if (defined $opt{'test-command'} && $opt{'test-command'} ne '') {
-    must_run(['sh', '-c', $opt{'test-command'}], 'test-command', dir => $dir, env => { PERL5LIB => perl5lib() });
+    must_run(['sh', '-c', $opt{'test-command'}], 'test-command', dir => $work, env => { PERL5LIB => perl5lib() });
   }
 }
 
@@ -236,7 +303,7 @@ sub link_shared {
   for my $path (@{ $opt{shared} }) {
     my $is_dir = $path =~ s{/+$}{};
     fail("shared path '$path' must be relative and stay inside the release") if $path eq '' || $path =~ m{^/} || grep { $_ eq '..' } split m{/}, $path;
-    my ($shared, $inside) = ("$app/shared/$path", "$dir/$path");
+    my ($shared, $inside) = ("$app/shared/$path", "$work/$path");
     (my $parent = $shared) =~ s{/[^/]+$}{};
     make_path($parent);
     # The first release seeds the shared copy; later ones give theirs up for it.
@@ -368,12 +435,15 @@ sub probe_url {
   return "http://$host:$port$opt{'health-path'}";
 }
 
+# Probes with `health-retries` retries, or with as many as given.
 sub probe {
+  my ($retries) = @_;
+  $retries = $opt{'health-retries'} unless defined $retries;
   my $url = probe_url();
   step('probe', "GET $url until it answers $opt{'health-status'}");
   my $http = HTTP::Tiny->new(timeout => $opt{'health-timeout'}, max_redirect => 0);
   my $last = '';
-  for my $attempt (0 .. $opt{'health-retries'}) {
+  for my $attempt (0 .. $retries) {
     my $response = $http->get($url);
     if ($response->{status} == $opt{'health-status'}) {
       say_line("healthy: $url answered $response->{status} (attempt ", $attempt + 1, ')');
@@ -381,13 +451,13 @@ sub probe {
     }
     $last = $response->{status} == 599 ? "no answer: $response->{content}" : "answered $response->{status}, expected $opt{'health-status'}";
     $last =~ s/\s+$//;
-    last if $attempt == $opt{'health-retries'};
+    last if $attempt == $retries;
     my $delay = $opt{'health-interval'} * 2 ** $attempt;
     $delay = 4 * $opt{'health-interval'} if $delay > 4 * $opt{'health-interval'};
     say_line("not healthy yet ($last); next try in ${delay}s");
     sleep $delay;
   }
-  fail_with_log("$url is not healthy after " . ($opt{'health-retries'} + 1) . " attempts: $last");
+  fail_with_log("$url is not healthy after " . ($retries + 1) . " attempts: $last");
 }
 
 # ---- 7. prune ----------------------------------------------------------------------------------
@@ -420,27 +490,55 @@ sub run_release {
   finish_failed('arguments', "release id '$opt{release}' cannot name a directory") if $name =~ /^\./ || $name =~ /[\x00-\x1f]/;
   $dir = "$releases/$name";
 
+  my ($reuse, $live);
   my $ok = eval {
     $current_step = 'fetch';
     make_path($releases, "$app/shared", "$app/run", { error => \my $errors });
     fail("cannot create $releases: ", join(', ', map { values %$_ } @$errors)) if @$errors;
+    remove_stale_incoming();
     $previous = current_target();
-    fail("release $opt{release} is already live on this host (releases/$name): give the new release another id")
-      if defined $previous && $previous eq $name;
-    remove_tree($dir) if -e $dir; # an earlier attempt that never went live
+    $live = defined $previous && $previous eq $name;
     fetch_release();
-    $fetched = 1;
-    install_dependencies();
-    check_release();
-    step('link', @{ $opt{shared} } ? 'link shared paths, then flip current' : 'flip current');
-    link_shared();
+    my $recorded = -d $dir && !-l $dir ? (release_record($dir) || {})->{digest} : undef;
+    if (defined $recorded && $recorded eq $digest) {
+      $reuse = 1;
+    } elsif ($live) {
+      fail(defined $recorded
+        ? "release $opt{release} is live on this host with other content (live: $recorded, this run: $digest): give changed content a new release id"
+        : "release $opt{release} is live on this host without a recorded digest (installed by an older version), so this run cannot tell it holds the same content: give the release a new id");
+    } elsif (-e $dir || -l $dir) {
+      say_line(defined $recorded ? "releases/$name holds other content ($recorded) and is not live: it is replaced" : "releases/$name is incomplete (a run stopped while installing it): it is installed again");
+    }
+    if ($reuse) {
+      step('install', "releases/$name is already installed and checked with this content: used as it is");
+    } else {
+      install_dependencies();
+      check_release();
+      step('link', @{ $opt{shared} } ? 'link shared paths, move the release into place, then flip current' : 'move the release into place, then flip current');
+      link_shared();
+      move_into_place();
+    }
     1;
   };
   if (!$ok) {
     my $error = error_of($@);
-    # It never went live: keeping it would only push a good release out of the kept ones.
-    remove_release($name) if $fetched;
     finish_failed($error->{step}, $error->{message});
+  }
+  if ($live) {
+    # The same release and content, already live: a rerun leaves it alone when it is healthy.
+    my $healthy = eval { probe(0); 1 };
+    if ($healthy) {
+      say_line("==> OK: release $opt{release} is live on this host (releases/$name), unchanged: same content, healthy, not restarted");
+      exit 0;
+    }
+    say_line('the live release does not answer healthy: restarting it');
+    $ok = eval { restart_app("restart release $opt{release}"); probe(); 1 };
+    if (!$ok) {
+      my $error = error_of($@);
+      finish_failed($error->{step}, $error->{message});
+    }
+    say_line("==> OK: release $opt{release} is live on this host (releases/$name), restarted");
+    exit 0;
   }
 
   point_current_at($name);
