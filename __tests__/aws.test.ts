@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -423,5 +423,37 @@ describe('the SSM document', () => {
     expect(argv).toContain(`--release=${release}`);
     expect(readFileSync(join(dir, 'script'), 'utf8')).toBe(hostScript().replace(/\n?$/, '\n'));
     expect(() => readFileSync(join(dir, 'pwned'))).toThrow();
+  });
+
+  /** Each green instance runs the document's real shell text, with a `perl` that prints `lines` noisy lines and then `closing`. */
+  function noisyHostScript(lines: number, closing: string, exitCode: number): void {
+    const noise = 'Building Some-Dist-1.0 ... compiling lib/Some/Module.xs: a long line of compiler output';
+    writeFileSync(join(dir, 'perl'), `#!/bin/sh\ni=0\nwhile [ $i -lt ${lines} ]; do echo "$i ${noise}"; i=$((i+1)); done\necho '${closing}'\nexit ${exitCode}\n`);
+    chmodSync(join(dir, 'perl'), 0o755);
+    for (const instance of account.instancesOf('shop-green')) {
+      instance.run = (text) => {
+        const ran = spawnSync('sh', ['-c', text], { env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: dir }, encoding: 'utf8' });
+        return { exitCode: ran.status ?? 1, output: ran.stdout + ran.stderr };
+      };
+    }
+  }
+  const keptLogs = () => readdirSync(dir).filter((name) => name.startsWith('bluegreen-perl-host-script.'));
+
+  it('reads a good release from its closing line when the host script printed more than SSM keeps', async () => {
+    noisyHostScript(500, '==> OK: release v1.2.3 is live on this host (releases/v1.2.3)', 0);
+    const run = await act('deploy');
+    expect(errorLines(run.log)).toEqual([]);
+    // The whole output stays on the instance; SSM got its end, closing line included.
+    const [log] = keptLogs();
+    expect(readFileSync(join(dir, log!), 'utf8').length).toBeGreaterThan(40_000);
+    expect(readFileSync(join(dir, log!), 'utf8')).toMatch(/^0 Building/);
+  });
+
+  it('names the failed step and where the whole log is when a long host script fails', async () => {
+    noisyHostScript(500, '==> FAILED install: carton install --deployment failed (exit 1)', 1);
+    const run = await act('deploy');
+    const [log] = keptLogs();
+    expect(failure(run)).toContain(`: step install: carton install --deployment failed (exit 1); last output: `);
+    expect(failure(run)).toContain(`; full log on the instance: ${join(dir, log!)}`);
   });
 });

@@ -83,10 +83,19 @@ export function hostScriptInvocation(settings: Settings, host: Host, release: st
 
 const HEREDOC_END = 'BLUEGREEN_HOST_SCRIPT_END';
 
+/** At most this much of the host script's output goes back through SSM, which keeps only the first 24,000 characters. */
+export const SSM_OUTPUT_TAIL = 16_000;
+
+/** The line the SSM shell text prints last: where the whole log stays on the instance. */
+const LOG_LINE = /^==> full log on this instance: (.+)$/m;
+
 /**
  * For transports that take shell text and no stdin (AWS SSM `AWS-RunShellScript` commands): writes
  * the script to a temporary file through a quoted heredoc (no expansion inside), runs it with the
- * arguments quoted by `toShell`, removes the file, and exits with the script's code.
+ * arguments quoted by `toShell`, and exits with the script's code. The whole output goes to a log
+ * file that stays on the instance; only its last SSM_OUTPUT_TAIL bytes are printed, so the closing
+ * `==>` line always reaches SSM (which keeps the first 24,000 characters and drops the rest),
+ * followed by one short line saying where the log is.
  */
 export function hostScriptShellCommand(settings: Settings, host: Host, release: string, source: ReleaseSource): string {
   if (source.kind === 'upload') throw new Error('an uploaded tarball needs a transport with stdin (SSH); use a git or archive source');
@@ -94,14 +103,24 @@ export function hostScriptShellCommand(settings: Settings, host: Host, release: 
   if (script.split('\n').includes(HEREDOC_END)) throw new Error(`the host script contains the heredoc delimiter ${HEREDOC_END}`);
   return [
     'script=$(mktemp) || exit 1',
+    'log=$(mktemp "${TMPDIR:-/var/tmp}/bluegreen-perl-host-script.XXXXXX") || exit 1',
     `cat > "$script" <<'${HEREDOC_END}'`,
     script.replace(/\n?$/, ''),
     HEREDOC_END,
-    `perl "$script" ${toShell(hostScriptArguments(settings, host, release, source))}`,
+    `perl "$script" ${toShell(hostScriptArguments(settings, host, release, source))} > "$log" 2>&1`,
     'code=$?',
     'rm -f "$script"',
+    `size=$(wc -c < "$log")`,
+    `[ "$size" -gt ${SSM_OUTPUT_TAIL} ] && echo "(the first $((size - ${SSM_OUTPUT_TAIL})) bytes of the output are left out here)"`,
+    `tail -c ${SSM_OUTPUT_TAIL} "$log"`,
+    'echo "==> full log on this instance: $log"',
     'exit $code',
   ].join('\n');
+}
+
+/** Where the SSM shell text left the whole log on the instance, when it said so. */
+export function hostLogPath(output: string): string | undefined {
+  return LOG_LINE.exec(output)?.[1]?.trim();
 }
 
 /** What one run of the host script did, read from its closing `==>` line and exit code. */

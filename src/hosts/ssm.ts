@@ -13,7 +13,7 @@ import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
 import { hostHookArgv } from '../hooks.js';
 import { toShell } from './command.js';
-import { hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
+import { hostLogPath, hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** SendCommand takes at most 50 instance ids. */
 export const SSM_BATCH = 50;
@@ -186,13 +186,19 @@ const outputOf = (out: GetCommandInvocationCommandOutput): string => [out.Standa
 /** SSM's own word, when it stopped the command (TimedOut, Cancelled) rather than the script failing. */
 const ssmStatus = (out: GetCommandInvocationCommandOutput): string => `SSM ${out.Status}${out.StatusDetails && out.StatusDetails !== out.Status ? ` (${out.StatusDetails})` : ''}`;
 
-/** The host script's closing line and exit code say how the release went. */
+/**
+ * SSM's status, the exit code and the host script's closing line (printed last, and always within
+ * the output SSM keeps: see hostScriptShellCommand) say how the release went; never the whole log.
+ */
 const judgeHostScript: Judge = (out) => {
-  const report = readHostScriptReport(outputOf(out), out.ResponseCode ?? -1);
-  if (report.ok) return { ok: true, detail: report.message };
+  const output = outputOf(out);
+  const report = readHostScriptReport(output, out.ResponseCode ?? -1);
+  if (report.ok && out.Status === 'Success') return { ok: true, detail: report.message };
   const lastLines = report.lastLines.length ? `; last output: ${report.lastLines.join(' | ')}` : '';
+  const log = hostLogPath(output);
+  const where = log ? `; full log on the instance: ${log}` : '';
   const what = out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
-  return { ok: false, detail: `${what}${lastLines}`, restored: report.restored };
+  return { ok: false, detail: `${what}${lastLines}${where}`, restored: report.restored };
 };
 
 /** A hook passes when its command exits 0. */
