@@ -13,6 +13,7 @@ import type { Host, HostOutcome, Provider } from '../src/providers/types.js';
 import type { Settings } from '../src/settings.js';
 import { errorLines, runAction } from './support/action.js';
 import { APP_PORT, SshWorld, type SshHost } from './support/sshd.js';
+import { workflowCommands } from './support/workflow-commands.js';
 
 // Two hosts per color, each a real sshd on its own 127.0.3.N with its own user; the app is
 // examples/app, installed by real Carton from an offline mirror and served by Server::Starter +
@@ -114,7 +115,8 @@ describe('a release over SSH to real hosts', () => {
     const name = (h: SshHost) => `${h.address}:${h.port}`;
     expect(log).toContain(`[${name(b1!)}] ==> [2/7] install: CPAN dependencies with carton install --deployment`);
     expect(log).toContain(`[${name(b2!)}] ==> OK: release b1 is live on this host`);
-    expect(log).toMatch(new RegExp(`::group::${name(b1!).replace(/\./g, '\\.')}: released \\([\\d.]+ (s|ms)\\)\\n==> \\[1/7\\] fetch`));
+    const escaped = name(b1!).replace(/\./g, '\\.');
+    expect(log).toMatch(new RegExp(`::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`));
   }, 120_000);
 
   it('runs a hosts: hook in the live release directory of each host, with the run in its environment', async () => {
@@ -384,6 +386,22 @@ describe('a rerun of the same release id', () => {
     const outcomes = await quietRelease('blue', 'r2', inputs, 1);
     expect(outcomes.map((o) => [o.ok, o.detail])).toEqual([[true, 'release r2 is live on this host (releases/r2)']]);
     expect(await served(b1!, APP_PORT + 3)).toMatchObject({ release: 'r2' });
+  }, 120_000);
+});
+
+describe('what hosts print', () => {
+  it('is shown as data: a host printing workflow commands annotates nothing, masks nothing', async () => {
+    const [g1] = green();
+    // As a dependency's build could print them; `\r` starts a new line for the runner.
+    const install = `echo '::error::x'; echo '::add-mask::hunter2'; echo 'built ##[warning]y'; printf 'b\\r::notice::z\\n'; carton install --deployment`;
+    const inputs = { 'app-dir': 'app-output', 'app-port': String(APP_PORT + 4), 'install-command': install };
+    const { value: outcomes, log } = await captured(() => release('green', 'o1', inputs, 1));
+    expect(outcomes.map((o) => o.ok)).toEqual([true]);
+    // (The settings mask the SSH key: those masks are the action's own.)
+    const injected = workflowCommands(log).filter((c) => ['error', 'warning', 'notice'].includes(c.name) || c.line.includes('hunter2'));
+    expect(injected).toEqual([]);
+    // Still in the log, with the host's name in front.
+    expect(log).toContain(`[${g1!.address}:${g1!.port}] ::error::x`);
   }, 120_000);
 });
 

@@ -1,12 +1,12 @@
-import * as core from '@actions/core';
 import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { InputError, messageOf } from '../errors.js';
 import { hostHookArgv } from '../hooks.js';
-import { formatDuration, showAfterPhase } from '../phases.js';
+import { formatDuration } from '../phases.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
 import type { Argv, CommandRunner } from './command.js';
+import { printHostLines, showHostOutput } from './host-output.js';
 import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
@@ -36,12 +36,12 @@ export class HostScriptReleaser implements Releaser {
       output.push(line);
       // Live, inside the phase's group: each step as a host reaches it. The whole output follows
       // in the host's own group once the phase's group has closed.
-      if (line.startsWith('==> ') || output.length === 1) core.info(`[${host.name}] ${line}`);
+      if (line.startsWith('==> ') || output.length === 1) printHostLines(host.name, [line]);
     };
     const report = await this.runHostScript(host, release, source, print);
     const durationMs = performance.now() - started;
     const outcome = outcomeOf(host, report, durationMs);
-    showAfterPhase(`${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
+    showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
     return outcome;
   }
 
@@ -51,7 +51,7 @@ export class HostScriptReleaser implements Releaser {
     return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
       const started = performance.now();
       const lines: string[] = [];
-      const { code, connectError } = await this.runOn(host, argv, (line) => (lines.push(line), core.info(`[${host.name}] ${line}`)));
+      const { code, connectError } = await this.runOn(host, argv, (line) => (lines.push(line), printHostLines(host.name, [line])));
       if (connectError !== undefined) lines.push(connectError);
       const last = lines.slice(-3).join(' | ');
       return { host, ok: code === 0, durationMs: performance.now() - started, detail: code === 0 ? 'exit 0' : `exit ${code}${last ? `: ${last}` : ''}` };

@@ -13,6 +13,8 @@ import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
 import { hostHookArgv } from '../hooks.js';
 import { toShell } from './command.js';
+import { showHostOutput } from './host-output.js';
+import { formatDuration } from '../phases.js';
 import { hostLogPath, hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** SendCommand takes at most 50 instance ids. */
@@ -174,7 +176,11 @@ export class SsmReleaser implements Releaser {
 
   private async outcome(command: Sent, host: Host, judge: Judge): Promise<HostOutcome> {
     const out = await this.calls.call('ssm:GetCommandInvocation', () => this.client.send(new GetCommandInvocationCommand({ CommandId: command.commandId, InstanceId: host.address })), host.name);
-    return { host, durationMs: Date.now() - command.sentAt, ...judge(out) };
+    const durationMs = Date.now() - command.sentAt;
+    const outcome = { host, durationMs, ...judge(out) };
+    const output = outputOf(out);
+    if (output) showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${formatDuration(durationMs)})`, output.replace(/\n$/, '').split('\n'));
+    return outcome;
   }
 }
 
