@@ -116,7 +116,7 @@ describe('a release over SSH to real hosts', () => {
     expect(log).toContain(`[${name(b1!)}] ==> [2/7] install: CPAN dependencies with carton install --deployment`);
     expect(log).toContain(`[${name(b2!)}] ==> OK: release b1 is live on this host`);
     const escaped = name(b1!).replace(/\./g, '\\.');
-    expect(log).toMatch(new RegExp(`::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`));
+    expect(log).toMatch(new RegExp(`::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> session \\d+\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`));
   }, 120_000);
 
   it('runs a hosts: hook in the live release directory of each host, with the run in its environment', async () => {

@@ -24,6 +24,12 @@
 # content replaces a release that is not live and is refused while live; a directory without a
 # digest (left half-installed by an older version) is installed again.
 #
+# Time limits: `--timeout` bounds the whole script and `--step-timeout=<step>=<seconds>` each of
+# fetch, install, check, restart and probe. The script runs in a session of its own (its id is
+# printed first as `==> session <id>`, so the runner can end it from a second connection), and each
+# command it starts gets a process group of its own: a step that runs out of time has its group
+# ended (TERM, then KILL), fails by name, and the previous release stays live or is put back.
+#
 # Output, for the runner: `==> [n/7] step: what` when a step starts; at the end one of
 # `==> OK: ...` (exit 0), `==> FAILED step: why` (exit 1: nothing live changed),
 # `==> RESTORED: ...` (exit 2: failed after the flip, previous release serving again),
@@ -60,6 +66,8 @@ my %opt = (
   'restart-timeout' => 60,
   'shared' => [],
   'source' => 'stdin',
+  'timeout' => 1800,
+  'step-timeout' => {},
 );
 GetOptionsFromArray(\@ARGV, \%opt,
   'app-dir=s', 'release=s', 'color=s', 'app-name=s',
@@ -67,7 +75,7 @@ GetOptionsFromArray(\@ARGV, \%opt,
   'install-command=s', 'cpan-mirror=s', 'psgi=s', 'test-command=s', 'shared=s@',
   'restart=s', 'restart-command=s', 'systemd-unit=s', 'listen=s', 'restart-timeout=i',
   'health-path=s', 'health-status=i', 'health-retries=i', 'health-interval=f', 'health-timeout=f',
-  'keep=i',
+  'keep=i', 'timeout=i', 'step-timeout=i%',
 ) or finish_failed('arguments', 'the action passed arguments this host script does not know (version mismatch?)');
 
 my $current_step = 'arguments';
@@ -80,9 +88,39 @@ sub say_line { print join('', @_), "\n" }
 sub step {
   my ($name, $what) = @_;
   $current_step = $name;
+  arm_deadline($name);
   my ($n) = grep { $STEPS[$_] eq $name } 0 .. $#STEPS;
   say_line('==> [', $n + 1, '/', scalar @STEPS, "] $name: $what");
 }
+
+# ---- time limits ---------------------------------------------------------------------------------
+
+my $script_deadline = time + $opt{timeout};
+# When the current step must end, and which limit says so.
+my ($step_deadline, $step_limit) = ($script_deadline, "the host-timeout of $opt{timeout} s");
+# Putting the previous release back is not cut short by the host-timeout: only by its steps' limits.
+my $restoring = 0;
+
+sub arm_deadline {
+  my ($name) = @_;
+  my $limit = $opt{'step-timeout'}{$name};
+  ($step_deadline, $step_limit) = $restoring ? (time + 3600, 'no limit') : ($script_deadline, "the host-timeout of $opt{timeout} s");
+  if (defined $limit && $limit > 0 && time + $limit <= $step_deadline) {
+    ($step_deadline, $step_limit) = (time + $limit, "its limit of $limit s (host-step-timeouts)");
+  }
+  # Pure-Perl waits (the upload, probe pauses, restart waits) end through the alarm; commands
+  # started by run_cmd end through their own wait loop, which stops them first.
+  alarm(POSIX::ceil($step_deadline - time) || 1);
+}
+
+sub out_of_time { die { step => $current_step, message => "$current_step did not finish within $step_limit: stopped", timeout => 1 } }
+
+$SIG{ALRM} = \&out_of_time;
+# Ended by the runner (a cancelled run, or the host-timeout passed): fail the step, so what follows
+# (putting the previous release back) still runs; the runner ends what is left after a while.
+$SIG{TERM} = $SIG{INT} = $SIG{HUP} = sub { die { step => $current_step, message => "$current_step was stopped: the run was cancelled or ran out of time (signal $_[0])" } };
+# A runner that hung up must not stop the script halfway: it finishes (or restores) without it.
+$SIG{PIPE} = 'IGNORE';
 
 # A failure of the current step: unwinds to the main flow, which decides whether to restore.
 sub fail { die { step => $current_step, message => join('', @_) } }
@@ -93,20 +131,56 @@ sub finish_failed {
   exit 1;
 }
 
-# Runs a command given as a list (no shell), in a directory, with extra environment.
+# Runs a command given as a list (no shell), in a directory, with extra environment, in a process
+# group of its own: when the step runs out of time the whole group ends (TERM, then KILL), with
+# whatever the command started.
 sub run_cmd {
   my ($cmd, %how) = @_;
   say_line('$ ', join(' ', map { /^[\w@%+=:,.\/-]+$/ ? $_ : "'" . s/'/'\\''/gr . "'" } @$cmd));
   my $pid = fork;
   fail("cannot fork: $!") unless defined $pid;
   if ($pid == 0) {
+    $SIG{$_} = 'DEFAULT' for qw(ALRM TERM INT HUP PIPE);
+    POSIX::setpgid(0, 0);
     if ($how{dir}) { chdir $how{dir} or do { print "cannot enter $how{dir}: $!\n"; POSIX::_exit(126) } }
     @ENV{ keys %{ $how{env} || {} } } = values %{ $how{env} || {} };
     open STDIN, '<', '/dev/null';
     exec { $cmd->[0] } @$cmd or do { print "cannot run $cmd->[0]: $!\n"; POSIX::_exit(127) };
   }
-  waitpid($pid, 0);
+  POSIX::setpgid($pid, $pid); # also from here: no signal can reach the group before it exists
+  my $done = eval {
+    local $SIG{ALRM} = 'IGNORE'; # this loop watches the deadline itself, and stops the command first
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+      if (time >= $step_deadline) {
+        end_group($pid);
+        out_of_time();
+      }
+      sleep 0.1;
+    }
+    1;
+  };
+  if (!$done) {
+    my $error = $@;
+    end_group($pid); # ended by the runner, say: what the command started goes too
+    die $error;
+  }
   return $? == 0 ? 0 : ($? & 127 ? 128 + ($? & 127) : $? >> 8);
+}
+
+# Ends a command's process group: TERM, then KILL to what is left after 5 s.
+sub end_group {
+  my ($pgid) = @_;
+  return unless kill 0, -$pgid;
+  say_line("stopping process group $pgid (TERM, then KILL after 5 s)");
+  kill 'TERM', -$pgid;
+  my $until = time + 5;
+  while (time < $until) {
+    waitpid($pgid, POSIX::WNOHANG());
+    last unless kill 0, -$pgid;
+    sleep 0.1;
+  }
+  kill 'KILL', -$pgid if kill 0, -$pgid;
+  waitpid($pgid, 0);
 }
 
 sub must_run {
@@ -478,7 +552,35 @@ sub prune {
 
 # ---- main --------------------------------------------------------------------------------------
 
+# Makes this script the leader of a session of its own, so the runner can end it with everything
+# it started (`kill -- -<id>` reaches the script; each command's group carries the same session id).
+# Under sshd the script usually leads a session already (sshd starts each with setsid); otherwise a
+# child carries on in a new session and this process only passes its exit code on.
+sub own_session {
+  if (!defined POSIX::setsid() && session_of($$) != $$) {
+    my $child = fork;
+    finish_failed('arguments', "cannot fork: $!") unless defined $child;
+    if ($child) {
+      $SIG{$_} = sub { kill $_[0], $child } for qw(TERM INT HUP);
+      waitpid($child, 0);
+      exit($? & 127 ? 128 + ($? & 127) : $? >> 8);
+    }
+    POSIX::setsid();
+  }
+  $0 = "bluegreen-perl host script: release $opt{release}";
+  say_line("==> session $$");
+}
+
+sub session_of {
+  my ($pid) = @_;
+  my $stat = read_file("/proc/$pid/stat");
+  return -1 unless defined $stat;
+  $stat =~ s/^.*\)\s*//s;
+  return (split ' ', $stat)[3];
+}
+
 sub run_release {
+  own_session();
   for my $required (qw(app-dir release)) {
     finish_failed('arguments', "--$required is required") unless defined $opt{$required} && $opt{$required} ne '';
   }
@@ -575,6 +677,8 @@ sub error_of {
 sub restore {
   my ($error, $previous) = @_;
   my $what = "$error->{step} failed: $error->{message}";
+  $restoring = 1;
+  arm_deadline('restore');
   if (!defined $previous || !-d "$releases/$previous") {
     say_line("==> NOT RESTORED: $what; there is no previous release on this host to go back to");
     exit 3;

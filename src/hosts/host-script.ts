@@ -70,7 +70,67 @@ export function hostScriptArguments(settings: Settings, host: Host, release: str
     `--health-interval=${h.intervalMs / 1000}`,
     `--health-timeout=${h.timeoutMs / 1000}`,
     `--keep=${r.keepReleases}`,
+    `--timeout=${r.timeouts.hostSeconds}`,
+    ...SCRIPT_STEPS.map((step) => `--step-timeout=${step}=${r.timeouts.stepSeconds[step]}`),
   ];
+}
+
+/** The steps the host script times itself (`connect` is the runner's). */
+const SCRIPT_STEPS = ['fetch', 'install', 'check', 'restart', 'probe'] as const;
+
+/**
+ * How long the runner waits for the host script beyond `host-timeout` before ending it itself: the
+ * script stops at host-timeout on its own, then may put the previous release back (a restart and a
+ * probe, each within its limit).
+ */
+export function hostScriptGraceSeconds(settings: Settings): number {
+  const { restart, probe } = settings.hostRelease.timeouts.stepSeconds;
+  return restart + probe + 30;
+}
+
+/** The line the host script prints first: the session (and process group) it leads. */
+const SESSION_LINE = /^==> session (\d+)$/;
+
+export function sessionOf(line: string): number | undefined {
+  const match = SESSION_LINE.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Ends a host script's session from a second connection: TERM to every process in it (the script
+ * then fails its step and puts the previous release back), KILL to what is left after 15 s. Only
+ * when the session's leader is still the host script (it renames itself), or gone (Linux does not
+ * reuse an id while a session or group of that id exists). Prints `ended` or what is left.
+ */
+const END_SESSION = String.raw`
+use strict; use warnings; use Time::HiRes qw(sleep);
+my $sid = shift;
+sub members {
+  my @pids;
+  for my $stat (glob '/proc/[0-9]*/stat') {
+    open my $fh, '<', $stat or next;
+    my $line = <$fh>;
+    next unless defined $line && $line =~ s/^.*\)\s*//s;
+    push @pids, $stat =~ m{^/proc/(\d+)/} if (split ' ', $line)[3] == $sid;
+  }
+  return @pids;
+}
+if (open my $fh, '<', "/proc/$sid/cmdline") {
+  my $cmdline = do { local $/; <$fh> };
+  if (defined $cmdline && $cmdline !~ /^bluegreen-perl host script/) { print "session $sid is not a host script: left alone\n"; exit 0 }
+}
+for my $signal ('TERM', 'KILL') {
+  my @pids = members() or last;
+  kill $signal, @pids;
+  for (1 .. 150) { last unless members(); sleep 0.1 }
+}
+my @left = members();
+print @left ? "still running: @left\n" : "ended\n";
+exit(@left ? 1 : 0);
+`;
+
+export function endSessionArgv(session: number): Argv {
+  return ['perl', '-e', END_SESSION, String(session)];
 }
 
 /** For SSH: run `argv` with `stdin` as its standard input (the script, then an uploaded tarball). */
