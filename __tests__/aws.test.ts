@@ -5,9 +5,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/aws/clients.js';
+import { AwsCalls, SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/aws/clients.js';
 import { awsError, isRetryable } from '../src/aws/errors.js';
 import { hostScript, hostScriptArguments, hostScriptShellCommand } from '../src/hosts/host-script.js';
+import { SsmReleaser } from '../src/hosts/ssm.js';
 import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
 import { createProvider } from '../src/providers/index.js';
 import { readSettings } from '../src/settings.js';
@@ -375,6 +376,25 @@ describe('provider aws, run as the action against a model of the account', () =>
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('gives each SSM command host-timeout and its grace as executionTimeout, and cancels the commands still running when the run is cancelled', async () => {
+    account.restore();
+    account = world({ green: 2 }).install();
+    const instances = account.instancesOf('shop-green');
+    for (const instance of instances) instance.hangs = true;
+    const inputs = inputsFor('deploy', { 'host-timeout': '600', 'host-step-timeouts': 'restart=60,probe=30' });
+    const settings = readSettings((name) => inputs[name] ?? '', ENV);
+    const cancel = new AbortController();
+    // No cap from the test's timing: the settings decide. The run is cancelled while the hosts work.
+    const { commandTimeoutMs: _cap, ...uncapped } = clock.timing;
+    const timing: AwsTiming = { ...uncapped, sleep: async (ms) => (cancel.abort(), clock.timing.sleep(ms)) };
+    const releaser = new SsmReleaser(awsClients({ region: 'eu-west-1' }).ssm, new AwsCalls(timing), settings, timing, cancel.signal);
+    const outcomes = await releaser.release(instances.map((i) => ({ name: i.id, color: 'green' as const, address: i.id })), 'v1.2.3');
+    const [send] = account.callsOf('ssm:SendCommand');
+    expect((send?.Parameters as Record<string, string[]>).executionTimeout).toEqual([String(600 + 60 + 30 + 30)]);
+    expect(account.callsOf('ssm:CancelCommand')).toEqual([expect.objectContaining({ CommandId: expect.any(String) })]);
+    expect(outcomes.map((o) => [o.ok, o.detail])).toEqual(instances.map(() => [false, 'SSM Cancelled']));
   });
 
   it('names the input when a target group does not exist', async () => {

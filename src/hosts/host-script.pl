@@ -113,6 +113,11 @@ sub arm_deadline {
   alarm(POSIX::ceil($step_deadline - time) || 1);
 }
 
+# What started the script (the shell of an SSM command) is gone: SSM ended the command, but
+# its kill does not reach this session. The script stops as if the runner had ended it.
+my $parent;
+sub orphaned { defined $parent && getppid() != $parent }
+
 sub out_of_time { die { step => $current_step, message => "$current_step did not finish within $step_limit: stopped", timeout => 1 } }
 
 $SIG{ALRM} = \&out_of_time;
@@ -155,6 +160,7 @@ sub run_cmd {
         end_group($pid);
         out_of_time();
       }
+      orphaned() and die { step => $current_step, message => "$current_step was stopped: what started the host script has ended (the SSM command was cancelled or timed out)" };
       sleep 0.1;
     }
     1;
@@ -415,6 +421,7 @@ sub wait_until {
   my $deadline = time + $timeout;
   while (time < $deadline) {
     return 1 if $test->();
+    fail('stopped: what started the host script has ended (the SSM command was cancelled or timed out)') if orphaned();
     sleep 0.1;
   }
   return $test->();
@@ -567,6 +574,7 @@ sub own_session {
     }
     POSIX::setsid();
   }
+  $parent = getppid();
   $0 = "bluegreen-perl host script: release $opt{release}";
   say_line("==> session $$");
 }
