@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { get as httpGet } from 'node:http';
 import type { Color } from '../src/colors.js';
 import { HostScriptReleaser } from '../src/hosts/releaser.js';
@@ -102,5 +104,25 @@ describe('per-host time limits', () => {
     expect(first?.detail).toMatch(/^install failed: the run was cancelled; ended what it ran on the host \(session \d+\): ended; last output: /);
     expect(await servedRelease(hung!)).toBe('t1');
     expect(leftOver(hung!)).toBe('');
+  }, 120_000);
+
+  it('puts the previous release back when the probe runs out of time after the flip', async () => {
+    const [first, second] = blue();
+    onHost(first!, ['rm', `${first!.home}/install-hangs`]);
+    // A release whose health check takes 4 s per request: past a probe limit of 3 s.
+    const slow = world.appVariant('slow-health', (dir) => {
+      const psgi = readFileSync(join(dir, 'app.psgi'), 'utf8');
+      const slowed = psgi.replace("if ($env->{PATH_INFO} eq '/health') {", "if ($env->{PATH_INFO} eq '/health') {\n    sleep 4;");
+      expect(slowed).not.toBe(psgi);
+      writeFileSync(join(dir, 'app.psgi'), slowed);
+    });
+    const before = [await servedRelease(first!), await servedRelease(second!)];
+    const outcomes = await release('blue', 't5', { 'release-path': slow, 'host-step-timeouts': 'probe=3' });
+    expect(outcomes.map((o) => o.restored)).toEqual([true, true]);
+    outcomes.forEach((outcome, i) => {
+      expect(outcome.detail).toMatch(new RegExp(`^probe failed: probe did not finish within its limit of 3 s \\(host-step-timeouts\\): stopped; releases/${before[i]} is live again`));
+    });
+    expect([await servedRelease(first!), await servedRelease(second!)]).toEqual(before);
+    expect(leftOver(first!)).toBe('');
   }, 120_000);
 });

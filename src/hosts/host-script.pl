@@ -522,10 +522,15 @@ sub probe {
   $retries = $opt{'health-retries'} unless defined $retries;
   my $url = probe_url();
   step('probe', "GET $url until it answers $opt{'health-status'}");
-  my $http = HTTP::Tiny->new(timeout => $opt{'health-timeout'}, max_redirect => 0);
   my $last = '';
   for my $attempt (0 .. $retries) {
+    # HTTP::Tiny turns any exception into a 599 answer, the alarm's too: the step's deadline is
+    # kept here instead, by a shorter request timeout and a check after each attempt.
+    my $left = $step_deadline - time;
+    out_of_time() if $left <= 0;
+    my $http = HTTP::Tiny->new(timeout => $left < $opt{'health-timeout'} ? $left : $opt{'health-timeout'}, max_redirect => 0);
     my $response = $http->get($url);
+    out_of_time() if $response->{status} != $opt{'health-status'} && time >= $step_deadline;
     if ($response->{status} == $opt{'health-status'}) {
       say_line("healthy: $url answered $response->{status} (attempt ", $attempt + 1, ')');
       return;
