@@ -1,13 +1,14 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/aws/clients.js';
+import { AwsCalls, SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/aws/clients.js';
 import { awsError, isRetryable } from '../src/aws/errors.js';
 import { hostScript, hostScriptArguments, hostScriptShellCommand } from '../src/hosts/host-script.js';
+import { SsmReleaser } from '../src/hosts/ssm.js';
 import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
 import { createProvider } from '../src/providers/index.js';
 import { readSettings } from '../src/settings.js';
@@ -377,6 +378,25 @@ describe('provider aws, run as the action against a model of the account', () =>
     }
   });
 
+  it('gives each SSM command host-timeout and its grace as executionTimeout, and cancels the commands still running when the run is cancelled', async () => {
+    account.restore();
+    account = world({ green: 2 }).install();
+    const instances = account.instancesOf('shop-green');
+    for (const instance of instances) instance.hangs = true;
+    const inputs = inputsFor('deploy', { 'host-timeout': '600', 'host-step-timeouts': 'restart=60,probe=30' });
+    const settings = readSettings((name) => inputs[name] ?? '', ENV);
+    const cancel = new AbortController();
+    // No cap from the test's timing: the settings decide. The run is cancelled while the hosts work.
+    const { commandTimeoutMs: _cap, ...uncapped } = clock.timing;
+    const timing: AwsTiming = { ...uncapped, sleep: async (ms) => (cancel.abort(), clock.timing.sleep(ms)) };
+    const releaser = new SsmReleaser(awsClients({ region: 'eu-west-1' }).ssm, new AwsCalls(timing), settings, timing, cancel.signal);
+    const outcomes = await releaser.release(instances.map((i) => ({ name: i.id, color: 'green' as const, address: i.id })), 'v1.2.3');
+    const [send] = account.callsOf('ssm:SendCommand');
+    expect((send?.Parameters as Record<string, string[]>).executionTimeout).toEqual([String(600 + 60 + 30 + 30)]);
+    expect(account.callsOf('ssm:CancelCommand')).toEqual([expect.objectContaining({ CommandId: expect.any(String) })]);
+    expect(outcomes.map((o) => [o.ok, o.detail])).toEqual(instances.map(() => [false, 'SSM Cancelled']));
+  });
+
   it('names the input when a target group does not exist', async () => {
     const run = await act('switch', { 'green-target-group': 'shop-grene' });
     expect(failure(run)).toMatch(/^::error::shop-blue, shop-grene was not found by elasticloadbalancing:DescribeTargetGroups \(TargetGroupNotFoundException: One or more target groups not found\)\. Input blue-target-group \/ green-target-group: name target groups that exist in eu-west-1\.$/);
@@ -423,5 +443,37 @@ describe('the SSM document', () => {
     expect(argv).toContain(`--release=${release}`);
     expect(readFileSync(join(dir, 'script'), 'utf8')).toBe(hostScript().replace(/\n?$/, '\n'));
     expect(() => readFileSync(join(dir, 'pwned'))).toThrow();
+  });
+
+  /** Each green instance runs the document's real shell text, with a `perl` that prints `lines` noisy lines and then `closing`. */
+  function noisyHostScript(lines: number, closing: string, exitCode: number): void {
+    const noise = 'Building Some-Dist-1.0 ... compiling lib/Some/Module.xs: a long line of compiler output';
+    writeFileSync(join(dir, 'perl'), `#!/bin/sh\ni=0\nwhile [ $i -lt ${lines} ]; do echo "$i ${noise}"; i=$((i+1)); done\necho '${closing}'\nexit ${exitCode}\n`);
+    chmodSync(join(dir, 'perl'), 0o755);
+    for (const instance of account.instancesOf('shop-green')) {
+      instance.run = (text) => {
+        const ran = spawnSync('sh', ['-c', text], { env: { PATH: `${dir}:/usr/bin:/bin`, TMPDIR: dir }, encoding: 'utf8' });
+        return { exitCode: ran.status ?? 1, output: ran.stdout + ran.stderr };
+      };
+    }
+  }
+  const keptLogs = () => readdirSync(dir).filter((name) => name.startsWith('bluegreen-perl-host-script.'));
+
+  it('reads a good release from its closing line when the host script printed more than SSM keeps', async () => {
+    noisyHostScript(500, '==> OK: release v1.2.3 is live on this host (releases/v1.2.3)', 0);
+    const run = await act('deploy');
+    expect(errorLines(run.log)).toEqual([]);
+    // The whole output stays on the instance; SSM got its end, closing line included.
+    const [log] = keptLogs();
+    expect(readFileSync(join(dir, log!), 'utf8').length).toBeGreaterThan(40_000);
+    expect(readFileSync(join(dir, log!), 'utf8')).toMatch(/^0 Building/);
+  });
+
+  it('names the failed step and where the whole log is when a long host script fails', async () => {
+    noisyHostScript(500, '==> FAILED install: carton install --deployment failed (exit 1)', 1);
+    const run = await act('deploy');
+    const [log] = keptLogs();
+    expect(failure(run)).toContain(`: step install: carton install --deployment failed (exit 1); last output: `);
+    expect(failure(run)).toContain(`; full log on the instance: ${join(dir, log!)}`);
   });
 });

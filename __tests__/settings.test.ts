@@ -170,3 +170,19 @@ describe('settings from inputs', () => {
     expect(printed.join('')).not.toMatch(/b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ(?![\s\S]*::add-mask)/);
   });
 });
+
+describe('host time limits', () => {
+  it('reads host-timeout and host-step-timeouts over their defaults', () => {
+    expect(settingsFrom(base).hostRelease.timeouts).toEqual({ hostSeconds: 1800, stepSeconds: { connect: 30, fetch: 300, install: 1200, check: 120, restart: 120, probe: 120 } });
+    const timeouts = settingsFrom({ ...base, 'host-timeout': '600', 'host-step-timeouts': 'install = 900,\nprobe=60' }).hostRelease.timeouts;
+    expect(timeouts).toEqual({ hostSeconds: 600, stepSeconds: { connect: 30, fetch: 300, install: 900, check: 120, restart: 120, probe: 60 } });
+  });
+
+  it('refuses a step it does not know and a limit that is not whole seconds, in one line naming the input', () => {
+    expect(inputErrorOf({ ...base, 'host-step-timeouts': 'instal=900' }).message).toBe(
+      "Input 'host-step-timeouts': 'instal=900' does not name a step. Write `step=seconds` pairs for connect, fetch, install, check, restart, probe, for example `install=1200,probe=120`",
+    );
+    expect(inputErrorOf({ ...base, 'host-step-timeouts': 'install=15m' }).message).toBe("Input 'host-step-timeouts': 'install=15m' does not give install a whole number of seconds from 1 to 86400. Write for example `install=1200`");
+    expect(inputErrorOf({ ...base, 'host-timeout': '0' }).message).toMatch(/^Input 'host-timeout': '0' is not a whole number from 1 to 86400\./);
+  });
+});

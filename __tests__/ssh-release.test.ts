@@ -13,6 +13,7 @@ import type { Host, HostOutcome, Provider } from '../src/providers/types.js';
 import type { Settings } from '../src/settings.js';
 import { errorLines, runAction } from './support/action.js';
 import { APP_PORT, SshWorld, type SshHost } from './support/sshd.js';
+import { workflowCommands } from './support/workflow-commands.js';
 
 // Two hosts per color, each a real sshd on its own 127.0.3.N with its own user; the app is
 // examples/app, installed by real Carton from an offline mirror and served by Server::Starter +
@@ -114,7 +115,8 @@ describe('a release over SSH to real hosts', () => {
     const name = (h: SshHost) => `${h.address}:${h.port}`;
     expect(log).toContain(`[${name(b1!)}] ==> [2/7] install: CPAN dependencies with carton install --deployment`);
     expect(log).toContain(`[${name(b2!)}] ==> OK: release b1 is live on this host`);
-    expect(log).toMatch(new RegExp(`::group::${name(b1!).replace(/\./g, '\\.')}: released \\([\\d.]+ (s|ms)\\)\\n==> \\[1/7\\] fetch`));
+    const escaped = name(b1!).replace(/\./g, '\\.');
+    expect(log).toMatch(new RegExp(`::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> session \\d+\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`));
   }, 120_000);
 
   it('runs a hosts: hook in the live release directory of each host, with the run in its environment', async () => {
@@ -334,6 +336,72 @@ describe('a release over SSH to real hosts', () => {
       expect(listed.stdout.trim()).toBe("x'; touch %2Ftmp%2Fowned; echo '");
       expect((await onHost(host, ['test', '-e', '/tmp/owned'])).code).toBe(1);
     }
+  }, 120_000);
+});
+
+describe('a rerun of the same release id', () => {
+  // An app directory of its own, so earlier tests' releases do not matter here.
+  const inputs = { 'app-dir': 'app-rerun', 'app-port': String(APP_PORT + 3), 'install-command': 'test ! -e "$HOME/install-breaks" && carton install --deployment' };
+  const generation = async (host: SshHost) => (await onHost(host, ['cat', 'app-rerun/run/start_server.status'])).stdout.trim();
+
+  it('completes a partly failed release: hosts that have it live keep it untouched, the others install it', async () => {
+    const [b1, b2] = blue();
+    // The install breaks on the second host only: the release is live on the first and not on the second.
+    expect((await onHost(b2!, ['touch', 'install-breaks'])).code).toBe(0);
+    const first = await quietRelease('blue', 'r1', inputs);
+    expect(first.map((o) => o.ok)).toEqual([true, false]);
+    expect(first[1]?.detail).toMatch(/^install failed: install-command failed \(exit 1\)/);
+    const before = await generation(b1!);
+
+    expect((await onHost(b2!, ['rm', 'install-breaks'])).code).toBe(0);
+    const rerun = await quietRelease('blue', 'r1', inputs);
+    expect(rerun.map((o) => [o.ok, o.detail])).toEqual([
+      [true, 'release r1 is live on this host (releases/r1), unchanged: same content, healthy, not restarted'],
+      [true, 'release r1 is live on this host (releases/r1)'],
+    ]);
+    // Not restarted: the same Server::Starter generation serves on the first host.
+    expect(await generation(b1!)).toBe(before);
+    for (const host of [b1!, b2!]) expect(await served(host, APP_PORT + 3)).toMatchObject({ release: 'r1', color: 'blue' });
+  }, 180_000);
+
+  it('refuses the same id with other content while it is live, naming both digests, and the live release keeps serving', async () => {
+    const changed = world.appVariant('r1-changed', (dir) => writeFileSync(join(dir, 'extra.txt'), 'changed\n'));
+    const outcomes = await quietRelease('blue', 'r1', { ...inputs, 'release-path': changed });
+    for (const outcome of outcomes) {
+      expect(outcome.ok).toBe(false);
+      expect(outcome.detail).toMatch(/^fetch failed: release r1 is live on this host with other content \(live: sha256:[0-9a-f]{64}, this run: sha256:[0-9a-f]{64}\): give changed content a new release id/);
+      const [, live, mine] = /live: (sha256:\w+), this run: (sha256:\w+)/.exec(outcome.detail) ?? [];
+      expect(live).not.toBe(mine);
+    }
+    for (const host of blue()) {
+      expect(await served(host, APP_PORT + 3)).toMatchObject({ release: 'r1' });
+      expect((await onHost(host, ['ls', '-A', 'app-rerun/releases'])).stdout.split('\n').filter(Boolean)).toEqual(['r1']);
+    }
+  }, 120_000);
+
+  it('installs again a release directory that a stopped run left half-installed', async () => {
+    const [b1] = blue();
+    // What a run killed during the install of an older version left: files, no record, no local/.
+    expect((await onHost(b1!, ['sh', '-c', 'mkdir -p app-rerun/releases/r2 && echo "half a file" > app-rerun/releases/r2/app.psgi'])).code).toBe(0);
+    const outcomes = await quietRelease('blue', 'r2', inputs, 1);
+    expect(outcomes.map((o) => [o.ok, o.detail])).toEqual([[true, 'release r2 is live on this host (releases/r2)']]);
+    expect(await served(b1!, APP_PORT + 3)).toMatchObject({ release: 'r2' });
+  }, 120_000);
+});
+
+describe('what hosts print', () => {
+  it('is shown as data: a host printing workflow commands annotates nothing, masks nothing', async () => {
+    const [g1] = green();
+    // As a dependency's build could print them; `\r` starts a new line for the runner.
+    const install = `echo '::error::x'; echo '::add-mask::hunter2'; echo 'built ##[warning]y'; printf 'b\\r::notice::z\\n'; carton install --deployment`;
+    const inputs = { 'app-dir': 'app-output', 'app-port': String(APP_PORT + 4), 'install-command': install };
+    const { value: outcomes, log } = await captured(() => release('green', 'o1', inputs, 1));
+    expect(outcomes.map((o) => o.ok)).toEqual([true]);
+    // (The settings mask the SSH key: those masks are the action's own.)
+    const injected = workflowCommands(log).filter((c) => ['error', 'warning', 'notice'].includes(c.name) || c.line.includes('hunter2'));
+    expect(injected).toEqual([]);
+    // Still in the log, with the host's name in front.
+    expect(log).toContain(`[${g1!.address}:${g1!.port}] ::error::x`);
   }, 120_000);
 });
 

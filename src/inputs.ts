@@ -170,6 +170,18 @@ export const INPUTS = {
     default: '10',
     description: 'How many hosts of a color receive the release at once.',
   },
+  'host-timeout': {
+    section: 'Release on hosts',
+    default: '1800',
+    description:
+      'Seconds the release may take on one host, all steps together. A host that runs out of time fails naming the step it was in, with its last output; what the release started there is ended, its previous release stays live, and the other hosts go on.',
+  },
+  'host-step-timeouts': {
+    section: 'Release on hosts',
+    default: 'connect=30,fetch=300,install=1200,check=120,restart=120,probe=120',
+    description:
+      'Seconds each step may take on one host, as `step=seconds` pairs separated by commas or newlines; a step left out keeps its default. Steps: `connect`, `fetch`, `install`, `check`, `restart`, `probe`. A step that runs out of time is ended (its processes too) and fails, and the previous release stays live or is put back.',
+  },
   'blue-hosts': {
     section: 'SSH',
     default: '',

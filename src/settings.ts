@@ -50,6 +50,17 @@ export interface ReleaseSettings {
   /** An IP address, or `host`: the address the action reaches each host at. */
   listenAddress: string;
   source: ReleaseSourceSettings;
+  timeouts: HostTimeouts;
+}
+
+/** The remote steps with a time limit of their own (`host-step-timeouts`). */
+export const HOST_STEPS = ['connect', 'fetch', 'install', 'check', 'restart', 'probe'] as const;
+export type HostStep = (typeof HOST_STEPS)[number];
+
+export interface HostTimeouts {
+  /** The whole host script on one host (`host-timeout`). */
+  hostSeconds: number;
+  stepSeconds: Record<HostStep, number>;
 }
 
 /** Where a release comes from: a directory on the runner, uploaded; or a git fetch on each host. */
@@ -225,6 +236,7 @@ export function readSettings(
       appPort: inputs.integer('app-port', 1, 65535),
       listenAddress: inputs.text('app-listen-address') === 'host' ? 'host' : inputs.ipAddress('app-listen-address'),
       source: readReleaseSource(inputs, env),
+      timeouts: { hostSeconds: inputs.integer('host-timeout', 1, 86_400), stepSeconds: readStepTimeouts(inputs) },
     },
     ssh: {
       user: inputs.match('ssh-user', /^[a-z_][a-z0-9_.-]*$/i, 'Use a login name such as `deploy`'),
@@ -424,6 +436,25 @@ function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: num
       seen.set(key(address), { color, address });
     }
   }
+}
+
+/** `host-step-timeouts`: `step=seconds` pairs over the defaults; one clear line for any other word. */
+function readStepTimeouts(inputs: InputReader): Record<HostStep, number> {
+  const parse = (text: string): Partial<Record<HostStep, number>> => {
+    const steps: Partial<Record<HostStep, number>> = {};
+    for (const pair of text.split(/[\n,]/).map((item) => item.trim()).filter(Boolean)) {
+      const [, step = '', seconds = ''] = /^([^=\s]*)\s*=\s*(.*)$/.exec(pair) ?? [undefined, pair];
+      if (!(HOST_STEPS as readonly string[]).includes(step)) {
+        throw new InputError('host-step-timeouts', `'${pair}' does not name a step`, `Write \`step=seconds\` pairs for ${HOST_STEPS.join(', ')}, for example \`install=1200,probe=120\``);
+      }
+      if (!/^\d+$/.test(seconds) || Number(seconds) < 1 || Number(seconds) > 86_400) {
+        throw new InputError('host-step-timeouts', `'${pair}' does not give ${step} a whole number of seconds from 1 to 86400`, `Write for example \`${step}=${parse(inputSpec('host-step-timeouts').default ?? '')[step as HostStep] ?? 60}\``);
+      }
+      steps[step as HostStep] = Number(seconds);
+    }
+    return steps;
+  };
+  return { ...(parse(inputSpec('host-step-timeouts').default ?? '') as Record<HostStep, number>), ...parse(inputs.text('host-step-timeouts')) };
 }
 
 function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {

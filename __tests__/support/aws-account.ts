@@ -34,6 +34,7 @@ import {
   InvalidInstanceId,
   InvocationDoesNotExist,
   ListCommandInvocationsCommand,
+  CancelCommandCommand,
   SSMClient,
   SSMServiceException,
   SendCommandCommand,
@@ -111,7 +112,7 @@ interface CommandModel {
   instanceIds: string[];
   input: Record<string, unknown>;
   listed: number;
-  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed'; exitCode?: number; output?: string }>;
+  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelled'; exitCode?: number; output?: string }>;
 }
 
 /** A succeeding host script's output, as host-script.pl prints it. */
@@ -266,6 +267,7 @@ export class AwsAccount {
     ssm.on(SendCommandCommand).callsFake(this.via('ssm:SendCommand', (i) => this.sendCommand(i)));
     ssm.on(ListCommandInvocationsCommand).callsFake(this.via('ssm:ListCommandInvocations', (i) => this.listInvocations(i)));
     ssm.on(GetCommandInvocationCommand).callsFake(this.via('ssm:GetCommandInvocation', (i) => this.getInvocation(i)));
+    ssm.on(CancelCommandCommand).callsFake(this.via('ssm:CancelCommand', (i) => this.cancelCommand(i)));
     this.stubs = [elb, asg, ssm, cloudWatch];
     return this;
   }
@@ -614,6 +616,17 @@ export class AwsAccount {
       CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: inv.status, DocumentName: 'AWS-RunShellScript' })),
       ...(NextToken && { NextToken }),
     };
+  }
+
+  /** Invocations not finished yet end as Cancelled (the agent stops the command on the instance). */
+  private cancelCommand(input: Record<string, unknown>) {
+    const command = this.commands.find((c) => c.id === input.CommandId);
+    if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
+    for (const [id, invocation] of command.invocations) {
+      if ((input.InstanceIds as string[] | undefined)?.includes(id) === false) continue;
+      if (invocation.status === 'Pending' || invocation.status === 'InProgress') Object.assign(invocation, { status: 'Cancelled', exitCode: -1, output: '' });
+    }
+    return {};
   }
 
   private getInvocation(input: Record<string, unknown>) {

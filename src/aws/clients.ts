@@ -74,8 +74,8 @@ export interface AwsTiming {
   maxPollMs: number;
   /** How long new Auto Scaling instances get to be `InService`. */
   capacityTimeoutMs: number;
-  /** How long a release may run on an instance (SSM `executionTimeout`), and then report. */
-  commandTimeoutMs: number;
+  /** A cap on how long a release may run on an instance (SSM `executionTimeout`), and then report; by default host-timeout and its grace. */
+  commandTimeoutMs?: number;
   sleep: (ms: number) => Promise<void>;
 }
 
@@ -84,7 +84,6 @@ export const DEFAULT_AWS_TIMING: AwsTiming = {
   pollMs: 2000,
   maxPollMs: 15_000,
   capacityTimeoutMs: 15 * 60_000,
-  commandTimeoutMs: 30 * 60_000,
   sleep,
 };
 

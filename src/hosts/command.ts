@@ -10,6 +10,8 @@ export interface CommandResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** The runner stopped waiting: `timeoutMs` passed, or `signal` aborted. The command may still run where it was. */
+  stopped?: 'timeout' | 'cancelled';
 }
 
 export interface RunOptions {
@@ -19,6 +21,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Each complete output line, as it arrives: for streaming into a host's log group. */
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+  /** Stops waiting for the command when aborted (a cancelled run), as `timeoutMs` does. */
+  signal?: AbortSignal;
 }
 
 /** Runs commands on one machine: the runner itself, or a host over SSH. */

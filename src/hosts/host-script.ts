@@ -70,7 +70,67 @@ export function hostScriptArguments(settings: Settings, host: Host, release: str
     `--health-interval=${h.intervalMs / 1000}`,
     `--health-timeout=${h.timeoutMs / 1000}`,
     `--keep=${r.keepReleases}`,
+    `--timeout=${r.timeouts.hostSeconds}`,
+    ...SCRIPT_STEPS.map((step) => `--step-timeout=${step}=${r.timeouts.stepSeconds[step]}`),
   ];
+}
+
+/** The steps the host script times itself (`connect` is the runner's). */
+const SCRIPT_STEPS = ['fetch', 'install', 'check', 'restart', 'probe'] as const;
+
+/**
+ * How long the runner waits for the host script beyond `host-timeout` before ending it itself: the
+ * script stops at host-timeout on its own, then may put the previous release back (a restart and a
+ * probe, each within its limit).
+ */
+export function hostScriptGraceSeconds(settings: Settings): number {
+  const { restart, probe } = settings.hostRelease.timeouts.stepSeconds;
+  return restart + probe + 30;
+}
+
+/** The line the host script prints first: the session (and process group) it leads. */
+const SESSION_LINE = /^==> session (\d+)$/;
+
+export function sessionOf(line: string): number | undefined {
+  const match = SESSION_LINE.exec(line);
+  return match ? Number(match[1]) : undefined;
+}
+
+/**
+ * Ends a host script's session from a second connection: TERM to every process in it (the script
+ * then fails its step and puts the previous release back), KILL to what is left after 15 s. Only
+ * when the session's leader is still the host script (it renames itself), or gone (Linux does not
+ * reuse an id while a session or group of that id exists). Prints `ended` or what is left.
+ */
+const END_SESSION = String.raw`
+use strict; use warnings; use Time::HiRes qw(sleep);
+my $sid = shift;
+sub members {
+  my @pids;
+  for my $stat (glob '/proc/[0-9]*/stat') {
+    open my $fh, '<', $stat or next;
+    my $line = <$fh>;
+    next unless defined $line && $line =~ s/^.*\)\s*//s;
+    push @pids, $stat =~ m{^/proc/(\d+)/} if (split ' ', $line)[3] == $sid;
+  }
+  return @pids;
+}
+if (open my $fh, '<', "/proc/$sid/cmdline") {
+  my $cmdline = do { local $/; <$fh> };
+  if (defined $cmdline && $cmdline !~ /^bluegreen-perl host script/) { print "session $sid is not a host script: left alone\n"; exit 0 }
+}
+for my $signal ('TERM', 'KILL') {
+  my @pids = members() or last;
+  kill $signal, @pids;
+  for (1 .. 150) { last unless members(); sleep 0.1 }
+}
+my @left = members();
+print @left ? "still running: @left\n" : "ended\n";
+exit(@left ? 1 : 0);
+`;
+
+export function endSessionArgv(session: number): Argv {
+  return ['perl', '-e', END_SESSION, String(session)];
 }
 
 /** For SSH: run `argv` with `stdin` as its standard input (the script, then an uploaded tarball). */
@@ -83,10 +143,19 @@ export function hostScriptInvocation(settings: Settings, host: Host, release: st
 
 const HEREDOC_END = 'BLUEGREEN_HOST_SCRIPT_END';
 
+/** At most this much of the host script's output goes back through SSM, which keeps only the first 24,000 characters. */
+export const SSM_OUTPUT_TAIL = 16_000;
+
+/** The line the SSM shell text prints last: where the whole log stays on the instance. */
+const LOG_LINE = /^==> full log on this instance: (.+)$/m;
+
 /**
  * For transports that take shell text and no stdin (AWS SSM `AWS-RunShellScript` commands): writes
  * the script to a temporary file through a quoted heredoc (no expansion inside), runs it with the
- * arguments quoted by `toShell`, removes the file, and exits with the script's code.
+ * arguments quoted by `toShell`, and exits with the script's code. The whole output goes to a log
+ * file that stays on the instance; only its last SSM_OUTPUT_TAIL bytes are printed, so the closing
+ * `==>` line always reaches SSM (which keeps the first 24,000 characters and drops the rest),
+ * followed by one short line saying where the log is.
  */
 export function hostScriptShellCommand(settings: Settings, host: Host, release: string, source: ReleaseSource): string {
   if (source.kind === 'upload') throw new Error('an uploaded tarball needs a transport with stdin (SSH); use a git or archive source');
@@ -94,14 +163,24 @@ export function hostScriptShellCommand(settings: Settings, host: Host, release: 
   if (script.split('\n').includes(HEREDOC_END)) throw new Error(`the host script contains the heredoc delimiter ${HEREDOC_END}`);
   return [
     'script=$(mktemp) || exit 1',
+    'log=$(mktemp "${TMPDIR:-/var/tmp}/bluegreen-perl-host-script.XXXXXX") || exit 1',
     `cat > "$script" <<'${HEREDOC_END}'`,
     script.replace(/\n?$/, ''),
     HEREDOC_END,
-    `perl "$script" ${toShell(hostScriptArguments(settings, host, release, source))}`,
+    `perl "$script" ${toShell(hostScriptArguments(settings, host, release, source))} > "$log" 2>&1`,
     'code=$?',
     'rm -f "$script"',
+    `size=$(wc -c < "$log")`,
+    `[ "$size" -gt ${SSM_OUTPUT_TAIL} ] && echo "(the first $((size - ${SSM_OUTPUT_TAIL})) bytes of the output are left out here)"`,
+    `tail -c ${SSM_OUTPUT_TAIL} "$log"`,
+    'echo "==> full log on this instance: $log"',
     'exit $code',
   ].join('\n');
+}
+
+/** Where the SSM shell text left the whole log on the instance, when it said so. */
+export function hostLogPath(output: string): string | undefined {
+  return LOG_LINE.exec(output)?.[1]?.trim();
 }
 
 /** What one run of the host script did, read from its closing `==>` line and exit code. */

@@ -3,11 +3,12 @@ import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { InputError, messageOf } from '../errors.js';
 import { hostHookArgv } from '../hooks.js';
-import { formatDuration, showAfterPhase } from '../phases.js';
+import { formatDuration } from '../phases.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
-import type { Argv, CommandRunner } from './command.js';
-import { hostScriptInvocation, readHostScriptReport, type HostScriptReport, type ReleaseSource } from './host-script.js';
+import type { Argv, CommandResult, CommandRunner } from './command.js';
+import { printHostLines, showHostOutput } from './host-output.js';
+import { endSessionArgv, hostScriptGraceSeconds, hostScriptInvocation, readHostScriptReport, sessionOf, type HostScriptReport, type ReleaseSource } from './host-script.js';
 import { releaseFiles, releaseRules } from './release-files.js';
 
 /** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
@@ -19,10 +20,22 @@ export type RunnerFactory = (host: Host) => Promise<CommandRunner>;
  * is shown in its own log group after the phase; a host that fails does not stop the others, so every host
  * reports where it stands.
  */
+export interface HostScriptReleaserOptions {
+  /** Aborted when the run is cancelled: each host script still running is ended on its host. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Time limits: the host script times its own steps and the whole run (`host-timeout`), ending what
+ * a step started and keeping or putting back the previous release. The runner bounds the connect
+ * (`host-step-timeouts` connect) and, should the script not end by itself (a host that stopped
+ * answering, a cancelled run), ends the script's session from a second connection.
+ */
 export class HostScriptReleaser implements Releaser {
   constructor(
     private readonly settings: Settings,
     private readonly connect: RunnerFactory,
+    private readonly options: HostScriptReleaserOptions = {},
   ) {}
 
   async release(hosts: Host[], release: string): Promise<HostOutcome[]> {
@@ -37,12 +50,12 @@ export class HostScriptReleaser implements Releaser {
       output.push(line);
       // Live, inside the phase's group: each step as a host reaches it. The whole output follows
       // in the host's own group once the phase's group has closed.
-      if (line.startsWith('==> ') || output.length === 1) core.info(`[${host.name}] ${line}`);
+      if (line.startsWith('==> ') || output.length === 1) printHostLines(host.name, [line]);
     };
     const report = await this.runHostScript(host, release, source, print);
     const durationMs = performance.now() - started;
     const outcome = outcomeOf(host, report, durationMs);
-    showAfterPhase(`${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
+    showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
     return outcome;
   }
 
@@ -52,7 +65,7 @@ export class HostScriptReleaser implements Releaser {
     return inParallel(hosts, this.settings.hostRelease.concurrency, async (host) => {
       const started = performance.now();
       const lines: string[] = [];
-      const { code, connectError } = await this.runOn(host, argv, (line) => (lines.push(line), core.info(`[${host.name}] ${line}`)));
+      const { code, connectError } = await this.runOn(host, argv, (line) => (lines.push(line), printHostLines(host.name, [line])));
       if (connectError !== undefined) lines.push(connectError);
       const last = lines.slice(-3).join(' | ');
       return { host, ok: code === 0, durationMs: performance.now() - started, detail: code === 0 ? 'exit 0' : `exit ${code}${last ? `: ${last}` : ''}` };
@@ -63,34 +76,81 @@ export class HostScriptReleaser implements Releaser {
   private async runHostScript(host: Host, release: string, source: ReleaseSource, print: (line: string) => void): Promise<HostScriptReport> {
     const output: string[] = [];
     const { argv, stdin } = hostScriptInvocation(this.settings, host, release, source);
-    const { code, connectError } = await this.runOn(host, argv, (line) => (output.push(line), print(line)), stdin);
+    const { hostSeconds } = this.settings.hostRelease.timeouts;
+    const graceSeconds = hostScriptGraceSeconds(this.settings);
+    let session: number | undefined;
+    const onLine = (line: string) => {
+      session ??= sessionOf(line);
+      output.push(line);
+      print(line);
+    };
+    const { code, connectError, stopped } = await this.runOn(host, argv, onLine, { stdin, timeoutMs: (hostSeconds + graceSeconds) * 1000 });
     if (connectError !== undefined) {
       print(`cannot connect: ${connectError}`);
       return { ok: false, step: 'connect', message: connectError, restored: false, lastLines: [] };
     }
+    if (stopped) {
+      const why = stopped === 'timeout' ? `the host script did not end within host-timeout (${hostSeconds} s) and ${graceSeconds} s more` : 'the run was cancelled';
+      const ended = session === undefined ? 'it had not started yet' : await this.endSession(host, session);
+      print(`${why}: ${ended}`);
+      const sofar = readHostScriptReport(output.join('\n'), code);
+      return { ok: false, ...(sofar.step && { step: sofar.step }), message: `${why}; ${ended}`, restored: false, lastLines: sofar.lastLines };
+    }
     return readHostScriptReport(output.join('\n'), code);
+  }
+
+  /** Ends a host script's session (TERM, then KILL) from a connection of its own. */
+  private async endSession(host: Host, session: number): Promise<string> {
+    const said: string[] = [];
+    const { code, connectError } = await this.runOn(host, endSessionArgv(session), (line) => said.push(line), { timeoutMs: 60_000 }, false);
+    if (connectError !== undefined) return `could not reach the host to end its session ${session}: ${connectError}`;
+    return code === 0 ? `ended what it ran on the host (session ${session}): ${said.join(' ')}` : `could not end its session ${session} on the host (exit ${code}): ${said.join(' | ')}`;
   }
 
   /**
    * Runs `argv` on a host over a connection of its own, closed after. A connection that cannot be
-   * made is reported as `connectError`; one that drops mid-run is exit 255 with the reason as the
-   * last output line (what the command printed so far tells how far it got).
+   * made within the connect limit is reported as `connectError`; one that drops mid-run is exit 255
+   * with the reason as the last output line (what the command printed so far tells how far it got).
    */
-  private async runOn(host: Host, argv: Argv, onLine: (line: string) => void, stdin?: Buffer): Promise<{ code: number; connectError?: string }> {
+  private async runOn(
+    host: Host,
+    argv: Argv,
+    onLine: (line: string) => void,
+    how: { stdin?: Buffer; timeoutMs?: number } = {},
+    cancellable = true,
+  ): Promise<{ code: number; connectError?: string; stopped?: CommandResult['stopped'] }> {
+    const signal = cancellable ? this.options.signal : undefined;
+    if (signal?.aborted) return { code: 255, connectError: 'not started: the run was cancelled' };
+    const connectSeconds = this.settings.hostRelease.timeouts.stepSeconds.connect;
     let runner: CommandRunner;
     try {
-      runner = await this.connect(host);
+      runner = await withinTime(this.connect(host), connectSeconds * 1000, `no connection within ${connectSeconds} s (host-step-timeouts connect)`);
     } catch (error) {
       return { code: 255, connectError: messageOf(error) };
     }
     try {
-      return { code: (await runner.run(argv, { onLine, ...(stdin && { stdin }) })).code };
+      const result = await runner.run(argv, { onLine, ...(how.stdin && { stdin: how.stdin }), ...(how.timeoutMs && { timeoutMs: how.timeoutMs }), ...(signal && { signal }) });
+      return { code: result.code, ...(result.stopped && { stopped: result.stopped }) };
     } catch (error) {
       onLine(messageOf(error));
       return { code: 255 };
     } finally {
       await runner.close();
     }
+  }
+}
+
+/** The connection, or `message` once `ms` passed; a connection that comes up later is closed. */
+async function withinTime(connecting: Promise<CommandRunner>, ms: number, message: string): Promise<CommandRunner> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([connecting, late]);
+  } catch (error) {
+    connecting.then((runner) => runner.close()).catch(() => undefined);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

@@ -175,31 +175,42 @@ export class SshRunner implements CommandRunner {
     const out = streamOf((line) => options.onLine?.(line, 'stdout'));
     const err = streamOf((line) => options.onLine?.(line, 'stderr'));
     let timer: NodeJS.Timeout | undefined;
-    let timedOut = false;
+    let stopped: CommandResult['stopped'];
+    let onAbort: (() => void) | undefined;
+    let giveUp!: () => void;
+    // sshd confirms a closed session only once the remote command exited: a stopped run does not wait for that.
+    const gaveUp = new Promise<undefined>((resolve) => (giveUp = () => resolve(undefined)));
     try {
-      const result = await this.connection.execCommand(toShell(argv), {
+      const running = this.connection.execCommand(toShell(argv), {
         // A Readable of one chunk: a Buffer given as is would be read byte by byte.
         ...(options.stdin !== undefined && { stdin: Readable.from([options.stdin]) }),
         noTrim: true,
         onStdout: out.push,
         onStderr: err.push,
         onChannel: (channel) => {
-          if (!options.timeoutMs) return;
-          timer = setTimeout(() => {
-            timedOut = true;
-            // Closing the session hangs up on the remote command, as a dropped connection would.
+          // Closing the session hangs up on the remote command, as a dropped connection would.
+          const stop = (why: 'timeout' | 'cancelled') => {
+            stopped ??= why;
             channel.close();
-          }, options.timeoutMs);
+            giveUp();
+          };
+          if (options.timeoutMs) timer = setTimeout(() => stop('timeout'), options.timeoutMs);
+          if (options.signal?.aborted) stop('cancelled');
+          onAbort = () => stop('cancelled');
+          options.signal?.addEventListener('abort', onAbort, { once: true });
         },
       });
+      running.catch(() => undefined); // once given up on, how it ends does not matter
+      const result = await Promise.race([running, gaveUp]);
       const stdout = out.end();
       const stderr = err.end();
-      if (timedOut) return { code: 124, stdout, stderr: `${stderr}stopped after ${options.timeoutMs} ms (timeout)` };
+      if (stopped || !result) return { code: 124, stdout, stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`, stopped };
       return { code: result.code ?? 128, stdout, stderr: stderr + (result.signal ? `killed by ${result.signal}` : '') };
     } catch (error) {
       throw new UserError(`SSH to ${this.description} failed while running ${argv[0] ?? 'a command'}: ${reasonOf(error)}`);
     } finally {
       clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     }
   }
 

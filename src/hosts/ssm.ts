@@ -1,5 +1,6 @@
 import * as core from '@actions/core';
 import {
+  CancelCommandCommand,
   DescribeInstanceInformationCommand,
   GetCommandInvocationCommand,
   ListCommandInvocationsCommand,
@@ -13,7 +14,9 @@ import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
 import { hostHookArgv } from '../hooks.js';
 import { toShell } from './command.js';
-import { hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
+import { showHostOutput } from './host-output.js';
+import { formatDuration } from '../phases.js';
+import { hostLogPath, hostScriptGraceSeconds, hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** SendCommand takes at most 50 instance ids. */
 export const SSM_BATCH = 50;
@@ -46,7 +49,18 @@ export class SsmReleaser implements Releaser {
     private readonly calls: AwsCalls,
     private readonly settings: Settings,
     private readonly timing: AwsTiming,
+    /** Aborted when the run is cancelled: the commands still running are cancelled (CancelCommand). */
+    private readonly signal?: AbortSignal,
   ) {}
+
+  /**
+   * How long an instance may run the command: host-timeout and the grace the host script may need
+   * to put the previous release back (SSM `executionTimeout` ends the command after it).
+   */
+  private get commandLimitMs(): number {
+    const limitMs = (this.settings.hostRelease.timeouts.hostSeconds + hostScriptGraceSeconds(this.settings)) * 1000;
+    return Math.min(limitMs, this.timing.commandTimeoutMs ?? limitMs);
+  }
 
   async release(hosts: Host[], release: string): Promise<HostOutcome[]> {
     const source = ssmReleaseSource(this.settings);
@@ -105,7 +119,7 @@ export class SsmReleaser implements Releaser {
   }
 
   private async send(text: string, hosts: Host[], what: string, maxConcurrency: number): Promise<Sent> {
-    const executionSeconds = Math.ceil(this.timing.commandTimeoutMs / 1000);
+    const executionSeconds = Math.ceil(this.commandLimitMs / 1000);
     const out = await this.calls.call('ssm:SendCommand', () =>
       this.client.send(
         new SendCommandCommand({
@@ -131,7 +145,12 @@ export class SsmReleaser implements Releaser {
     const last = new Map<string, string>();
     const pending = new Set(sent.flatMap((s) => s.hosts.map((h) => `${s.commandId} ${h.address}`)));
     let waited = 0;
+    let cancelled = false;
     for (let poll = 0; pending.size > 0; poll++) {
+      if (this.signal?.aborted && !cancelled) {
+        cancelled = true;
+        await this.cancel(sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))));
+      }
       for (const command of sent) {
         if (!command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))) continue;
         for (const [instanceId, status] of await this.statuses(command.commandId)) {
@@ -145,7 +164,7 @@ export class SsmReleaser implements Releaser {
       }
       if (pending.size === 0) break;
       // An invocation still Pending or InProgress past the command's own timeout will not report.
-      if (waited >= this.timing.commandTimeoutMs + this.timing.maxPollMs) {
+      if (waited >= this.commandLimitMs + this.timing.maxPollMs) {
         for (const command of sent) {
           for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
             const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
@@ -161,6 +180,14 @@ export class SsmReleaser implements Releaser {
     return outcomes;
   }
 
+  /** Cancels commands on every instance still running them; their invocations then report `Cancelled`. */
+  private async cancel(commands: Sent[]): Promise<void> {
+    for (const { commandId } of commands) {
+      core.info(`The run was cancelled: cancelling SSM command ${commandId} on the instances still running it`);
+      await this.calls.call('ssm:CancelCommand', () => this.client.send(new CancelCommandCommand({ CommandId: commandId })));
+    }
+  }
+
   private async statuses(commandId: string): Promise<Map<string, string>> {
     const statuses = new Map<string, string>();
     let nextToken: string | undefined;
@@ -174,7 +201,11 @@ export class SsmReleaser implements Releaser {
 
   private async outcome(command: Sent, host: Host, judge: Judge): Promise<HostOutcome> {
     const out = await this.calls.call('ssm:GetCommandInvocation', () => this.client.send(new GetCommandInvocationCommand({ CommandId: command.commandId, InstanceId: host.address })), host.name);
-    return { host, durationMs: Date.now() - command.sentAt, ...judge(out) };
+    const durationMs = Date.now() - command.sentAt;
+    const outcome = { host, durationMs, ...judge(out) };
+    const output = outputOf(out);
+    if (output) showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${formatDuration(durationMs)})`, output.replace(/\n$/, '').split('\n'));
+    return outcome;
   }
 }
 
@@ -186,13 +217,19 @@ const outputOf = (out: GetCommandInvocationCommandOutput): string => [out.Standa
 /** SSM's own word, when it stopped the command (TimedOut, Cancelled) rather than the script failing. */
 const ssmStatus = (out: GetCommandInvocationCommandOutput): string => `SSM ${out.Status}${out.StatusDetails && out.StatusDetails !== out.Status ? ` (${out.StatusDetails})` : ''}`;
 
-/** The host script's closing line and exit code say how the release went. */
+/**
+ * SSM's status, the exit code and the host script's closing line (printed last, and always within
+ * the output SSM keeps: see hostScriptShellCommand) say how the release went; never the whole log.
+ */
 const judgeHostScript: Judge = (out) => {
-  const report = readHostScriptReport(outputOf(out), out.ResponseCode ?? -1);
-  if (report.ok) return { ok: true, detail: report.message };
+  const output = outputOf(out);
+  const report = readHostScriptReport(output, out.ResponseCode ?? -1);
+  if (report.ok && out.Status === 'Success') return { ok: true, detail: report.message };
   const lastLines = report.lastLines.length ? `; last output: ${report.lastLines.join(' | ')}` : '';
+  const log = hostLogPath(output);
+  const where = log ? `; full log on the instance: ${log}` : '';
   const what = out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
-  return { ok: false, detail: `${what}${lastLines}`, restored: report.restored };
+  return { ok: false, detail: `${what}${lastLines}${where}`, restored: report.restored };
 };
 
 /** A hook passes when its command exits 0. */
