@@ -207,18 +207,19 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
   }, 300_000);
 
   it('SIGKILL mid-switch: the post step deletes the lock the killed step held, and the next run starts at once', async () => {
+    // Back to blue, which runs r1: a switch names the release it makes live.
     const id = runId++;
-    const step = startStep(MAIN, world.inputs('switch', 'r2'), id);
+    const step = startStep(MAIN, world.inputs('switch', 'r1'), id);
     await step.waitForLine(/^::group::Validate after the move \(blue\)/);
     step.kill('SIGKILL');
     const run = await step.done;
     expect(run.signal).toBe('SIGKILL');
     // Killed outright: the lock is still there, and would hold the next run for lock-expiry.
     expect(api.json(LOCK)).toMatchObject({ run: { id: String(id) } });
-    const blocked = await action('switch', 'r2', { 'lock-timeout': '0' });
+    const blocked = await action('switch', 'r1', { 'lock-timeout': '0' });
     expect(errors(blocked.log)).toEqual([expect.stringContaining(`The deploy lock of shop is held by https://github.com/acme/shop/actions/runs/${id} `)]);
 
-    const post = await startStep(POST, world.inputs('switch', 'r2'), id, run.saved).done;
+    const post = await startStep(POST, world.inputs('switch', 'r1'), id, run.saved).done;
     expect(post.code).toBe(0);
     expect(post.log).toContain(`::warning::The main step ended without releasing its deploy lock (it was killed): deleted the repository variable ${LOCK}`);
     expect(api.variables.has(LOCK)).toBe(false);
