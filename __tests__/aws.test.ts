@@ -469,7 +469,7 @@ describe('provider aws with release-bucket: the release through S3', () => {
   const urlIn = (text: string): string => /^export BLUEGREEN_RELEASE_URL=(?:'([^']*)'|(\S+))$/m.exec(text)?.slice(1).find(Boolean) ?? '';
   const textsSent = (): string[] => account.callsOf('ssm:SendCommand').map((send) => (send.Parameters as Record<string, string[]>).commands?.[0] ?? '');
 
-  it('uploads the tarball once for every SSM batch, and each instance gets a masked presigned URL and the SHA-256 to check', async () => {
+  it('uploads the tarball to S3 with its SHA-256 checksum, and each instance gets a masked presigned URL and the SHA-256 to check', async () => {
     account = world().install();
     const run = await act('deploy', bucketInputs());
     expect(errorLines(run.log)).toEqual([]);
@@ -568,6 +568,7 @@ describe('provider aws with release-bucket: the release through S3', () => {
     expect(() => read({ 'release-bucket': 's3://shop-releases' })).toThrow(/^Input 'release-bucket': 's3:\/\/shop-releases' is not valid\. Give the bucket name only/);
     expect(() => read({ 'release-prefix': '/releases' })).toThrow(/^Input 'release-prefix': '\/releases' cannot start an S3 key/);
     expect(() => read({ 'release-repository': REPOSITORY })).toThrow(/^Input 'release-bucket': is set together with release-repository/);
+    expect(() => read({ 'release-bucket': '' })).toThrow(/^Input 'release-prefix': is set without release-bucket\. Set release-bucket too, or remove release-prefix$/);
     expect(() => readSettings((name) => ({ mode: 'deploy', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.1', 'green-hosts': '10.0.0.2', 'release-bucket': 'shop-releases' })[name] ?? '', ENV)).toThrow(/^Input 'release-bucket': is set, but provider ssh streams the release/);
   });
 });

@@ -204,6 +204,9 @@ export function readSettings(
   if (provider.name !== 'aws' && inputs.optional('release-bucket')) {
     throw new InputError('release-bucket', `is set, but provider ${provider.name} streams the release to the hosts over SSH`, 'Remove release-bucket, or use provider aws');
   }
+  if (!(provider.name === 'aws' && provider.releaseBucket) && inputs.optional('release-prefix')) {
+    throw new InputError('release-prefix', 'is set without release-bucket', 'Set release-bucket too, or remove release-prefix');
+  }
 
   const settings: Settings = {
     mode,
