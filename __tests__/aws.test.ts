@@ -543,6 +543,20 @@ describe('provider aws with release-bucket: the release through S3', () => {
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
   });
 
+  it('turns a request S3 cannot verify (a wrong secret key) into one line about the credentials', async () => {
+    account = world({ green: 1 }).install();
+    process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
+    try {
+      const run = await act('deploy', bucketInputs());
+      expect(run.failed).toBe(true);
+      expect(failure(run)).toMatch(/AWS s3:PutObject on s3:\/\/shop-releases\/\S+ failed: no valid AWS credentials \(SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your key and signing method\.\)\. Run aws-actions\/configure-aws-credentials/);
+    } finally {
+      process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.secretAccessKey;
+    }
+    expect(s3.requests.map((r) => `${r.method} ${r.status} ${r.code}`)).toEqual(['HEAD 403 SignatureDoesNotMatch', 'PUT 403 SignatureDoesNotMatch']);
+    expect(account.callsOf('ssm:SendCommand')).toEqual([]);
+  });
+
   it('refuses an expired presigned URL and a tampered signature with S3 errors', async () => {
     account = world({ green: 1 }).install();
     expect(errorLines((await act('deploy', bucketInputs())).log)).toEqual([]);
