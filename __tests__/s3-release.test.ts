@@ -19,15 +19,15 @@ import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './support/sshd.js
 // and serves it with Server::Starter + Starman.
 let world: SshWorld;
 let s3: S3Double;
-const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+// Temporary credentials, as aws-actions/configure-aws-credentials leaves them: the presigned URL carries the token.
+const CREDENTIALS = { accessKeyId: 'ASIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE/+token=' };
 const ENV_NAMES = ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'] as const;
 const savedEnv = Object.fromEntries(ENV_NAMES.map((name) => [name, process.env[name]]));
 
 beforeAll(async () => {
   world = await SshWorld.start({ firstOctet: 11, hostsPerColor: { blue: 1, green: 1 }, network: '127.0.41' });
   s3 = await S3Double.start({ host: '127.0.42.1', region: 'eu-west-1', buckets: ['shop-releases'], credentials: CREDENTIALS });
-  Object.assign(process.env, { AWS_ENDPOINT_URL: s3.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey });
-  delete process.env.AWS_SESSION_TOKEN;
+  Object.assign(process.env, { AWS_ENDPOINT_URL: s3.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_SESSION_TOKEN: CREDENTIALS.sessionToken });
   delete process.env.AWS_PROFILE;
 }, 60_000);
 

@@ -17,6 +17,8 @@ import type { AddressInfo } from 'node:net';
 export interface S3Credentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials (an assumed role, OIDC): every request must carry this token. */
+  sessionToken?: string;
 }
 
 export interface S3DoubleOptions {
@@ -162,7 +164,7 @@ export class S3Double {
 
   /** Requests refused for their signature or their age: tests that expect none check this. */
   get authFailures(): S3Request[] {
-    return this.requests.filter((r) => ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed', 'AuthorizationQueryParametersError'].includes(r.code ?? ''));
+    return this.requests.filter((r) => ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidToken', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed', 'AuthorizationQueryParametersError'].includes(r.code ?? ''));
   }
 
   private now(): number {
@@ -229,6 +231,11 @@ export class S3Double {
     const [accessKeyId = '', ...scopeParts] = credential.split('/');
     const scope = scopeParts.join('/');
     if (accessKeyId !== this.options.credentials.accessKeyId) throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+    // Temporary credentials: the key is unknown without its token, and a wrong token is refused.
+    const token = auth === 'header' ? headers['x-amz-security-token'] : q.get('X-Amz-Security-Token');
+    const { sessionToken } = this.options.credentials;
+    if (sessionToken !== undefined && token === undefined) throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+    if (token !== undefined && token !== sessionToken) throw new S3Error(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.', { 'Token-0': String(token) });
     const [date, region, service, terminator] = scopeParts;
     if (region !== this.options.region) {
       throw new S3Error(400, auth === 'header' ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError', `The authorization header is malformed; the region '${region}' is wrong; expecting '${this.options.region}'`, { Region: this.options.region });
