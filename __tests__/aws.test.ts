@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,11 +10,13 @@ import { AwsCalls, SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/a
 import { awsError, isRetryable } from '../src/aws/errors.js';
 import { hostScript, hostScriptArguments, hostScriptShellCommand } from '../src/hosts/host-script.js';
 import { SsmReleaser } from '../src/hosts/ssm.js';
+import { releaseTarball } from '../src/hosts/releaser.js';
 import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
 import { createProvider } from '../src/providers/index.js';
 import { readSettings } from '../src/settings.js';
-import { errorLines, runAction, type ActionRun } from './support/action.js';
+import { errorLines, runAction, visibleLog, type ActionRun } from './support/action.js';
 import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN, hostScriptSuccess } from './support/aws-account.js';
+import { S3Double, signatureOf, stringToSign } from './support/s3-double.js';
 
 const REPOSITORY = 'https://github.com/org/shop.git';
 const SHA = '0123456789abcdef0123456789abcdef01234567';
@@ -389,7 +392,7 @@ describe('provider aws, run as the action against a model of the account', () =>
     // No cap from the test's timing: the settings decide. The run is cancelled while the hosts work.
     const { commandTimeoutMs: _cap, ...uncapped } = clock.timing;
     const timing: AwsTiming = { ...uncapped, sleep: async (ms) => (cancel.abort(), clock.timing.sleep(ms)) };
-    const releaser = new SsmReleaser(awsClients({ region: 'eu-west-1' }).ssm, new AwsCalls(timing), settings, timing, cancel.signal);
+    const releaser = new SsmReleaser(awsClients({ region: 'eu-west-1' }).ssm, new AwsCalls(timing), settings, timing, undefined, cancel.signal);
     const outcomes = await releaser.release(instances.map((i) => ({ name: i.id, color: 'green' as const, address: i.id })), 'v1.2.3');
     const [send] = account.callsOf('ssm:SendCommand');
     expect((send?.Parameters as Record<string, string[]>).executionTimeout).toEqual([String(600 + 60 + 30 + 30)]);
@@ -402,9 +405,9 @@ describe('provider aws, run as the action against a model of the account', () =>
     expect(failure(run)).toMatch(/^::error::shop-blue, shop-grene was not found by elasticloadbalancing:DescribeTargetGroups \(TargetGroupNotFoundException: One or more target groups not found\)\. Input blue-target-group \/ green-target-group: name target groups that exist in eu-west-1\.$/);
   });
 
-  it('refuses a deploy without release-repository: SSM cannot upload from the runner', async () => {
+  it('refuses a deploy without release-repository or release-bucket: SSM cannot upload from the runner', async () => {
     const run = await act('deploy', { 'release-repository': '' });
-    expect(failure(run)).toBe("::error::Input 'release-repository': is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner. Set release-repository (and release-ref) so each instance fetches the release with git");
+    expect(failure(run)).toBe("::error::Input 'release-repository': is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner. Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git");
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
   });
 });
@@ -475,5 +478,197 @@ describe('the SSM document', () => {
     const [log] = keptLogs();
     expect(failure(run)).toContain(`: step install: carton install --deployment failed (exit 1); last output: `);
     expect(failure(run)).toContain(`; full log on the instance: ${join(dir, log!)}`);
+  });
+});
+
+describe('provider aws with release-bucket: the release through S3', () => {
+  const CREDENTIALS = { accessKeyId: 'AKIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY' };
+  const ENV_NAMES = ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'] as const;
+  const savedEnv = Object.fromEntries(ENV_NAMES.map((name) => [name, process.env[name]]));
+  let s3: S3Double;
+  let app: string;
+  let tarball: Buffer;
+
+  beforeAll(async () => {
+    s3 = await S3Double.start({ host: '127.0.41.1', region: 'eu-west-1', buckets: ['shop-releases'], credentials: CREDENTIALS });
+    // The SDK's standard settings, as aws-actions/configure-aws-credentials and a local endpoint leave them.
+    Object.assign(process.env, { AWS_ENDPOINT_URL: s3.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    app = mkdtempSync(join(tmpdir(), 'bgp-s3-app-'));
+    writeFileSync(join(app, 'app.psgi'), 'sub { [200, [], ["ok"]] }\n');
+    writeFileSync(join(app, 'cpanfile'), "requires 'Plack';\n");
+    tarball = await releaseTarball(app);
+  });
+  afterAll(async () => {
+    await s3?.stop();
+    for (const name of ENV_NAMES) {
+      if (savedEnv[name] === undefined) delete process.env[name];
+      else process.env[name] = savedEnv[name];
+    }
+    rmSync(app, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    s3.objects.clear();
+    s3.requests.length = 0;
+    s3.clockOffsetMs = 0;
+    s3.listBucket = true;
+    s3.denied.clear();
+  });
+
+  const bucketInputs = (extra: Record<string, string> = {}) => ({ 'release-repository': '', 'release-path': app, 'release-bucket': 'shop-releases', 'release-prefix': 'releases', ...extra });
+  const expectedSha = (): string => createHash('sha256').update(tarball).digest('hex');
+  const urlIn = (text: string): string => /^export BLUEGREEN_RELEASE_URL=(?:'([^']*)'|(\S+))$/m.exec(text)?.slice(1).find(Boolean) ?? '';
+  const textsSent = (): string[] => account.callsOf('ssm:SendCommand').map((send) => (send.Parameters as Record<string, string[]>).commands?.[0] ?? '');
+
+  it('uploads the tarball to S3 with its SHA-256 checksum, and each instance gets a masked presigned URL and the SHA-256 to check', async () => {
+    account = world().install();
+    const run = await act('deploy', bucketInputs());
+    expect(errorLines(run.log)).toEqual([]);
+    const green = account.instancesOf('shop-green');
+    const key = `releases/shop/v1.2.3/${expectedSha()}.tar.gz`;
+    expect(s3.requests.filter((r) => r.method === 'PUT').map((r) => [r.key, r.auth, r.status])).toEqual([[key, 'header', 200]]);
+    expect(s3.object('shop-releases', key)?.body.equals(tarball)).toBe(true);
+    expect(s3.object('shop-releases', key)?.checksumSha256).toBe(createHash('sha256').update(tarball).digest('base64'));
+    expect(s3.authFailures).toEqual([]);
+    const texts = textsSent();
+    expect(texts.length).toBeGreaterThanOrEqual(1);
+    const url = urlIn(texts[0] ?? '');
+    expect(url).toMatch(new RegExp(`^${s3.url}/shop-releases/releases/shop/v1\\.2\\.3/${expectedSha()}\\.tar\\.gz\\?.*X-Amz-Signature=`));
+    expect(texts.every((text) => text.includes(`--sha256=${expectedSha()}`) && text.includes('--source=url'))).toBe(true);
+    // Valid for the batch: the command timeout and a last poll, and a minute for clocks.
+    expect(new URL(url).searchParams.get('X-Amz-Expires')).toBe(String(Math.ceil(((clock.timing.commandTimeoutMs ?? 0) + clock.timing.maxPollMs) / 1000) + 60));
+    expect(green.length).toBeGreaterThan(0);
+    // Masked, and nowhere else in the log or the summary.
+    // A workflow command escapes `%` as `%25`; the runner unescapes it before masking.
+    expect(run.log).toContain(`::add-mask::${url.replace(/%/g, '%25')}`);
+    expect(visibleLog(run.log)).not.toContain('X-Amz-Signature');
+    expect(run.summary).not.toContain('X-Amz-Signature');
+    expect(visibleLog(run.log)).toContain(`Uploading release v1.2.3 (${tarball.length} bytes`);
+    // What an instance does with it: a plain GET, no AWS credentials.
+    const got = await fetch(url);
+    expect(got.status).toBe(200);
+    expect(createHash('sha256').update(Buffer.from(await got.arrayBuffer())).digest('hex')).toBe(expectedSha());
+  });
+
+  it('sends one upload for more instances than one SendCommand takes', async () => {
+    account = world({ green: 60 }).install();
+    const run = await act('deploy', bucketInputs());
+    expect(errorLines(run.log)).toEqual([]);
+    expect(account.callsOf('ssm:SendCommand').map((send) => (send.InstanceIds as string[]).length)).toEqual([50, 10]);
+    expect(s3.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+    const [first, second] = textsSent().map(urlIn);
+    expect(first).toBe(second);
+  });
+
+  it('does not upload the same content again on a second deploy, and says so', async () => {
+    account = world({ green: 2 }).install();
+    expect(errorLines((await act('deploy', bucketInputs())).log)).toEqual([]);
+    const again = await act('deploy', bucketInputs());
+    expect(errorLines(again.log)).toEqual([]);
+    expect(s3.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
+    expect(visibleLog(again.log)).toContain(`s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz already holds this release (same SHA-256 ${expectedSha().slice(0, 12)}…): not uploading it again`);
+    expect(s3.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['HEAD 404', 'PUT 200', 'HEAD 200']);
+  });
+
+  it('uploads without s3:ListBucket (a missing object then answers 403), and names s3:GetObject when the instances could not download', async () => {
+    account = world({ green: 1 }).install();
+    s3.listBucket = false;
+    const run = await act('deploy', bucketInputs());
+    expect(errorLines(run.log)).toEqual([]);
+    expect(s3.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['HEAD 403', 'PUT 200', 'HEAD 200']);
+
+    s3.objects.clear();
+    s3.denied.add('s3:GetObject');
+    const denied = await act('deploy', bucketInputs());
+    expect(denied.failed).toBe(true);
+    expect(failure(denied)).toContain(`AWS denied s3:GetObject on s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz (AccessDenied`);
+    expect(failure(denied)).toContain('Grant the role s3:GetObject');
+  });
+
+  it('fails with the permission to grant when S3 refuses the upload, before any instance is touched', async () => {
+    account = world({ green: 1 }).install();
+    s3.denied.add('s3:PutObject');
+    const run = await act('deploy', bucketInputs());
+    expect(run.failed).toBe(true);
+    expect(failure(run)).toContain(`AWS denied s3:PutObject on s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz (AccessDenied: Access Denied). Grant the role s3:PutObject`);
+    expect(account.callsOf('ssm:SendCommand')).toEqual([]);
+  });
+
+  it('turns a request S3 cannot verify (a wrong secret key) into one line about the credentials', async () => {
+    account = world({ green: 1 }).install();
+    process.env.AWS_SECRET_ACCESS_KEY = 'not-the-secret';
+    try {
+      const run = await act('deploy', bucketInputs());
+      expect(run.failed).toBe(true);
+      expect(failure(run)).toMatch(/AWS s3:PutObject on s3:\/\/shop-releases\/\S+ failed: no valid AWS credentials \(SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your key and signing method\.\)\. Run aws-actions\/configure-aws-credentials/);
+    } finally {
+      process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.secretAccessKey;
+    }
+    expect(s3.requests.map((r) => `${r.method} ${r.status} ${r.code}`)).toEqual(['HEAD 403 SignatureDoesNotMatch', 'PUT 403 SignatureDoesNotMatch']);
+    expect(account.callsOf('ssm:SendCommand')).toEqual([]);
+  });
+
+  it('refuses an expired presigned URL and a tampered signature with S3 errors', async () => {
+    account = world({ green: 1 }).install();
+    expect(errorLines((await act('deploy', bucketInputs())).log)).toEqual([]);
+    const url = new URL(urlIn(textsSent()[0] ?? ''));
+    const tampered = new URL(url);
+    tampered.searchParams.set('X-Amz-Signature', '0'.repeat(64));
+    const forged = await fetch(tampered);
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toMatch(/<Error><Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message>/);
+    s3.clockOffsetMs = (Number(url.searchParams.get('X-Amz-Expires')) + 1) * 1000;
+    const late = await fetch(url);
+    expect(late.status).toBe(403);
+    expect(await late.text()).toMatch(/<Error><Code>AccessDenied<\/Code><Message>Request has expired<\/Message><X-Amz-Expires>\d+<\/X-Amz-Expires>/);
+  });
+
+  it('reads release-bucket and release-prefix, with one clear line for a bad value', async () => {
+    const read = (extra: Record<string, string>) => {
+      const inputs = { ...inputsFor('deploy', bucketInputs()), ...extra };
+      return readSettings((name) => inputs[name] ?? '', ENV);
+    };
+    const provider = read({}).provider;
+    expect(provider.name === 'aws' && provider.releaseBucket).toEqual({ bucket: 'shop-releases', prefix: 'releases/' });
+    expect(() => read({ 'release-bucket': 's3://shop-releases' })).toThrow(/^Input 'release-bucket': 's3:\/\/shop-releases' is not valid\. Give the bucket name only/);
+    expect(() => read({ 'release-prefix': '/releases' })).toThrow(/^Input 'release-prefix': '\/releases' cannot start an S3 key/);
+    expect(() => read({ 'release-repository': REPOSITORY })).toThrow(/^Input 'release-bucket': is set together with release-repository/);
+    expect(() => read({ 'release-bucket': '' })).toThrow(/^Input 'release-prefix': is set without release-bucket\. Set release-bucket too, or remove release-prefix$/);
+    expect(() => readSettings((name) => ({ mode: 'deploy', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.1', 'green-hosts': '10.0.0.2', 'release-bucket': 'shop-releases' })[name] ?? '', ENV)).toThrow(/^Input 'release-bucket': is set, but provider ssh streams the release/);
+  });
+});
+
+describe('the S3 double', () => {
+  // The examples of the S3 API reference ("Signature Calculations for the Authorization Header",
+  // "Authenticating Requests: Using Query Parameters"): the double computes AWS's own signatures.
+  const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
+  const SCOPE = '20130524/us-east-1/s3/aws4_request';
+  const EMPTY = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+  it("signs S3's documented GET Object example to the documented signature", () => {
+    const { stringToSign: toSign } = stringToSign({
+      method: 'GET',
+      rawPath: '/test.txt',
+      query: [],
+      headers: { host: 'examplebucket.s3.amazonaws.com', range: 'bytes=0-9', 'x-amz-content-sha256': EMPTY, 'x-amz-date': '20130524T000000Z' },
+      signedHeaders: ['host', 'range', 'x-amz-content-sha256', 'x-amz-date'],
+      payloadHash: EMPTY,
+      amzDate: '20130524T000000Z',
+      scope: SCOPE,
+    });
+    expect(signatureOf(SECRET, SCOPE, toSign)).toBe('f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41');
+  });
+
+  it("signs S3's documented presigned URL example to the documented signature", () => {
+    const query: [string, string][] = [
+      ['X-Amz-Algorithm', 'AWS4-HMAC-SHA256'],
+      ['X-Amz-Credential', `AKIAIOSFODNN7EXAMPLE/${SCOPE}`],
+      ['X-Amz-Date', '20130524T000000Z'],
+      ['X-Amz-Expires', '86400'],
+      ['X-Amz-SignedHeaders', 'host'],
+    ];
+    const { stringToSign: toSign } = stringToSign({ method: 'GET', rawPath: '/test.txt', query, headers: { host: 'examplebucket.s3.amazonaws.com' }, signedHeaders: ['host'], payloadHash: 'UNSIGNED-PAYLOAD', amzDate: '20130524T000000Z', scope: SCOPE });
+    expect(signatureOf(SECRET, SCOPE, toSign)).toBe('aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
   });
 });

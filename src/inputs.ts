@@ -99,7 +99,7 @@ export const INPUTS = {
     section: 'Release on hosts',
     default: '.',
     description:
-      'Directory on the runner that is uploaded as the release (a tarball without `.git/`, `local/` and credential files, see `release-exclude`; streamed over SSH), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
+      'Directory on the runner that is uploaded as the release (a tarball without `.git/`, `local/` and credential files, see `release-exclude`; streamed over SSH, or with provider aws stored in `release-bucket`), relative to the workspace. Check the code out first: a deploy fails before touching anything when it is empty or lacks `psgi-file`, or the `cpanfile` (`cpanfile.snapshot`) the install step needs.',
   },
   'release-exclude': {
     section: 'Release on hosts',
@@ -409,6 +409,17 @@ export const INPUTS = {
     section: 'AWS',
     default: '',
     description: 'Seconds after a successful switch before the old color is scaled down. Default: never scale down.',
+  },
+  'release-bucket': {
+    section: 'AWS',
+    default: '',
+    description:
+      'S3 bucket that ships the release to the instances: the runner uploads `release-path` as one tarball (once per content: an object with the same SHA-256 is not uploaded again), and each instance downloads it with `curl` or `wget` through a presigned URL that expires with the release, and checks its SHA-256. The instances need no AWS CLI and no S3 permission. Without it, instances fetch `release-repository` with git.',
+  },
+  'release-prefix': {
+    section: 'AWS',
+    default: '',
+    description: 'Key prefix for the tarballs in `release-bucket`, for example `releases/`. Keys are `<prefix><app-name>/<release>/<sha256>.tar.gz`.',
   },
   'cloudwatch-alarms': {
     section: 'AWS',

@@ -113,6 +113,15 @@ export interface AwsSettings {
   targetGroups: Record<Color, string>;
   autoScalingGroups: Record<Color, string>;
   scaleDownDelayMs?: number;
+  /** Where the release tarball is uploaded for the instances to download (`release-bucket`), when set. */
+  releaseBucket?: ReleaseBucket;
+}
+
+/** An S3 bucket and key prefix for release tarballs. */
+export interface ReleaseBucket {
+  bucket: string;
+  /** Empty, or ends with `/` (added when the input leaves it out). */
+  prefix: string;
 }
 
 export const HOOK_POINTS = ['before-release', 'after-release', 'before-switch', 'after-switch'] as const;
@@ -207,6 +216,12 @@ export function readSettings(
   const appName = readAppName(inputs);
   const release = releaseId(inputs.text('release') || env.GITHUB_SHA || '');
   const provider = readProvider(inputs, providerName, env);
+  if (provider.name !== 'aws' && inputs.optional('release-bucket')) {
+    throw new InputError('release-bucket', `is set, but provider ${provider.name} streams the release to the hosts over SSH`, 'Remove release-bucket, or use provider aws');
+  }
+  if (!(provider.name === 'aws' && provider.releaseBucket) && inputs.optional('release-prefix')) {
+    throw new InputError('release-prefix', 'is set without release-bucket', 'Set release-bucket too, or remove release-prefix');
+  }
 
   const settings: Settings = {
     mode,
@@ -330,6 +345,7 @@ function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.Proce
           green: inputs.match('green-asg', /^[\x21-\x7e]{1,255}$/, 'Name the Auto Scaling Group of the green color'),
         },
         scaleDownDelayMs: inputs.optional('scale-down-delay') === undefined ? undefined : inputs.seconds('scale-down-delay', 0, 86_400),
+        releaseBucket: readReleaseBucket(inputs),
       };
     }
   }
@@ -409,6 +425,9 @@ function validateTogether(settings: Settings): void {
   if (ssh.skipHostKeyCheck && ssh.knownHosts) {
     throw new InputError('ssh-insecure-skip-host-key-check', 'is true while ssh-known-hosts is set', 'Remove one of them: keep ssh-known-hosts to verify host keys');
   }
+  if (provider.name === 'aws' && provider.releaseBucket && hostRelease.source.kind === 'git') {
+    throw new InputError('release-bucket', 'is set together with release-repository', 'Keep one: release-bucket ships release-path through S3, release-repository has each instance fetch the release with git');
+  }
   const { rollout } = settings;
   if (rollout.alarms.length > 0 && provider.name !== 'aws') {
     throw new InputError('cloudwatch-alarms', `lists CloudWatch alarms, which provider ${provider.name} cannot read`, 'Remove cloudwatch-alarms, or use provider aws');
@@ -455,6 +474,21 @@ function readStepTimeouts(inputs: InputReader): Record<HostStep, number> {
     return steps;
   };
   return { ...(parse(inputSpec('host-step-timeouts').default ?? '') as Record<HostStep, number>), ...parse(inputs.text('host-step-timeouts')) };
+}
+
+/**
+ * `release-bucket` and `release-prefix`. Bucket names as S3 allows them for new buckets (3-63
+ * lowercase letters, digits, `-` and `.`); the prefix becomes the start of every key, so it may
+ * not start with `/` (a key starting with `/` is legal but reads as an empty folder in the console).
+ */
+function readReleaseBucket(inputs: InputReader): ReleaseBucket | undefined {
+  if (inputs.optional('release-bucket') === undefined) return undefined;
+  const bucket = inputs.match('release-bucket', /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'Give the bucket name only (3-63 lowercase letters, digits, `-` and `.`), for example `shop-releases`, not an `s3://` URL or an ARN');
+  const prefix = inputs.text('release-prefix');
+  if (prefix.startsWith('/') || prefix.length > 512 || hasControlCharacter(prefix) || prefix.split('/').some((part) => part === '.' || part === '..')) {
+    throw new InputError('release-prefix', `'${prefix.slice(0, 40)}' cannot start an S3 key`, 'Use a relative key prefix such as `releases/` (no leading `/`, no `.` or `..` parts)');
+  }
+  return { bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
 
 function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): ReleaseSourceSettings {

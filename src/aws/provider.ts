@@ -1,4 +1,5 @@
-import { SsmReleaser } from '../hosts/ssm.js';
+import type { ReleaseSource } from '../hosts/host-script.js';
+import { SsmReleaser, type ReleaseArtifact } from '../hosts/ssm.js';
 import { AsgInventory } from '../inventory/asg.js';
 import type { AwsSettings, Settings } from '../settings.js';
 import { AlbTraffic } from '../traffic/alb.js';
@@ -18,13 +19,16 @@ export class AwsParts {
   readonly traffic: AlbTraffic;
   /** The CloudWatch alarms validation watches (`cloudwatch-alarms`), when any are named. */
   readonly alarms?: CloudWatchAlarms;
+  /** The release in S3 (`release-bucket`), when instances download it rather than fetch it with git. */
+  readonly artifact?: ReleaseArtifact;
 
   constructor(settings: Settings, aws: AwsSettings, timing: AwsTiming = DEFAULT_AWS_TIMING) {
     this.clients = awsClients(aws);
     this.calls = new AwsCalls(timing);
     const calls = this.calls;
     this.inventory = new AsgInventory(this.clients.autoScaling, calls, aws, timing);
-    this.releaser = new SsmReleaser(this.clients.ssm, calls, settings, timing);
+    this.artifact = s3Artifact(settings, aws, calls);
+    this.releaser = new SsmReleaser(this.clients.ssm, calls, settings, timing, this.artifact);
     this.traffic = new AlbTraffic(this.clients.elb, calls, aws, {
       health: settings.health,
       drainTimeoutMs: settings.traffic.drainTimeoutMs,
@@ -40,5 +44,26 @@ export class AwsParts {
   close(): void {
     closeClients(this.clients);
     this.alarms?.close();
+    this.artifact?.close();
   }
+}
+
+/**
+ * With `release-bucket`, the S3 artifact, its code (and the S3 SDK) loaded on first use: a run
+ * without it, and a dry run or a switch with it, never load them.
+ */
+function s3Artifact(settings: Settings, aws: AwsSettings, calls: AwsCalls): ReleaseArtifact | undefined {
+  const bucket = aws.releaseBucket;
+  const source = settings.hostRelease.source;
+  if (!bucket || source.kind !== 'upload') return undefined;
+  let loaded: Promise<ReleaseArtifact> | undefined;
+  return {
+    async sourceFor(release: string, validForMs: number): Promise<ReleaseSource> {
+      loaded ??= import('./s3-artifact.js').then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
+      return (await loaded).sourceFor(release, validForMs);
+    },
+    close() {
+      void loaded?.then((artifact) => artifact.close(), () => undefined);
+    },
+  };
 }

@@ -2,7 +2,8 @@
 # bluegreen-perl host script: puts one release of a PSGI app on this host.
 #
 # The action runs it over SSH (`perl - ARGS`, this text on stdin, an uploaded tarball after
-# __END__) or through AWS SSM (written to a temporary file, then `perl FILE ARGS`). Every value
+# __END__) or through AWS SSM (written to a temporary file, then `perl FILE ARGS`; the release comes
+# from git, or from S3 through a presigned URL in BLUEGREEN_RELEASE_URL, checked against --sha256). Every value
 # arrives as one `--name=value` argument and is used as data: external commands are run as lists,
 # never through a shell, except the commands the user wrote for this purpose (install-command,
 # test-command, restart-command).
@@ -71,7 +72,7 @@ my %opt = (
 );
 GetOptionsFromArray(\@ARGV, \%opt,
   'app-dir=s', 'release=s', 'color=s', 'app-name=s',
-  'source=s', 'repository=s', 'ref=s', 'archive=s',
+  'source=s', 'repository=s', 'ref=s', 'archive=s', 'sha256=s',
   'install-command=s', 'cpan-mirror=s', 'psgi=s', 'test-command=s', 'shared=s@',
   'restart=s', 'restart-command=s', 'systemd-unit=s', 'listen=s', 'restart-timeout=i',
   'health-path=s', 'health-status=i', 'health-retries=i', 'health-interval=f', 'health-timeout=f',
@@ -268,6 +269,10 @@ sub fetch_release {
     step('fetch', "unpack $opt{archive} into releases/$name");
     fail("no tarball at $opt{archive}") unless -f $opt{archive};
     must_run(['tar', '--no-same-owner', '-xzf', $opt{archive}, '-C', $incoming], 'unpacking the tarball');
+  } elsif ($source eq 'url') {
+    step('fetch', "download the release tarball into releases/$name");
+    my $tarball = download_release();
+    must_run(['tar', '--no-same-owner', '-xzf', $tarball, '-C', $incoming], 'unpacking the tarball');
   } elsif ($source eq 'git') {
     step('fetch', "shallow clone of $opt{ref} from $opt{repository} into releases/$name");
     fail('git is not installed on this host') unless have_command('git');
@@ -341,6 +346,59 @@ sub remove_stale_incoming {
     remove_tree("$releases/$entry");
     say_line("removed releases/$entry, left by a run that was stopped");
   }
+}
+
+# The `url` source: a presigned S3 GET URL. It is a credential for as long as it is valid, so it
+# comes in the environment and reaches curl or wget in a file of mode 600, never on a command line
+# (any user on the host sees those) and never in the output.
+sub download_release {
+  my $url = delete $ENV{BLUEGREEN_RELEASE_URL};
+  fail('no download URL was passed (BLUEGREEN_RELEASE_URL is empty)') unless defined $url && $url =~ m{^https?://\S+$};
+  fail('no --sha256 was passed to check the download against') unless ($opt{sha256} || '') =~ /^[0-9a-f]{64}$/;
+  my $work = tempdir(".download-$$-XXXX", DIR => $releases, CLEANUP => 1);
+  my ($file, $config, $headers) = ("$work/release.tar.gz", "$work/url", "$work/headers");
+  my $status;
+  if (have_command('curl')) {
+    (my $quoted = $url) =~ s/(["\\])/\\$1/g;
+    write_file($config, "url = \"$quoted\"\n");
+    my $code = run_cmd(['curl', '--silent', '--show-error', '--retry', '3', '--connect-timeout', '20', '--config', $config, '--dump-header', $headers, '--output', $file]);
+    fail("curl could not download the release (exit $code)") if $code;
+    # With retries the file holds each attempt's headers: the last status line is the answer.
+    ($status) = (read_file($headers) || '') =~ m{.*^HTTP/[\d.]+ (\d{3})}ms;
+  } elsif (have_command('wget')) {
+    write_file($config, "$url\n");
+    my $code = run_cmd(['wget', '--quiet', '--tries=3', '--timeout=20', '--content-on-error', '--input-file', $config, '--output-document', $file]);
+    $status = $code == 0 ? 200 : $code == 8 ? 'error' : fail("wget could not download the release (exit $code)");
+  } else {
+    fail('neither curl nor wget is installed on this host: install one of them to download the release from S3');
+  }
+  fail(download_error($file, $status || 'with no status')) unless ($status || '') eq '200';
+  my $got = sha256_of($file);
+  fail("the downloaded release has SHA-256 $got, not $opt{sha256}: the object in S3 is not the tarball the runner uploaded") unless $got eq $opt{sha256};
+  say_line('downloaded ', -s $file, " bytes, SHA-256 $got as expected");
+  return $file;
+}
+
+# S3 answers an error as XML (<Code>, <Message>): one line of it, never the URL.
+sub download_error {
+  my ($file, $status) = @_;
+  my $body = read_file($file) || '';
+  my ($code) = $body =~ m{<Code>([^<]*)</Code>};
+  my ($message) = $body =~ m{<Message>([^<]*)</Message>};
+  my $said = defined $code ? ": $code" . (defined $message ? " ($message)" : '') : '';
+  my $hint = ($message || '') =~ /expired/i ? '; the presigned URL expired before this instance ran the release: deploy again' : '';
+  return "downloading the release from S3 failed: HTTP $status$said$hint";
+}
+
+# Digest::SHA is core Perl, but some distributions package it apart: then coreutils' sha256sum.
+sub sha256_of {
+  my ($file) = @_;
+  return Digest::SHA->new(256)->addfile($file, 'b')->hexdigest if eval { require Digest::SHA; 1 };
+  open my $sum, '-|', 'sha256sum', '--', $file or fail("cannot run sha256sum: $!");
+  my ($hex) = (scalar <$sum> || '') =~ /^([0-9a-f]{64})/;
+  close $sum;
+  fail('cannot compute the SHA-256 of the download (no Digest::SHA, no sha256sum)') unless $hex;
+  return $hex;
 }
 
 # ---- 2. install --------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Host } from '../providers/types.js';
 import type { Settings } from '../settings.js';
-import { toShell, type Argv } from './command.js';
+import { shellQuote, toShell, type Argv } from './command.js';
 
 /**
  * The Perl host script (host-script.pl) and the pure builders that hand it to a host: as
@@ -15,8 +15,13 @@ export type ReleaseSource =
   | { kind: 'upload'; tarball: Buffer }
   /** A shallow fetch of `ref` (branch, tag or commit) from `repository`, on the host. */
   | { kind: 'git'; repository: string; ref: string }
-  /** A gzipped tarball already on the host (put there by another step, for example from S3). */
-  | { kind: 'archive'; path: string };
+  /** A gzipped tarball already on the host (put there by another step). */
+  | { kind: 'archive'; path: string }
+  /**
+   * A gzipped tarball the host downloads (with curl or wget) and checks against `sha256` (hex): a
+   * presigned S3 GET URL. It is a credential while valid: shell text only (SSM), in the environment.
+   */
+  | { kind: 'url'; url: string; sha256: string };
 
 let scriptText: string | undefined;
 
@@ -41,6 +46,8 @@ function sourceArguments(source: ReleaseSource): string[] {
       return ['--source=git', `--repository=${source.repository}`, `--ref=${source.ref}`];
     case 'archive':
       return ['--source=archive', `--archive=${source.path}`];
+    case 'url':
+      return ['--source=url', `--sha256=${source.sha256}`];
   }
 }
 
@@ -135,6 +142,7 @@ export function endSessionArgv(session: number): Argv {
 
 /** For SSH: run `argv` with `stdin` as its standard input (the script, then an uploaded tarball). */
 export function hostScriptInvocation(settings: Settings, host: Host, release: string, source: ReleaseSource): { argv: Argv; stdin: Buffer } {
+  if (source.kind === 'url') throw new Error('a download URL travels in the shell text of hostScriptShellCommand (SSM), not over SSH');
   const parts: Buffer[] = [Buffer.from(hostScript())];
   // Perl reads its program from stdin up to __END__; what follows is the script's DATA handle.
   if (source.kind === 'upload') parts.push(Buffer.from('\n__END__\n'), source.tarball);
@@ -167,6 +175,8 @@ export function hostScriptShellCommand(settings: Settings, host: Host, release: 
     `cat > "$script" <<'${HEREDOC_END}'`,
     script.replace(/\n?$/, ''),
     HEREDOC_END,
+    // In the environment, not on perl's command line, which every user on the instance can read.
+    ...(source.kind === 'url' ? [`export BLUEGREEN_RELEASE_URL=${shellQuote(source.url)}`] : []),
     `perl "$script" ${toShell(hostScriptArguments(settings, host, release, source))} > "$log" 2>&1`,
     'code=$?',
     'rm -f "$script"',

@@ -14,8 +14,8 @@ const CHECKOUT_FIX = 'Add an `actions/checkout` step before this one (a job star
  */
 export function checkReleaseSource(settings: Settings): void {
   const { source, psgiFile, installCommand } = settings.hostRelease;
-  // AWS releases through SSM, which refuses an upload with its own message (ssmReleaseSource).
-  if (settings.mode !== 'deploy' || source.kind !== 'upload' || settings.provider.name === 'aws') return;
+  // AWS uploads only through release-bucket; without it SSM refuses an upload with its own message (ssmReleaseSource).
+  if (settings.mode !== 'deploy' || source.kind !== 'upload' || (settings.provider.name === 'aws' && !settings.provider.releaseBucket)) return;
   const dir = source.path;
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
     throw new InputError('release-path', `'${dir}' is not a directory on the runner`, `${CHECKOUT_FIX}, or point release-path at the app directory`);

@@ -22,13 +22,20 @@ import { hostLogPath, hostScriptGraceSeconds, hostScriptShellCommand, readHostSc
 export const SSM_BATCH = 50;
 const FINISHED = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
 
-/** Where instances get the release over SSM: a git fetch (SSM carries no files, so no upload). */
+/** Where instances get the release over SSM without an artifact: a git fetch (SSM carries no files). */
 export function ssmReleaseSource(settings: Settings): ReleaseSource {
   const source = settings.hostRelease.source;
   if (source.kind === 'upload') {
-    throw new InputError('release-repository', 'is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner', 'Set release-repository (and release-ref) so each instance fetches the release with git');
+    throw new InputError('release-repository', 'is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner', 'Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git');
   }
   return source;
+}
+
+/** A release packed on the runner and stored where instances can download it (S3: `release-bucket`). */
+export interface ReleaseArtifact {
+  /** Where the host script gets `release` from: a source that works for `validForMs` from now. */
+  sourceFor(release: string, validForMs: number): Promise<ReleaseSource>;
+  close(): void;
 }
 
 interface Sent {
@@ -49,6 +56,7 @@ export class SsmReleaser implements Releaser {
     private readonly calls: AwsCalls,
     private readonly settings: Settings,
     private readonly timing: AwsTiming,
+    private readonly artifact?: ReleaseArtifact,
     /** Aborted when the run is cancelled: the commands still running are cancelled (CancelCommand). */
     private readonly signal?: AbortSignal,
   ) {}
@@ -63,7 +71,8 @@ export class SsmReleaser implements Releaser {
   }
 
   async release(hosts: Host[], release: string): Promise<HostOutcome[]> {
-    const source = ssmReleaseSource(this.settings);
+    // A download URL must outlive the batch: an instance may start late (MaxConcurrency) and still report in time.
+    const source = this.artifact ? await this.artifact.sourceFor(release, this.commandLimitMs + this.timing.maxPollMs) : ssmReleaseSource(this.settings);
     return this.runOn(hosts, (host) => hostScriptShellCommand(this.settings, host, release, source), `release ${release}`, judgeHostScript);
   }
 
