@@ -1,6 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { runnerForHaproxyHost } from '../src/providers/index.js';
+import { readSettings } from '../src/settings.js';
 import type { AppState } from '../src/state/model.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { errorLines, runAction } from './support/action.js';
@@ -76,14 +78,17 @@ describe('the SSH connection to the HAProxy host drops during a progressive swit
     ['frozen (SIGSTOP), so only keepalives can tell', 'freeze'],
   ])('moves traffic back to blue after a failed validation when the session was %s', async (_, fault) => {
     expect(await liveInHaproxy()).toEqual({ kind: 'color', color: 'blue' });
+    const greenServed = async () => Number((await lab.traffic().showStat()).find((row) => row.pxname === 'bg_green' && row.svname === 'BACKEND')?.stot ?? 0);
+    const servedBefore = await greenServed();
     const running = runAction(
       inputs({ 'traffic-steps': '20,100', 'step-pause': '60', 'validation-path': '/', 'validation-requests': '20', 'validation-success-percent': '95' }),
       undefined,
       env(1),
     );
     try {
-      // The step holds 20% on green; the run now waits out its pause, its SSH connection idle.
-      await until('the 20% step', async () => (await liveInHaproxy()).kind === 'weighted');
+      // The step holds 20% on green and its validation requests reach green: the run now waits
+      // out its pause, its SSH connection idle.
+      await until('the 20% step', async () => (await liveInHaproxy()).kind === 'weighted' && (await greenServed()) > servedBefore);
       if (fault === 'kill') {
         expect(world.killSessions(lbHost)).toBeGreaterThan(0);
         await world.stopSshd(lbHost);
@@ -107,6 +112,29 @@ describe('the SSH connection to the HAProxy host drops during a progressive swit
       expect(state().live).toBe('blue');
     }
   }, 120_000);
+});
+
+describe('the idle SSH connection to a frozen HAProxy host', () => {
+  it('is ended by keepalives without crashing the run, and the next command connects again', async () => {
+    const settings = readSettings((name) => inputs()[name] ?? '', { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' });
+    const runner = runnerForHaproxyHost(settings);
+    try {
+      expect((await runner.run(['echo', 'first'])).stdout).toBe('first\n');
+      expect(world.freezeSessions(lbHost)).toBeGreaterThan(0);
+      // Three unanswered keepalives, a quarter of the 20 s connect limit apart, end the connection
+      // while no command runs: its 'error' event must be handled, or this process would crash.
+      await sleep(25_000);
+      const printed: string[] = [];
+      jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0);
+      const again = await runner.run(['echo', 'second']);
+      expect(again.stdout).toBe('second\n');
+      expect(printed).toContainEqual(expect.stringMatching(/^The SSH connection to .* was lost \(Keepalive timeout\) before echo could start there, so nothing of it ran; connected to .* again and ran it over the new connection\.\n$/));
+    } finally {
+      jest.restoreAllMocks();
+      world.killSessions(lbHost);
+      await runner.close();
+    }
+  }, 60_000);
 });
 
 describe('the HAProxy host becomes unreachable after the release, before the switch', () => {

@@ -46,7 +46,7 @@ export class ConnectOnFirstUse implements CommandRunner {
       if (this.connection === next) this.connection = undefined;
       throw new ConnectionLost(`${lost.message}; connecting again failed: ${messageOf(error)}`, false);
     }
-    core.info(`Connected to ${this.description} again after the connection was lost (${lost.message}).`);
+    core.info(`${lost.message}; connected to ${this.description} again and ran it over the new connection.`);
     return runner.run(argv, options);
   }
 
