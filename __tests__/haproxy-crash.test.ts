@@ -131,7 +131,7 @@ describe('HAProxy refusing a membership change during a switch', () => {
     expect(Object.keys(counts.byColor)).toEqual(['blue']);
   });
 
-  it('puts the previous config back when the reload fails, and live requests never notice', async () => {
+  it('puts the previous config back when the reload fails; live requests stay on blue', async () => {
     await blueLive();
     const config = readFileSync(lab.configPath, 'utf8');
     const map = readFileSync(mapPathFor(lab.configPath), 'utf8');
