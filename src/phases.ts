@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import type { Color } from './colors.js';
-import { messageOf } from './errors.js';
+import { ConnectionLost, messageOf } from './errors.js';
 import { sleep } from './retry.js';
 
 export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped' | 'cancelled';
@@ -145,6 +145,7 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
         return row('ok', elapsed, detail);
       } catch (error) {
         const elapsed = performance.now() - started;
+        if (error instanceof ConnectionLost) error.during(phase.title);
         const message = messageOf(error);
         if (options.dryRun) {
           core.info(`? ${phase.title}: could not be read (${message})`);

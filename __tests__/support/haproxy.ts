@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chownSync, openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Color } from '../../src/colors.js';
@@ -47,9 +47,9 @@ export class Child {
   }
 }
 
-export function start(name: string, command: string, args: string[], log: string): Child {
+export function start(name: string, command: string, args: string[], log: string, as?: { uid: number; gid: number }): Child {
   const fd = openSync(log, 'a');
-  const process = spawn(command, args, { stdio: ['ignore', fd, fd] });
+  const process = spawn(command, args, { stdio: ['ignore', fd, fd], ...as });
   closeSync(fd);
   return new Child(name, process, log);
 }
@@ -122,6 +122,11 @@ export interface LabOptions {
   live?: Color;
   /** A color whose servers run a faulty release (faulty-release.psgi): healthy to checks, a 500 on every other request. */
   faulty?: Color;
+  /**
+   * A unix user to run HAProxy as and to own the lab's files: a load balancer host reached over
+   * SSH as that user, who may then reload HAProxy and rewrite its config and map file.
+   */
+  runAs?: { uid: number; gid: number };
 }
 
 export class HaproxyLab {
@@ -232,13 +237,31 @@ export class HaproxyLab {
 
   /** `haproxy -W`: master-worker, in the foreground so the lab owns the master's pid. */
   async startHaproxy(): Promise<void> {
-    this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'));
+    const owner = this.options.runAs;
+    if (owner) for (const path of [this.dir, this.configPath, mapPathFor(this.configPath)]) chownSync(path, owner.uid, owner.gid);
+    this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'), owner);
     const traffic = this.traffic();
     await waitFor('HAProxy', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
   }
 
   async stopHaproxy(): Promise<void> {
     await this.haproxy?.stop();
+  }
+
+  /**
+   * kill -9 of HAProxy's master and every worker at once, as a crash or the OOM killer would:
+   * nothing is flushed or cleaned up. `startHaproxy()` then starts it again from its files (the
+   * same config and map file), as systemd's Restart= would.
+   */
+  async killHaproxy(): Promise<void> {
+    const master = this.haproxy;
+    if (!master?.running) throw new Error('HAProxy is not running');
+    const exited = new Promise<void>((resolve) => master.process.once('exit', () => resolve()));
+    const pids = [this.masterPid, ...childPids(this.masterPid)];
+    for (const pid of pids) process.kill(pid, 'SIGKILL');
+    await exited;
+    // Workers exit on their own signal, not with the master: wait until each is gone.
+    for (let i = 0; i < 100 && pids.some(isAlive); i++) await sleep(50);
   }
 
   /** The pid of HAProxy's master, to signal it as an operator (or systemd's ExecReload) would. */
@@ -287,5 +310,22 @@ export class HaproxyLab {
     await this.stopHaproxy();
     await Promise.all(this.servers.map((s) => s.stop()));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((child) => child > 0);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -55,6 +55,8 @@ export class SshWorld {
   mirrorUrl = '';
   private mirrorDir = '';
   private readonly sshds: ChildProcess[] = [];
+  /** Each host's listening sshd, by address. */
+  private readonly sshdOf = new Map<string, ChildProcess>();
   private readonly tag = randomBytes(3).toString('hex');
   private shared?: Account;
 
@@ -142,7 +144,8 @@ export class SshWorld {
     return { color, address, port, user, home, homeOnRunner, knownHostsLine: `[${address}]:${port} ${type} ${blob}`, spec: `${user}@${address}:${port}` };
   }
 
-  private async startSshd(host: SshHost): Promise<void> {
+  /** Starts the host's sshd (again, after `stopSshd`), as its service manager would; resolves once it listens. */
+  async startSshd(host: SshHost): Promise<void> {
     const etc = join(this.dir, 'sshd', host.address);
     const config = join(etc, 'sshd_config');
     execFileSync('/usr/sbin/sshd', ['-t', '-f', config]);
@@ -157,7 +160,51 @@ export class SshWorld {
           });
     closeSync(log);
     this.sshds.push(sshd);
+    this.sshdOf.set(host.address, sshd);
     await waitForPort(host.address, host.port, sshd, () => this.sshdLog(host));
+  }
+
+  /**
+   * Ends every SSH session open to `host` at once (kill -9 of the sshd processes serving them, the
+   * children of its listening sshd), as a crashed or restarted sshd, or a dropped link, leaves a
+   * client. Returns how many were ended.
+   */
+  killSessions(host: SshHost): number {
+    const sessions = childrenOf(this.sshdPid(host)).length;
+    for (const pid of this.sessionPids(host)) killQuietly(pid, 'SIGKILL');
+    return sessions;
+  }
+
+  /**
+   * Freezes every SSH session open to `host` (SIGSTOP of the sshd processes serving them): the TCP
+   * connection stays open and silent, as with a hung host or a link that drops packets, so only
+   * keepalives can tell. Returns how many sessions were frozen; `killSessions` ends them.
+   */
+  freezeSessions(host: SshHost): number {
+    for (const pid of this.sessionPids(host)) killQuietly(pid, 'SIGSTOP');
+    return childrenOf(this.sshdPid(host)).length;
+  }
+
+  /** The pid of the host's listening sshd. */
+  sshdPid(host: SshHost): number {
+    const pid = this.sshdOf.get(host.address)?.pid;
+    if (pid === undefined) throw new Error(`no sshd runs for ${host.address}`);
+    return pid;
+  }
+
+  /** The sshd processes serving the host's sessions: the listener's children and theirs. */
+  private sessionPids(host: SshHost): number[] {
+    const monitors = childrenOf(this.sshdPid(host));
+    return [...monitors, ...monitors.flatMap(childrenOf)];
+  }
+
+  /** Stops the host's sshd and ends its sessions: the host stops answering SSH (connection refused). */
+  async stopSshd(host: SshHost): Promise<void> {
+    const sshd = this.sshdOf.get(host.address);
+    if (!sshd) return;
+    this.killSessions(host);
+    await stopChild(sshd);
+    this.sshdOf.delete(host.address);
   }
 
   sshdLog(host: SshHost): string {
@@ -270,6 +317,14 @@ async function stopApps(host: SshHost): Promise<void> {
   const pids = pidFiles.map((file) => Number(readFileSync(file, 'utf8').trim())).filter((pid) => pid > 0);
   for (const pid of pids) killQuietly(pid, 'SIGTERM');
   await until(() => pids.every((pid) => !alive(pid)), 10_000);
+}
+
+function childrenOf(pid: number): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((child) => child > 0);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
 }
 
 function pidsOf(user: string): number[] {

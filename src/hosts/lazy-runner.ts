@@ -1,9 +1,16 @@
+import * as core from '@actions/core';
+import { ConnectionLost, messageOf } from '../errors.js';
 import type { Argv, CommandResult, CommandRunner, RunOptions } from './command.js';
 
 /**
  * A runner that connects on its first command: a provider is built before the plan runs, and a
  * dry run (or a mode that never reaches this host) opens no connection. One connection is shared
- * by every later command; a failed connect is reported to each command that needed it.
+ * by every later command; a failed first connect is reported to each command that needed it.
+ *
+ * The connection lives for the whole run (through a progressive switch's pauses), so it may drop
+ * between commands. A command that meets a dropped connection before it started connects again,
+ * once, and runs over the new connection; one that was cut while it ran is reported, not repeated,
+ * since whether it took effect is unknown.
  */
 export class ConnectOnFirstUse implements CommandRunner {
   private connection?: Promise<CommandRunner>;
@@ -15,7 +22,32 @@ export class ConnectOnFirstUse implements CommandRunner {
 
   async run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
     this.connection ??= this.connect();
-    return (await this.connection).run(argv, options);
+    const current = this.connection;
+    try {
+      return await (await current).run(argv, options);
+    } catch (error) {
+      if (!(error instanceof ConnectionLost) || error.commandStarted) throw error;
+      return this.reconnectAndRun(current, error, argv, options);
+    }
+  }
+
+  private async reconnectAndRun(dropped: Promise<CommandRunner>, lost: ConnectionLost, argv: Argv, options?: RunOptions): Promise<CommandResult> {
+    // Commands running side by side may all meet the drop: the first one reconnects for them all.
+    if (this.connection === dropped) {
+      this.connection = this.connect();
+      await (await dropped).close().catch(() => undefined);
+    }
+    const next = (this.connection ??= this.connect());
+    let runner: CommandRunner;
+    try {
+      runner = await next;
+    } catch (error) {
+      // Not kept: a later command (the move back after a failed validation) tries again.
+      if (this.connection === next) this.connection = undefined;
+      throw new ConnectionLost(`${lost.message}; connecting again failed: ${messageOf(error)}`, false);
+    }
+    core.info(`${lost.message}; connected to ${this.description} again and ran it over the new connection.`);
+    return runner.run(argv, options);
   }
 
   async close(): Promise<void> {

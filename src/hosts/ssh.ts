@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { NodeSSH, type Config } from 'node-ssh';
 import { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
-import { InputError, UserError } from '../errors.js';
+import { ConnectionLost, InputError, UserError } from '../errors.js';
 import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
 import { lineSplitter, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from './command.js';
 import { fingerprint, hostKeyAlgorithmsFor, keysFor, keyTypeOf, knownHostsName, parseKnownHosts } from './known-hosts.js';
@@ -19,6 +19,14 @@ const VERIFIABLE_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecd
 
 /** How long the TCP connection and the SSH handshake may take before the host counts as unreachable. */
 const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * A connection kept for a whole run (the HAProxy host's, held through a progressive switch's
+ * pauses) sends a keepalive every quarter of the connect limit; three unanswered ones end it, so
+ * a dead peer is noticed in about the time a first connect may take, not at the next TCP timeout.
+ */
+const KEEPALIVE_INTERVAL_MS = READY_TIMEOUT_MS / 4;
+const KEEPALIVE_COUNT_MAX = 3;
 
 /**
  * Opens an SSH connection to `target` (through `ssh.jumpHost` when set) and returns a runner for
@@ -73,6 +81,8 @@ async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, 
     ...(sock ? { sock } : { host: to.host, port: to.port }),
     username: to.user,
     readyTimeout: READY_TIMEOUT_MS,
+    keepaliveInterval: KEEPALIVE_INTERVAL_MS,
+    keepaliveCountMax: KEEPALIVE_COUNT_MAX,
     hostVerifier: (key: Buffer) => check.verify(key),
     ...(check.algorithms && { algorithms: { serverHostKey: check.algorithms } }),
     ...(ssh.privateKey ? { privateKey: ssh.privateKey } : process.env.SSH_AUTH_SOCK ? { agent: process.env.SSH_AUTH_SOCK } : {}),
@@ -165,13 +175,27 @@ function connectionProblem(error: unknown, to: Endpoint): string {
 
 /** Runs commands on one host over an open SSH connection: each argv becomes shell text through `toShell` only. */
 export class SshRunner implements CommandRunner {
+  /** Why the connection (or the jump host's) ended, once it did. */
+  private lost?: string;
+
   constructor(
     private readonly connection: NodeSSH,
     private readonly jump: NodeSSH | undefined,
     readonly description: string,
-  ) {}
+  ) {
+    // node-ssh listens for 'error' only while connecting: a later one (a keepalive timeout, a
+    // reset) with no listener would crash the process. Record it; the next command reports it.
+    for (const [client, via] of [
+      [connection.connection, ''],
+      [jump?.connection, 'the jump host: '],
+    ] as const) {
+      client?.on('error', (error: Error) => (this.lost ??= `${via}${reasonOf(error)}`));
+      client?.on('close', () => (this.lost ??= `${via}the connection closed`));
+    }
+  }
 
   async run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
+    if (this.lost !== undefined || !this.connection.isConnected()) throw this.connectionLost(argv, false);
     const out = streamOf((line) => options.onLine?.(line, 'stdout'));
     const err = streamOf((line) => options.onLine?.(line, 'stderr'));
     let timer: NodeJS.Timeout | undefined;
@@ -180,6 +204,7 @@ export class SshRunner implements CommandRunner {
     let giveUp!: () => void;
     // sshd confirms a closed session only once the remote command exited: a stopped run does not wait for that.
     const gaveUp = new Promise<undefined>((resolve) => (giveUp = () => resolve(undefined)));
+    let started = false;
     try {
       const running = this.connection.execCommand(toShell(argv), {
         // A Readable of one chunk: a Buffer given as is would be read byte by byte.
@@ -188,6 +213,7 @@ export class SshRunner implements CommandRunner {
         onStdout: out.push,
         onStderr: err.push,
         onChannel: (channel) => {
+          started = true;
           // Closing the session hangs up on the remote command, as a dropped connection would.
           const stop = (why: 'timeout' | 'cancelled') => {
             stopped ??= why;
@@ -205,8 +231,15 @@ export class SshRunner implements CommandRunner {
       const stdout = out.end();
       const stderr = err.end();
       if (stopped || !result) return { code: 124, stdout, stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`, stopped };
+      // No exit status because the connection went away under the command: its outcome is unknown.
+      if (result.code === null && !result.signal && this.lost !== undefined) throw this.connectionLost(argv, true);
       return { code: result.code ?? 128, stdout, stderr: stderr + (result.signal ? `killed by ${result.signal}` : '') };
     } catch (error) {
+      if (error instanceof ConnectionLost) throw error;
+      if (this.lost !== undefined || !this.connection.isConnected()) {
+        this.lost ??= reasonOf(error);
+        throw this.connectionLost(argv, started);
+      }
       throw new UserError(`SSH to ${this.description} failed while running ${argv[0] ?? 'a command'}: ${reasonOf(error)}`);
     } finally {
       clearTimeout(timer);
@@ -217,6 +250,12 @@ export class SshRunner implements CommandRunner {
   async close(): Promise<void> {
     this.connection.dispose();
     this.jump?.dispose();
+  }
+
+  private connectionLost(argv: Argv, started: boolean): ConnectionLost {
+    const what = argv[0] ?? 'a command';
+    const outcome = started ? `while ${what} ran there, so whether it finished is not known` : `before ${what} could start there, so nothing of it ran`;
+    return new ConnectionLost(`The SSH connection to ${this.description} was lost (${this.lost ?? 'not connected'}) ${outcome}`, started);
   }
 }
 

@@ -186,10 +186,15 @@ export function resumeReason(recorded: LastRun | undefined, current: { mode: Mod
  * The color an earlier attempt of this switch or rollback already moved traffic to before it was
  * stopped (killed, cancelled, or failed after the move without moving back). A rerun must validate
  * that move, not treat the new live color as the old one and move traffic straight back.
+ *
+ * A move that failed counts too: it may have failed after taking effect (HAProxy killed right
+ * after `set map`, or after writing the map file it then restarts from). Only the balancer can
+ * tell, so the rerun treats it as moved only when the target is what is live now (see locate).
  */
 export function interruptedMove(recorded: LastRun | undefined, current: { mode: Mode; release: string; run: RunRef }): Color | undefined {
   if (!recorded || recorded.outcome === 'succeeded' || current.mode === 'deploy') return undefined;
-  if (recorded.mode !== current.mode || recorded.release !== current.release || !recorded.completed.includes('switch')) return undefined;
+  const moveStarted = recorded.completed.includes('switch') || recorded.failedPhase === 'switch';
+  if (recorded.mode !== current.mode || recorded.release !== current.release || !moveStarted) return undefined;
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
   return recorded.target;
 }
