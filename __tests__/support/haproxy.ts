@@ -11,6 +11,7 @@ import type { HealthSettings } from '../../src/settings.js';
 import { sleep } from '../../src/retry.js';
 import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../../src/traffic/haproxy-config.js';
 import { HaproxyTraffic, type HaproxyOptions } from '../../src/traffic/haproxy.js';
+import { EXAMPLE_APP_DIR } from './memory-provider.js';
 
 /**
  * A load balancer lab on loopback, shared by the HAProxy tests and the switch benchmark: a real
@@ -194,6 +195,8 @@ export class HaproxyLab {
       'health-retries': '2',
       'health-interval': '0.2',
       'drain-timeout': '5',
+      // What a deploy uploads (the preflight checks it); the lab's releasers stand in for the hosts.
+      'release-path': EXAMPLE_APP_DIR,
       ...extra,
     };
   }
