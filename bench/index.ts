@@ -14,7 +14,12 @@ export interface Benchmark {
 }
 
 // Each benchmark module default-exports a list of Benchmarks; add new ones here.
-const modules: Array<() => Promise<{ default: Benchmark[] }>> = [() => import('./switch.js'), () => import('./release-fanout.js'), () => import('./auto-rollback.js')];
+const modules: Array<() => Promise<{ default: Benchmark[] }>> = [
+  () => import('./switch.js'),
+  () => import('./release-fanout.js'),
+  () => import('./auto-rollback.js'),
+  () => import('./cold-start.js'),
+];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
