@@ -13,7 +13,7 @@ import { RunRecord } from './state/run-record.js';
 export interface RunDependencies {
   source?: InputSource;
   env?: NodeJS.ProcessEnv;
-  createProvider?: (settings: Settings) => Provider;
+  createProvider?: (settings: Settings) => Provider | Promise<Provider>;
 }
 
 /**
@@ -36,7 +36,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     outputs.release = settings.release;
     // State and lock first: a run that must wait for another one, or fail, has touched nothing.
     record = await RunRecord.open(settings);
-    provider = (dependencies.createProvider ?? createProvider)(settings);
+    provider = await (dependencies.createProvider ?? createProvider)(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
     const context: RunContext = { settings, provider, hosts: {}, ...(interruptedMoveTo && { interruptedMoveTo }) };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
