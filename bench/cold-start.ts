@@ -17,6 +17,8 @@ import type { Benchmark } from './index.js';
  * - aws: the SDK's endpoint (AWS_ENDPOINT_URL) is a stub on 127.0.47.2 that denies every call, so
  *   the dry run loads the SDK, signs and sends its first call and stops at its first clear failure.
  * Each figure (wall ms, peak RSS MiB) is the median over RUNS starts.
+ * With BENCH_COLD_START_BEFORE=<a bundle directory> (an older build, say of the commit before a
+ * change), that bundle's ssh dry run is measured in the same run too, as `ssh_before`.
  */
 const RUNS = 5;
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -137,6 +139,8 @@ const coldStart: Benchmark = {
           expect: /AWS denied/,
         },
       ];
+      const before = process.env.BENCH_COLD_START_BEFORE;
+      if (before) cases.push({ ...cases[1]!, name: 'ssh_before', args: [join(before, 'index.js')] });
       const starts: Record<string, Start[]> = Object.fromEntries(cases.map((c) => [c.name, []]));
       // Interleaved, so a burst of load from elsewhere on the machine falls on every case alike.
       for (let i = 0; i < RUNS; i++) {
