@@ -12,22 +12,27 @@ import { ColorLoad } from './support/color-load.js';
  * own code, in-process) to a green whose release passes its health checks but fails every other
  * request, on a real HAProxy under load. Measured from outside, by the load: from the first failing
  * answer it saw to the first answer from blue after which only blue answered (the last answer from
- * green, failing or not, came before it). The figure is the median over RUNS runs; what the action
- * itself reports (from its failed check to its move back) is printed beside it for comparison.
+ * green, failing or not, came before it). The figures are the median and max over RUNS runs; what the action
+ * itself reports (from its failed check to its move back) is printed beside it for comparison. A run
+ * in which no request of the load got a failing answer (the step was over first) is counted apart.
  */
 const RUNS = 5;
 const MOVED_BACK = /Traffic was moved back to blue (\d+) ms after the failed check/;
 
-/** From the load's timeline: first failing answer to the first blue answer after the last non-blue one. */
-export function backOnOldColorMs(timeline: Array<[number, string]>, old = 'blue'): number | undefined {
+/**
+ * From the load's timeline: first failing answer to the first `old` answer after the last other one;
+ * or that the load saw no failing answer (the faulty step was over before it reached anyone), or
+ * that traffic never came back to `old` for good.
+ */
+export function backOnOldColor(timeline: Array<[number, string]>, old = 'blue'): { ms: number } | 'no failure seen' | 'never back' {
   const firstFailure = timeline.find(([, outcome]) => outcome === 'connection' || outcome.startsWith('server'));
-  if (!firstFailure) return undefined;
+  if (!firstFailure) return 'no failure seen';
   let lastOther = -1;
   timeline.forEach(([, outcome], i) => {
     if (outcome !== old) lastOther = i;
   });
   const back = timeline[lastOther + 1];
-  return back ? back[0] - firstFailure[0] : undefined;
+  return back ? { ms: back[0] - firstFailure[0] } : 'never back';
 }
 
 /** One run of the action as a runner would start it, its output captured; returns what it printed. */
@@ -57,6 +62,7 @@ const autoRollback: Benchmark = {
   async run() {
     const lab = new HaproxyLab({ base: 170, live: 'blue', faulty: 'green' });
     const times: number[] = [];
+    let unseen = 0;
     try {
       await lab.start();
       const inputs = lab.switchInputs({ 'public-url': lab.liveUrl, 'validation-path': '/', 'validation-requests': '20', 'traffic-steps': '20,100', 'step-pause': '30' });
@@ -68,20 +74,25 @@ const autoRollback: Benchmark = {
         const counts = await load.stop();
         const reported = MOVED_BACK.exec(log)?.[1];
         if (!reported) throw new Error(`run ${i + 1} did not move traffic back by itself:\n${log.slice(-2000)}`);
-        const seen = backOnOldColorMs(counts.timeline ?? []);
-        if (seen === undefined) throw new Error(`run ${i + 1}: the load saw no failing answer, or never only blue after it (${JSON.stringify(counts.byColor)})`);
-        times.push(Math.round(seen));
-        console.log(
-          `run ${i + 1}: the load saw traffic back on blue ${Math.round(seen)} ms after its first failing answer (the action reports ${reported} ms from its failed check); ${counts.requests} requests, ${counts.failed} failed (all from green: ${counts.failed === (counts.serverErrorsByColor.green ?? 0)})`,
-        );
+        const seen = backOnOldColor(counts.timeline ?? []);
+        const tally = `${counts.requests} requests, ${counts.failed} failed (all from green: ${counts.failed === (counts.serverErrorsByColor.green ?? 0)}); the action reports ${reported} ms from its failed check to the move back`;
+        if (seen === 'never back') throw new Error(`run ${i + 1}: the load never saw only blue again (${JSON.stringify(counts.byColor)})`);
+        if (seen === 'no failure seen') {
+          // The faulty step ended before any request of the load reached a failing answer.
+          unseen++;
+          console.log(`run ${i + 1}: the load saw no failing answer; ${tally}`);
+          continue;
+        }
+        times.push(Math.round(seen.ms));
+        console.log(`run ${i + 1}: the load saw traffic back on blue ${Math.round(seen.ms)} ms after its first failing answer; ${tally}`);
       }
     } finally {
       await lab.stop();
     }
     const sorted = [...times].sort((a, b) => a - b);
-    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? 0;
-    console.log(`auto rollback: median ${median} ms, max ${sorted.at(-1)} ms over ${RUNS} runs`);
-    return median;
+    const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? null;
+    console.log(`auto rollback, seen by the load: median ${median} ms, max ${sorted.at(-1)} ms over the ${times.length} of ${RUNS} runs where it saw a failing answer`);
+    return { p50: median, max: sorted.at(-1) ?? null, runs: RUNS, runs_no_failure_seen: unseen };
   },
 };
 

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,8 @@ import type { Benchmark } from './index.js';
  * - aws: the SDK's endpoint (AWS_ENDPOINT_URL) is a stub on 127.0.47.2 that denies every call, so
  *   the dry run loads the SDK, signs and sends its first call and stops at its first clear failure.
  * Each figure (wall ms, peak RSS MiB) is the median over RUNS starts.
+ * `aws_sdk_loaded` says, per provider, whether its dry run needs the bundle's AWS SDK chunks: each
+ * runs once more from a copy of the bundle without them.
  * With BENCH_COLD_START_BEFORE=<a bundle directory> (an older build, say of the commit before a
  * change), that bundle's ssh dry run is measured in the same run too, as `ssh_before`.
  */
@@ -162,6 +164,18 @@ const coldStart: Benchmark = {
         console.log(`${c.name.padEnd(13)} ${String(ms).padStart(5)} ms${rss === undefined ? '' : `  peak RSS ${rss} MiB`}`);
       }
       console.log(`(bundle: ${chunks.length} .js file(s); figures are medians of ${RUNS} starts)`);
+      // Which dry runs load the AWS SDK: they fail to find its chunks in a bundle without them.
+      const withoutSdk = join(scratch, 'dist-without-aws-sdk');
+      cpSync(bundleDir, withoutSdk, { recursive: true });
+      const sdkChunks = chunks.filter((name) => name !== 'index.js' && readFileSync(join(bundleDir, name), 'utf8').includes('@aws-sdk/'));
+      for (const name of sdkChunks) rmSync(join(withoutSdk, name));
+      const loaded: Record<string, boolean> = {};
+      for (const c of cases.filter((c) => ['ssh', 'digitalocean', 'aws'].includes(c.name))) {
+        const result = await start([join(withoutSdk, 'index.js')], runnerEnv(scratch, c.inputs ?? {}, c.env), scratch);
+        loaded[c.name] = /Cannot find module|ERR_MODULE_NOT_FOUND/.test(result.stdout);
+      }
+      console.log(`AWS SDK (${sdkChunks.length} chunk(s)) loaded by the dry run of: ${Object.keys(loaded).filter((name) => loaded[name]).join(', ') || 'none'}`);
+      figures.aws_sdk_loaded = loaded;
       return figures;
     } finally {
       aws?.server.close();
