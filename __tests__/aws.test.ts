@@ -93,7 +93,7 @@ function inputsFor(mode: string, extra: Record<string, string> = {}): Record<str
 async function act(mode: string, extra: Record<string, string> = {}): Promise<ActionRun> {
   const inputs = inputsFor(mode, extra);
   const settings = readSettings((name) => inputs[name] ?? '', ENV);
-  return runAction(inputs, createProvider(settings, clock.timing), ENV);
+  return runAction(inputs, await createProvider(settings, clock.timing), ENV);
 }
 
 const failure = (run: ActionRun): string => errorLines(run.log).at(-1) ?? '';

@@ -11,10 +11,10 @@ function settingsWith(extra: Record<string, string> = {}) {
 }
 
 describe('HAProxy in the provider', () => {
-  it('switches through HAProxy on the runner by default, with the default socket, config and binds', () => {
+  it('switches through HAProxy on the runner by default, with the default socket, config and binds', async () => {
     const settings = settingsWith();
     expect(settings.traffic).toMatchObject({ haproxySocket: '/run/haproxy/admin.sock', haproxyConfig: '/etc/haproxy/haproxy.cfg', haproxyBind: '*:80', haproxyPreviewBind: '*:8080' });
-    const traffic = createProvider(settings).traffic;
+    const traffic = (await createProvider(settings)).traffic;
     expect(traffic).toBeInstanceOf(HaproxyTraffic);
     expect(traffic.description).toBe('HAProxy on the runner');
     expect((traffic as HaproxyTraffic).mapPath).toBe('/etc/haproxy/haproxy.live.map');
@@ -26,17 +26,17 @@ describe('HAProxy in the provider', () => {
     const runner = runnerForHaproxyHost(settings);
     expect(runner).toBeInstanceOf(ConnectOnFirstUse);
     expect(runner.description).toBe('lb@10.0.0.5:2222');
-    expect(createProvider(settings).traffic.description).toBe('HAProxy on 10.0.0.5');
+    expect((await createProvider(settings)).traffic.description).toBe('HAProxy on 10.0.0.5');
     // Nothing was connected, so there is nothing to close.
     await runner.close();
   });
 
-  it('derives the preview URL from the preview bind, unless preview-url says where users reach it', () => {
-    const remote = createProvider(settingsWith({ 'haproxy-host': 'lb@10.0.0.5' })).traffic;
+  it('derives the preview URL from the preview bind, unless preview-url says where users reach it', async () => {
+    const remote = (await createProvider(settingsWith({ 'haproxy-host': 'lb@10.0.0.5' }))).traffic;
     expect(remote.previewUrl('green')).toBe('http://10.0.0.5:8080');
-    const bound = createProvider(settingsWith({ 'haproxy-preview-bind': '10.1.0.5:8443' })).traffic;
+    const bound = (await createProvider(settingsWith({ 'haproxy-preview-bind': '10.1.0.5:8443' }))).traffic;
     expect(bound.previewUrl('green')).toBe('http://10.1.0.5:8443');
-    const given = createProvider(settingsWith({ 'preview-url': 'https://preview.example.com/' })).traffic;
+    const given = (await createProvider(settingsWith({ 'preview-url': 'https://preview.example.com/' }))).traffic;
     expect(given.previewUrl('green')).toBe('https://preview.example.com');
   });
 

@@ -14,7 +14,12 @@ export interface Benchmark {
 }
 
 // Each benchmark module default-exports a list of Benchmarks; add new ones here.
-const modules: Array<() => Promise<{ default: Benchmark[] }>> = [() => import('./switch.js'), () => import('./release-fanout.js'), () => import('./auto-rollback.js')];
+const modules: Array<() => Promise<{ default: Benchmark[] }>> = [
+  () => import('./switch.js'),
+  () => import('./release-fanout.js'),
+  () => import('./auto-rollback.js'),
+  () => import('./cold-start.js'),
+];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);
@@ -23,7 +28,14 @@ async function main(): Promise<void> {
     for (const bench of (await load()).default) {
       if (only.length > 0 && !only.includes(bench.key)) continue;
       console.log(`\n== ${bench.description}`);
-      Object.assign(figures, { [bench.key]: await bench.run() });
+      try {
+        Object.assign(figures, { [bench.key]: await bench.run() });
+      } catch (error) {
+        // One broken benchmark does not cost the others' figures; the run still fails.
+        console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+        Object.assign(figures, { [bench.key]: { error: error instanceof Error ? error.message.split('\n')[0] : String(error) } });
+        process.exitCode = 1;
+      }
     }
   }
   console.log(JSON.stringify(figures));

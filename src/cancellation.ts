@@ -15,6 +15,13 @@ export const WIND_DOWN_MS = 3000;
 export class Cancellation {
   readonly windDownMs = WIND_DOWN_MS;
   private signal?: string;
+  private readonly aborter = new AbortController();
+  /**
+   * Aborted on cancel: work on hosts (host scripts over SSH, SSM commands) is ended at once, so
+   * nothing keeps running there after the run; a host script that is stopped puts its previous
+   * release back.
+   */
+  readonly aborted: AbortSignal = this.aborter.signal;
   private resolveCancelled!: () => void;
   /** Settles when a cancel is requested (never, on most runs). */
   readonly cancelled = new Promise<void>((resolve) => (this.resolveCancelled = resolve));
@@ -34,6 +41,7 @@ export class Cancellation {
       return;
     }
     this.signal = signal;
+    this.aborter.abort(this.reason);
     core.info(`${signal} received: the job was cancelled. No new phase starts; a traffic move under way completes, other work gets ${WIND_DOWN_MS / 1000} s to end.`);
     this.resolveCancelled();
   }

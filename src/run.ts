@@ -16,7 +16,7 @@ import { RunRecord } from './state/run-record.js';
 export interface RunDependencies {
   source?: InputSource;
   env?: NodeJS.ProcessEnv;
-  createProvider?: (settings: Settings) => Provider;
+  createProvider?: (settings: Settings) => Provider | Promise<Provider>;
   /** The job's cancel (SIGINT/SIGTERM), when the process listens for it. */
   cancellation?: Cancellation;
 }
@@ -44,7 +44,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     checkReleaseSource(settings);
     // State and lock first: a run that must wait for another one, or fail, has touched nothing.
     record = await RunRecord.open(settings);
-    provider = (dependencies.createProvider ?? createProvider)(settings);
+    provider = await (dependencies.createProvider ?? ((forSettings) => createProvider(forSettings, undefined, dependencies.cancellation?.aborted)))(settings);
     const interruptedMoveTo = record.interruptedMoveTo();
     const { cancellation } = dependencies;
     const recordedLive = record.recordedLive();

@@ -128,6 +128,8 @@ export interface LabOptions {
    * SSH as that user, who may then reload HAProxy and rewrite its config and map file.
    */
   runAs?: { uid: number; gid: number };
+  /** The first three octets of every address of the lab; default 127.0.5. */
+  network?: string;
 }
 
 export class HaproxyLab {
@@ -147,13 +149,14 @@ export class HaproxyLab {
   private haproxy?: Child;
 
   constructor(readonly options: LabOptions) {
-    this.address = `127.0.5.${options.base}`;
+    const network = options.network ?? '127.0.5';
+    this.address = `${network}.${options.base}`;
     this.liveUrl = `http://${this.address}:8080`;
     this.previewUrl = `http://${this.address}:8081`;
     const count = options.hostsPerColor ?? 2;
     const hostsOf = (color: Color, first: number): Host[] =>
       Array.from({ length: count }, (_, i) => {
-        const address = `127.0.5.${options.base + first + i}`;
+        const address = `${network}.${options.base + first + i}`;
         return { name: address, color, address, healthUrl: `http://${address}:${APP_PORT}/health` };
       });
     this.hosts = { blue: hostsOf('blue', 1), green: hostsOf('green', 11) };

@@ -7,9 +7,9 @@ import { setTimeout } from 'node:timers';
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 
-const { url, connections, failurePauseMs, requestTimeoutMs } = workerData;
+const { url, connections, failurePauseMs, requestTimeoutMs, keepTimeline } = workerData;
 const agent = new Agent({ keepAlive: true, maxSockets: connections });
-const counts = { requests: 0, failed: 0, connectionErrors: 0, serverErrors: 0, byColor: {}, serverErrorsByColor: {} };
+const counts = { requests: 0, failed: 0, connectionErrors: 0, serverErrors: 0, byColor: {}, serverErrorsByColor: {}, ...(keepTimeline && { timeline: [] }) };
 /** Waiters from the main thread: the first answer from `color` at or after `since` (epoch ms). */
 let waiters = [];
 let running = true;
@@ -52,6 +52,7 @@ async function loop() {
     const outcome = await once();
     const at = now();
     counts.requests++;
+    counts.timeline?.push([at, outcome]);
     if (outcome === 'connection' || outcome.startsWith('server')) {
       counts.failed++;
       if (outcome === 'connection') counts.connectionErrors++;

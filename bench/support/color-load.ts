@@ -23,6 +23,11 @@ export interface LoadCounts {
   byColor: Record<string, number>;
   /** 5xx answers whose body named the color that gave them. */
   serverErrorsByColor: Record<string, number>;
+  /**
+   * Every answer in the order they came, when the load was asked to keep them: when it arrived (a
+   * `now()` time) and what it was: a color, `connection`, `server` or `server:<color>` (a 5xx).
+   */
+  timeline?: Array<[number, string]>;
 }
 
 type WorkerMessage = { type: 'seen'; id: number; at: number } | { type: 'counts'; counts: LoadCounts };
@@ -36,10 +41,10 @@ export class ColorLoad {
   private nextId = 0;
   private counts?: Promise<LoadCounts>;
 
-  /** Starts `connections` request loops against `url` at once. */
-  constructor(url: string, connections: number) {
+  /** Starts `connections` request loops against `url` at once; `keepTimeline` keeps every answer (see LoadCounts). */
+  constructor(url: string, connections: number, { keepTimeline = false }: { keepTimeline?: boolean } = {}) {
     this.worker = new Worker(new URL('./color-load-worker.mjs', import.meta.url), {
-      workerData: { url, connections, failurePauseMs: FAILURE_PAUSE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS },
+      workerData: { url, connections, failurePauseMs: FAILURE_PAUSE_MS, requestTimeoutMs: REQUEST_TIMEOUT_MS, keepTimeline },
     });
     this.worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'seen') this.seen.get(message.id)?.(message.at);

@@ -22,13 +22,13 @@ export class AwsParts {
   /** The release in S3 (`release-bucket`), when instances download it rather than fetch it with git. */
   readonly artifact?: ReleaseArtifact;
 
-  constructor(settings: Settings, aws: AwsSettings, timing: AwsTiming = DEFAULT_AWS_TIMING) {
+  constructor(settings: Settings, aws: AwsSettings, timing: AwsTiming = DEFAULT_AWS_TIMING, cancelled?: AbortSignal) {
     this.clients = awsClients(aws);
     this.calls = new AwsCalls(timing);
     const calls = this.calls;
     this.inventory = new AsgInventory(this.clients.autoScaling, calls, aws, timing);
     this.artifact = s3Artifact(settings, aws, calls);
-    this.releaser = new SsmReleaser(this.clients.ssm, calls, settings, timing, this.artifact);
+    this.releaser = new SsmReleaser(this.clients.ssm, calls, settings, timing, this.artifact, cancelled);
     this.traffic = new AlbTraffic(this.clients.elb, calls, aws, {
       health: settings.health,
       drainTimeoutMs: settings.traffic.drainTimeoutMs,

@@ -1,15 +1,13 @@
-import { AwsParts } from '../aws/provider.js';
 import type { AwsTiming } from '../aws/clients.js';
-import { DigitalOceanClient } from '../digitalocean/client.js';
 import { BalancerAndProbeHealth } from '../health/combined.js';
 import { DirectProbeHealth } from '../health/direct.js';
 import { HostScriptReleaser } from '../hosts/releaser.js';
 import { LocalRunner, type CommandRunner } from '../hosts/command.js';
 import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
-import { connectSsh } from '../hosts/ssh.js';
+import type { SshTarget } from '../hosts/ssh.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
-import { formatHost, type Settings } from '../settings.js';
+import { formatHost, type Settings, type SshSettings } from '../settings.js';
 import { DoLoadBalancerTraffic } from '../traffic/do-lb.js';
 import { HaproxyTraffic, haproxyOptionsOf } from '../traffic/haproxy.js';
 import type { Inventory, Provider, Releaser, Traffic } from './types.js';
@@ -18,15 +16,19 @@ import type { Inventory, Provider, Releaser, Traffic } from './types.js';
  * Builds the provider for the settings by composing an inventory, a releaser, a traffic switch and
  * a health reader: AWS = ASG inventory + SSM release + ALB traffic; DigitalOcean = tag inventory +
  * SSH release + HAProxy or DO load balancer; ssh = static inventory + SSH release + HAProxy.
+ *
+ * A provider's SDK is loaded (dynamic `import()`, a chunk of its own in the bundle) only when the
+ * settings name that provider, and the SSH client only when a connection is opened: every run
+ * starts faster and smaller than one that loads them all (see cold_start_ms in bench/).
  */
-export function createProvider(settings: Settings, awsTiming?: AwsTiming): Provider {
+export async function createProvider(settings: Settings, awsTiming?: AwsTiming, cancelled?: AbortSignal): Promise<Provider> {
   // The AWS parts share one set of SDK clients, so they are built together.
-  const aws = settings.provider.name === 'aws' ? new AwsParts(settings, settings.provider, awsTiming) : undefined;
-  const inventory = aws?.inventory ?? inventoryFor(settings);
+  const aws = settings.provider.name === 'aws' ? new (await import('../aws/provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
+  const inventory = aws?.inventory ?? (await inventoryFor(settings));
   const traffic = aws?.traffic ?? trafficFor(settings, inventory);
   return {
     inventory,
-    releaser: aws?.releaser ?? releaserFor(settings),
+    releaser: aws?.releaser ?? releaserFor(settings, cancelled),
     traffic,
     health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
     ...(aws?.alarms && { alarms: aws.alarms }),
@@ -37,20 +39,28 @@ export function createProvider(settings: Settings, awsTiming?: AwsTiming): Provi
   };
 }
 
-function inventoryFor(settings: Settings): Inventory {
+async function inventoryFor(settings: Settings): Promise<Inventory> {
   const { provider } = settings;
   switch (provider.name) {
     case 'ssh':
       return new StaticInventory(provider.hosts, settings);
-    case 'digitalocean':
+    case 'digitalocean': {
+      const { DigitalOceanClient } = await import('../digitalocean/client.js');
       return new DropletTagInventory(new DigitalOceanClient(provider.apiUrl, provider.token), provider, settings);
+    }
     case 'aws':
       throw new Error('provider aws is composed by AwsParts');
   }
 }
 
-function releaserFor(settings: Settings): Releaser {
-  return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh));
+/** Releases over SSH; a cancel of the run ends the host scripts still running (`cancelled`). */
+function releaserFor(settings: Settings, cancelled?: AbortSignal): Releaser {
+  return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh), { ...(cancelled && { signal: cancelled }) });
+}
+
+/** `connectSsh` of hosts/ssh.ts, with ssh2 and node-ssh loaded on the first connection, not at start. */
+async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<CommandRunner> {
+  return (await import('../hosts/ssh.js')).connectSsh(target, ssh);
 }
 
 /** Traffic for ssh and digitalocean (AWS brings its own): HAProxy, or a DigitalOcean Load Balancer. */
