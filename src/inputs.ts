@@ -110,7 +110,7 @@ export const INPUTS = {
     section: 'Release on hosts',
     default: '',
     description:
-      'Git repository each host fetches the release from (a shallow fetch of `release-ref`) instead of an upload. The hosts need read access to it, for example a deploy key.',
+      'Git repository each host fetches the release from (a shallow fetch of `release-ref`) instead of an upload. The hosts need read access to it: for a private repository an SSH URL (`git@github.com:owner/repo.git`) with a read-only deploy key on each host (a deploy key does not work over an `https://` URL).',
   },
   'release-ref': {
     section: 'Release on hosts',
@@ -458,7 +458,7 @@ export const INPUTS = {
     section: 'State and GitHub',
     default: 'false',
     description:
-      'Record each switch and rollback as a GitHub deployment of `deployment-environment` (the release live on the target color and its commit), with statuses (in progress, success or failure; earlier ones marked inactive), so the environment page shows what is live. Not in a job whose `environment:` records one already: there, use `environment: {name: …, deployment: false}`. Needs `permissions: deployments: write`.',
+      'Record each switch and rollback as a GitHub deployment of `deployment-environment` (the release live on the target color and its commit), with statuses (in progress, success or failure; earlier ones marked inactive), so the environment page shows what is live. Not in a job whose `environment:` records one already: there, use `environment: {name: …, deployment: false}`. `github-token` needs **Deployments: read and write** (with the default token: `permissions: deployments: write`).',
   },
   'deployment-environment': {
     section: 'State and GitHub',
