@@ -151,6 +151,14 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
           core.info(`? ${phase.title}: could not be read (${message})`);
           return row('unknown', elapsed, `unknown: ${message}`);
         }
+        // Ended by the cancel itself (a release whose host scripts the cancel stopped): cancelled,
+        // not failed. A phase that moves traffic and fails after a cancel has failed.
+        const cancelled = options.cancellation?.reason;
+        if (cancelled && !phase.movesTraffic) {
+          stopped = cancelled;
+          core.info(`✖ ${phase.title}: ${cancelled} after ${formatDuration(elapsed)}: ${message}`);
+          return row('cancelled', elapsed, `${cancelled}: ${message}`);
+        }
         core.info(`✖ ${phase.title} failed after ${formatDuration(elapsed)}: ${message}`);
         if (error instanceof Error && error.stack) core.debug(error.stack);
         failure = { phase: phase.name, title: phase.title, message, error };
