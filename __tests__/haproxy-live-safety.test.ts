@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host, Provider } from '../src/providers/types.js';
@@ -6,22 +6,15 @@ import { mapPathFor, renderLiveMap } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { HaproxyLab } from './support/haproxy.js';
+import { useHaproxyLab } from './support/haproxy.js';
 
 /**
  * A deploy goes to the idle color, which it reads from HAProxy. Every answer that is not HAProxy's
  * own word about our map must stop the deploy before any host is touched: read as "nothing live",
  * it would send the release to initial-color (blue here), the LIVE hosts.
  */
-const lab = new HaproxyLab({ base: 100, hostsPerColor: 1, live: 'blue' });
+const lab = useHaproxyLab({ base: 100, hostsPerColor: 1, live: 'blue' });
 const { api, url } = useGitHubApi('127.0.5.124');
-
-beforeAll(async () => {
-  await lab.start();
-}, 60_000);
-afterAll(async () => {
-  await lab.stop();
-}, 60_000);
 
 /** The lab's parts with a releaser that only records which hosts it was asked to release to. */
 function recordingProvider(traffic: HaproxyTraffic): { provider: Provider; released: string[] } {

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalRunner, type Argv, type CommandResult, type CommandRunner, type RunOptions } from '../src/hosts/command.js';
@@ -9,18 +9,11 @@ import { SERVER_CHECKS, mapPathFor } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { HaproxyLab } from './support/haproxy.js';
+import { useHaproxyLab } from './support/haproxy.js';
 
 /** What a deploy or a switch may do to HAProxy while a color serves traffic. */
-const lab = new HaproxyLab({ base: 125, hostsPerColor: 1, live: 'blue' });
+const lab = useHaproxyLab({ base: 125, hostsPerColor: 1, live: 'blue' });
 const { api, url } = useGitHubApi('127.0.5.146');
-
-beforeAll(async () => {
-  await lab.start();
-}, 60_000);
-afterAll(async () => {
-  await lab.stop();
-}, 60_000);
 
 /** The lines of one section of the installed haproxy.cfg. */
 function installedSection(name: string): string[] {

@@ -6,16 +6,9 @@ import { sleep } from '../src/retry.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
-import { HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
+import { useHaproxyLab, HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
 
-const lab = new HaproxyLab({ base: 10, live: 'blue' });
-
-beforeAll(async () => {
-  await lab.start();
-}, 60_000);
-afterAll(async () => {
-  await lab.stop();
-}, 60_000);
+const lab = useHaproxyLab({ base: 10, live: 'blue' });
 
 /** The colors that answered `count` requests through the live route. */
 async function colorsServing(count = 6, url = lab.liveUrl): Promise<Set<string>> {
