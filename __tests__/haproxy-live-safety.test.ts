@@ -6,7 +6,7 @@ import { mapPathFor, renderLiveMap } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { useHaproxyLab } from './support/haproxy.js';
+import { useHaproxyLab } from './support/haproxy-jest.js';
 
 /**
  * A deploy goes to the idle color, which it reads from HAProxy. Every answer that is not HAProxy's

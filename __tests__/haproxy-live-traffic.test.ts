@@ -9,7 +9,7 @@ import { SERVER_CHECKS, mapPathFor } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { useHaproxyLab } from './support/haproxy.js';
+import { useHaproxyLab } from './support/haproxy-jest.js';
 
 /** What a deploy or a switch may do to HAProxy while a color serves traffic. */
 const lab = useHaproxyLab({ base: 125, hostsPerColor: 1, live: 'blue' });

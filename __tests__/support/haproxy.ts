@@ -1,4 +1,3 @@
-import { afterAll, beforeAll } from '@jest/globals';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -335,16 +334,4 @@ function isAlive(pid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** A lab for one test file: started before its tests, stopped after them. */
-export function useHaproxyLab(options: LabOptions): HaproxyLab {
-  const lab = new HaproxyLab(options);
-  beforeAll(async () => {
-    await lab.start();
-  }, 60_000);
-  afterAll(async () => {
-    await lab.stop();
-  }, 60_000);
-  return lab;
 }

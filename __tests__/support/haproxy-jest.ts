@@ -1,0 +1,18 @@
+import { afterAll, beforeAll } from '@jest/globals';
+import { HaproxyLab, type LabOptions } from './haproxy.js';
+
+/**
+ * A lab for one test file: started before its tests, stopped after them. Kept apart from
+ * haproxy.ts because the demo and the benchmarks load that file under plain Node, where
+ * '@jest/globals' has no hooks to give.
+ */
+export function useHaproxyLab(options: LabOptions): HaproxyLab {
+  const lab = new HaproxyLab(options);
+  beforeAll(async () => {
+    await lab.start();
+  }, 60_000);
+  afterAll(async () => {
+    await lab.stop();
+  }, 60_000);
+  return lab;
+}
