@@ -248,24 +248,26 @@ export class AwsAccount {
     asg.onAnyCommand().callsFake(unknown);
     ssm.onAnyCommand().callsFake(unknown);
     cloudWatch.onAnyCommand().callsFake(unknown);
-    cloudWatch.on(DescribeAlarmsCommand).callsFake(this.via('cloudwatch:DescribeAlarms', (i) => this.describeAlarms(i)));
-    elb.on(DescribeListenersCommand).callsFake(this.via('elasticloadbalancing:DescribeListeners', (i) => this.describeListeners(i)));
-    elb.on(DescribeRulesCommand).callsFake(this.via('elasticloadbalancing:DescribeRules', (i) => this.describeRules(i)));
-    elb.on(ModifyListenerCommand).callsFake(this.via('elasticloadbalancing:ModifyListener', (i) => this.modifyListener(i)));
-    elb.on(ModifyRuleCommand).callsFake(this.via('elasticloadbalancing:ModifyRule', (i) => this.modifyRule(i)));
-    elb.on(DescribeTargetGroupsCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetGroups', (i) => this.describeTargetGroups(i)));
-    elb.on(DescribeTargetHealthCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetHealth', (i) => this.describeTargetHealth(i)));
-    elb.on(DescribeTargetGroupAttributesCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetGroupAttributes', (i) => this.describeTargetGroupAttributes(i)));
-    elb.on(DescribeLoadBalancersCommand).callsFake(this.via('elasticloadbalancing:DescribeLoadBalancers', (i) => this.describeLoadBalancers(i)));
-    asg.on(DescribeAutoScalingGroupsCommand).callsFake(this.via('autoscaling:DescribeAutoScalingGroups', (i) => this.describeGroups(i)));
-    asg.on(UpdateAutoScalingGroupCommand).callsFake(this.via('autoscaling:UpdateAutoScalingGroup', (i) => this.updateGroup(i)));
-    asg.on(DescribeScheduledActionsCommand).callsFake(this.via('autoscaling:DescribeScheduledActions', (i) => this.describeScheduled(i)));
-    asg.on(PutScheduledUpdateGroupActionCommand).callsFake(this.via('autoscaling:PutScheduledUpdateGroupAction', (i) => this.putScheduled(i)));
-    asg.on(DeleteScheduledActionCommand).callsFake(this.via('autoscaling:DeleteScheduledAction', (i) => this.deleteScheduled(i)));
-    ssm.on(DescribeInstanceInformationCommand).callsFake(this.via('ssm:DescribeInstanceInformation', (i) => this.describeInstanceInformation(i)));
-    ssm.on(SendCommandCommand).callsFake(this.via('ssm:SendCommand', (i) => this.sendCommand(i)));
-    ssm.on(ListCommandInvocationsCommand).callsFake(this.via('ssm:ListCommandInvocations', (i) => this.listInvocations(i)));
-    ssm.on(GetCommandInvocationCommand).callsFake(this.via('ssm:GetCommandInvocation', (i) => this.getInvocation(i)));
+    const on = (client: { on(command: never): { callsFake(fake: (input: Record<string, unknown>) => unknown): unknown } }, command: unknown, action: string) =>
+      client.on(command as never).callsFake(async (input) => this.answer(action, input));
+    on(cloudWatch, DescribeAlarmsCommand, 'cloudwatch:DescribeAlarms');
+    on(elb, DescribeListenersCommand, 'elasticloadbalancing:DescribeListeners');
+    on(elb, DescribeRulesCommand, 'elasticloadbalancing:DescribeRules');
+    on(elb, ModifyListenerCommand, 'elasticloadbalancing:ModifyListener');
+    on(elb, ModifyRuleCommand, 'elasticloadbalancing:ModifyRule');
+    on(elb, DescribeTargetGroupsCommand, 'elasticloadbalancing:DescribeTargetGroups');
+    on(elb, DescribeTargetHealthCommand, 'elasticloadbalancing:DescribeTargetHealth');
+    on(elb, DescribeTargetGroupAttributesCommand, 'elasticloadbalancing:DescribeTargetGroupAttributes');
+    on(elb, DescribeLoadBalancersCommand, 'elasticloadbalancing:DescribeLoadBalancers');
+    on(asg, DescribeAutoScalingGroupsCommand, 'autoscaling:DescribeAutoScalingGroups');
+    on(asg, UpdateAutoScalingGroupCommand, 'autoscaling:UpdateAutoScalingGroup');
+    on(asg, DescribeScheduledActionsCommand, 'autoscaling:DescribeScheduledActions');
+    on(asg, PutScheduledUpdateGroupActionCommand, 'autoscaling:PutScheduledUpdateGroupAction');
+    on(asg, DeleteScheduledActionCommand, 'autoscaling:DeleteScheduledAction');
+    on(ssm, DescribeInstanceInformationCommand, 'ssm:DescribeInstanceInformation');
+    on(ssm, SendCommandCommand, 'ssm:SendCommand');
+    on(ssm, ListCommandInvocationsCommand, 'ssm:ListCommandInvocations');
+    on(ssm, GetCommandInvocationCommand, 'ssm:GetCommandInvocation');
     this.stubs = [elb, asg, ssm, cloudWatch];
     return this;
   }
@@ -275,9 +277,41 @@ export class AwsAccount {
     this.stubs = [];
   }
 
-  /** A mock handler for `action`: recorded, then throttled or denied when asked, else answered by the model. */
-  private via(action: string, handler: Handler) {
-    return async (input: Record<string, unknown>): Promise<unknown> => this.handle(action, input, handler);
+  /** The model's answer to one call, by IAM action: what the mocks and the wire double (aws-wire.ts) both serve. */
+  private readonly handlers: Record<string, Handler> = {
+    'cloudwatch:DescribeAlarms': (i) => this.describeAlarms(i),
+    'elasticloadbalancing:DescribeListeners': (i) => this.describeListeners(i),
+    'elasticloadbalancing:DescribeRules': (i) => this.describeRules(i),
+    'elasticloadbalancing:ModifyListener': (i) => this.modifyListener(i),
+    'elasticloadbalancing:ModifyRule': (i) => this.modifyRule(i),
+    'elasticloadbalancing:DescribeTargetGroups': (i) => this.describeTargetGroups(i),
+    'elasticloadbalancing:DescribeTargetHealth': (i) => this.describeTargetHealth(i),
+    'elasticloadbalancing:DescribeTargetGroupAttributes': (i) => this.describeTargetGroupAttributes(i),
+    'elasticloadbalancing:DescribeLoadBalancers': (i) => this.describeLoadBalancers(i),
+    'autoscaling:DescribeAutoScalingGroups': (i) => this.describeGroups(i),
+    'autoscaling:UpdateAutoScalingGroup': (i) => this.updateGroup(i),
+    'autoscaling:DescribeScheduledActions': (i) => this.describeScheduled(i),
+    'autoscaling:PutScheduledUpdateGroupAction': (i) => this.putScheduled(i),
+    'autoscaling:DeleteScheduledAction': (i) => this.deleteScheduled(i),
+    'ssm:DescribeInstanceInformation': (i) => this.describeInstanceInformation(i),
+    'ssm:SendCommand': (i) => this.sendCommand(i),
+    'ssm:ListCommandInvocations': (i) => this.listInvocations(i),
+    'ssm:GetCommandInvocation': (i) => this.getInvocation(i),
+  };
+
+  /** Whether the model answers `action` (`elasticloadbalancing:ModifyListener`). */
+  answers(action: string): boolean {
+    return action in this.handlers;
+  }
+
+  /**
+   * One call of `action`: recorded, then throttled or denied when asked, else answered by the model.
+   * Failures are thrown with the SDK's shapes (`name` is the wire error code or the modeled exception).
+   */
+  answer(action: string, input: Record<string, unknown>): unknown {
+    const handler = this.handlers[action];
+    if (!handler) throw new Error(`the AWS account model does not implement ${action}`);
+    return this.handle(action, input, handler);
   }
 
   private handle(action: string, input: Record<string, unknown>, handler: Handler): unknown {
