@@ -111,7 +111,7 @@ interface CommandModel {
   instanceIds: string[];
   input: Record<string, unknown>;
   listed: number;
-  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed'; exitCode?: number; output?: string }>;
+  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'TimedOut'; exitCode?: number; output?: string }>;
 }
 
 /** A succeeding host script's output, as host-script.pl prints it. */
@@ -124,6 +124,23 @@ export function hostScriptSuccess(): { exitCode: number; output: string } {
 
 type Handler = (input: Record<string, unknown>) => unknown;
 
+/**
+ * What a world with real machines (aws-world.ts) puts behind the model: launches bound to real
+ * hosts, target health from a real load balancer's checks, commands really run. Without them the
+ * model answers from its own fields (`serving`, `broken`, `run`), a step per poll.
+ */
+export interface AccountHooks {
+  /** An instance was launched into `group` (its `ip` and `ssm` may be set here). */
+  launched?(instance: InstanceModel, group: GroupModel): void;
+  terminated?(instance: InstanceModel): void;
+  /** Targets were registered or deregistered, or a listener's or rule's actions changed. */
+  changed?(): void;
+  /** A registered target's health while a listener uses its group; undefined: not checked yet (`initial`). */
+  targetHealth?(targetGroupArn: string, instance: InstanceModel): { State: string; Reason?: string; Description?: string } | undefined;
+  /** Runs an `AWS-RunShellScript` text on the instance; `timedOut` when `executionTimeout` seconds passed first. */
+  execute?(instance: InstanceModel, text: string, timeoutSeconds: number): Promise<{ exitCode: number; output: string; timedOut?: boolean }>;
+}
+
 function validation(service: 'elb' | 'asg' | 'ssm', message: string): Error {
   const meta = { $metadata: { httpStatusCode: 400 }, $fault: 'client' as const, message };
   if (service === 'ssm') return new SSMServiceException({ name: 'ValidationException', ...meta });
@@ -132,6 +149,9 @@ function validation(service: 'elb' | 'asg' | 'ssm', message: string): Error {
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+/** SSM's StatusDetails beside a Status: the same word, except the spelled-out ones. */
+const statusDetails = (status: string): string => ({ InProgress: 'In Progress', TimedOut: 'Execution Timed Out' })[status] ?? status;
 
 export class AwsAccount {
   readonly loadBalancer = { arn: LOAD_BALANCER_ARN, dnsName: '127.0.0.1' };
@@ -148,6 +168,7 @@ export class AwsAccount {
   private readonly denied = new Set<string>();
   private readonly throttled = new Map<string, number>();
   private instanceCount = 0;
+  hooks: AccountHooks = {};
   private stubs: { restore(): void }[] = [];
 
   // --- building the world -------------------------------------------------------------------
@@ -412,6 +433,7 @@ export class AwsAccount {
   private modifyListener(input: Record<string, unknown>) {
     const listener = this.listenerOf(input.ListenerArn);
     listener.actions = clone(this.checkActions(input.DefaultActions));
+    this.hooks.changed?.();
     return this.describeListeners({ ListenerArns: [input.ListenerArn] });
   }
 
@@ -419,6 +441,7 @@ export class AwsAccount {
     const rule = this.rules.get(String(input.RuleArn));
     if (!rule) throw new RuleNotFoundException({ message: 'One or more rules not found', $metadata: { httpStatusCode: 400 } });
     rule.actions = clone(this.checkActions(input.Actions));
+    this.hooks.changed?.();
     return this.describeRules({ RuleArns: [input.RuleArn] });
   }
 
@@ -449,6 +472,7 @@ export class AwsAccount {
       const instance = this.instances.get(t.id);
       let health: { State: string; Reason?: string; Description?: string };
       if (!inUse) health = { State: 'unused', Reason: 'Target.NotInUse', Description: 'Target group is not configured to receive traffic from the load balancer' };
+      else if (this.hooks.targetHealth && instance) health = this.hooks.targetHealth(group.arn, instance) ?? { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
       else if (++t.checks < 2) health = { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
       else if (instance?.serving && !instance.broken) health = { State: 'healthy' };
       else if (instance?.broken) health = { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [500]' };
@@ -492,12 +516,14 @@ export class AwsAccount {
       ran: [],
     };
     this.instances.set(instance.id, instance);
+    this.hooks.launched?.(instance, group);
     return instance;
   }
 
   private register(instance: InstanceModel): void {
     const group = this.groups.get(instance.group);
     for (const arn of group?.targetGroups ?? []) this.targetGroups.get(arn)?.targets.push({ id: instance.id, port: 5000, checks: 0 });
+    this.hooks.changed?.();
   }
 
   /** Launches or terminates instances until the group has `desired` (termination is immediate here). */
@@ -510,7 +536,9 @@ export class AwsAccount {
         const tg = this.targetGroups.get(arn);
         if (tg) tg.targets = tg.targets.filter((t) => t.id !== extra.id);
       }
+      this.hooks.terminated?.(extra);
     }
+    if (mine.length > group.desired) this.hooks.changed?.();
   }
 
   private describeGroups(input: Record<string, unknown>) {
@@ -622,6 +650,20 @@ export class AwsAccount {
       invocations: new Map(ids.map((id) => [id, { status: 'Pending' }])),
     };
     this.commands.push(command);
+    const execute = this.hooks.execute;
+    if (execute) {
+      // A real run: InProgress at once, finished when the instance's shell says so.
+      const timeoutSeconds = Number(params?.executionTimeout?.[0] ?? 3600);
+      for (const [id, invocation] of command.invocations) {
+        const instance = this.instances.get(id) as InstanceModel;
+        invocation.status = 'InProgress';
+        instance.ran.push(command.text);
+        void execute(instance, command.text, timeoutSeconds).then(
+          (result) => Object.assign(invocation, { status: result.timedOut ? 'TimedOut' : result.exitCode === 0 ? 'Success' : 'Failed', exitCode: result.timedOut ? -1 : result.exitCode, output: result.output }),
+          (error: unknown) => Object.assign(invocation, { status: 'Failed', exitCode: -1, output: String(error) }),
+        );
+      }
+    }
     return { Command: { CommandId: command.id, DocumentName: 'AWS-RunShellScript', InstanceIds: ids, Status: 'Pending', TargetCount: ids.length } };
   }
 
@@ -631,7 +673,7 @@ export class AwsAccount {
     if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
     // Right after SendCommand the invocations are not listed yet (eventual consistency).
     if (command.listed++ === 0) return { CommandInvocations: [] };
-    if (!input.NextToken) {
+    if (!input.NextToken && !this.hooks.execute) {
       for (const [id, invocation] of command.invocations) {
         if (invocation.status === 'Pending') invocation.status = 'InProgress';
         else if (invocation.status === 'InProgress' && !this.instances.get(id)?.hangs) {
@@ -645,7 +687,7 @@ export class AwsAccount {
     }
     const { items, NextToken } = this.page([...command.invocations], input);
     return {
-      CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: inv.status, DocumentName: 'AWS-RunShellScript' })),
+      CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: statusDetails(inv.status), DocumentName: 'AWS-RunShellScript' })),
       ...(NextToken && { NextToken }),
     };
   }
@@ -660,7 +702,7 @@ export class AwsAccount {
       CommandId: command.id,
       InstanceId: input.InstanceId,
       Status: invocation.status,
-      StatusDetails: invocation.status,
+      StatusDetails: statusDetails(invocation.status),
       ResponseCode: invocation.exitCode ?? -1,
       StandardOutputContent: output,
       StandardErrorContent: '',
