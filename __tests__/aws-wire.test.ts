@@ -56,7 +56,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
 
   beforeAll(async () => {
     if (!existsSync(BUNDLE)) throw new Error('dist/index.js is missing: run npm run bundle');
-    world = await AwsWorld.start({ network: '127.0.43', firstOctet: 10, balancerNetwork: '127.0.44', blue: 2, poolPerColor: 2 });
+    world = await AwsWorld.start({ network: '127.0.43', firstOctet: 10, balancerAddress: '127.0.44.1', apiAddress: '127.0.44.2', blue: 2, poolPerColor: 2 });
     await world.bootstrap('blue', 'r1');
     await world.healthy('blue', 60_000);
   }, 300_000);
@@ -94,7 +94,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       steps.push({ what: 'deploy r3 (faulty)', run: faulty });
       expect([errorsOf(faulty), faulty.outputs['target-color']]).toEqual([[], 'blue']);
 
-      const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '2', 'public-url': world.listenerUrl, 'validation-requests': '20' });
+      const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '2', 'public-url': world.listenerUrl, 'validation-requests': '50' });
       steps.push({ what: 'progressive switch to the faulty blue', run: stepped });
       expect(stepped.outputs).toMatchObject({ result: 'failure', 'live-color': 'green' });
       expect(errorsOf(stepped).at(-1)).toMatch(/^::error::Validation failed: .*Traffic was moved back to green \d+ ms after the failed check\.$/);

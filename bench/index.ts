@@ -14,7 +14,7 @@ export interface Benchmark {
 }
 
 // Each benchmark module default-exports a list of Benchmarks; add new ones here.
-const modules: Array<() => Promise<{ default: Benchmark[] }>> = [() => import('./switch.js'), () => import('./release-fanout.js'), () => import('./auto-rollback.js')];
+const modules: Array<() => Promise<{ default: Benchmark[] }>> = [() => import('./switch.js'), () => import('./release-fanout.js'), () => import('./auto-rollback.js'), () => import('./aws-switch.js')];
 
 async function main(): Promise<void> {
   const only = process.argv.slice(2);

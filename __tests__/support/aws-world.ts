@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COLORS, otherColor, type Color } from '../../src/colors.js';
@@ -12,6 +12,7 @@ import { HaproxyTraffic } from '../../src/traffic/haproxy.js';
 import { AwsAccount, LISTENER_ARN, TEST_LISTENER_ARN, type GroupModel, type InstanceModel } from './aws-account.js';
 import { AwsWire } from './aws-wire.js';
 import { start as startChild, waitFor, type Child } from './haproxy.js';
+import type { Answer } from './local-world.js';
 import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './sshd.js';
 
 /**
@@ -38,10 +39,12 @@ export const GREEN_TARGET_GROUP = 'shop-green';
 const FAULTY_PSGI = new URL('./faulty-release.psgi', import.meta.url).pathname;
 
 export interface AwsWorldOptions {
-  /** First three octets of the hosts (SshWorld); the balancer and the API take `<balancerNetwork>.1` and `.2`. */
+  /** First three octets of the hosts (SshWorld) and the first host's last octet. */
   network: string;
   firstOctet: number;
-  balancerNetwork: string;
+  /** Where HAProxy listens (the listener on :8080, the test listener on :8081), and the AWS API. */
+  balancerAddress: string;
+  apiAddress: string;
   /** Instances per color at the start (blue InService; green's group at 0 unless given). */
   blue: number;
   green?: number;
@@ -87,7 +90,7 @@ export class AwsWorld {
   }
 
   private async build(): Promise<void> {
-    const { network, firstOctet, balancerNetwork, poolPerColor } = this.options;
+    const { network, firstOctet, balancerAddress, apiAddress, poolPerColor } = this.options;
     chmodSync(this.dir, 0o755);
     this.ssh = await SshWorld.start({ firstOctet, hostsPerColor: { blue: poolPerColor, green: poolPerColor }, network });
     writeFileSync(join(this.dir, 'runner_key'), this.ssh.privateKey, { mode: 0o600 });
@@ -99,7 +102,7 @@ export class AwsWorld {
     }
     this.initRepository();
 
-    this.balancer = `${balancerNetwork}.1`;
+    this.balancer = balancerAddress;
     this.listenerUrl = `http://${this.balancer}:8080`;
     this.testListenerUrl = `http://${this.balancer}:8081`;
     this.account.loadBalancer.dnsName = this.balancer;
@@ -116,7 +119,7 @@ export class AwsWorld {
     this.account.addGroup('shop-green', { desired: this.options.green ?? 0, min: 0, max: poolPerColor, targetGroup: this.targetGroupArns.green, launchesServing: false });
     for (const group of this.account.groups.values()) group.bootPolls = 1;
 
-    await this.wire.start({ host: `${balancerNetwork}.2` });
+    await this.wire.start({ host: apiAddress });
     mkdirSync(join(this.dir, 'haproxy'), { recursive: true });
     this.config = this.renderConfig();
     writeFileSync(this.configPath, this.config);
@@ -145,12 +148,15 @@ export class AwsWorld {
     execFileSync('chmod', ['-R', 'a+rX', join(this.dir, 'git')]);
   }
 
-  /** A new release tagged `tag`: an empty commit, or with `faulty.psgi` (healthy to checks, a 500 on every other request). */
+  /** A new release tagged `tag`: an empty commit, or with `faulty.psgi` (healthy to checks, a 500 on every real request; run it with `psgi-file: faulty.psgi`). */
   addRelease(tag: string, { faulty = false } = {}): void {
     const work = join(this.dir, 'git', 'work');
     const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
     if (faulty) {
-      copyFileSync(FAULTY_PSGI, join(work, 'faulty.psgi'));
+      // Every real request fails (not every other one): a validation round cannot miss it by luck.
+      const faultyPsgi = readFileSync(FAULTY_PSGI, 'utf8').replace(" || ++$requests % 2", '');
+      if (faultyPsgi.includes('$requests % 2')) throw new Error('faulty-release.psgi changed: update AwsWorld.addRelease');
+      writeFileSync(join(work, 'faulty.psgi'), faultyPsgi);
       git('add', 'faulty.psgi');
     }
     git('commit', '--quiet', '--allow-empty', '-m', tag);
@@ -229,6 +235,19 @@ export class AwsWorld {
   /** Until every change the account made is applied to HAProxy. */
   async settled(): Promise<void> {
     await this.applying;
+  }
+
+  /** Who answers a GET / at `url` (the listener by default): the color and release the example app reports. */
+  async whoAnswers(url: string = this.listenerUrl): Promise<Answer> {
+    try {
+      const response = await fetch(`${url}/`, { signal: AbortSignal.timeout(5000) });
+      const text = await response.text();
+      if (response.status !== 200) return { status: response.status, color: 'none', release: 'none' };
+      const body = JSON.parse(text) as { color: string; release: string };
+      return { status: 200, color: body.color, release: body.release };
+    } catch (error) {
+      return { status: 0, color: 'none', release: 'none', error: (error as Error).message };
+    }
   }
 
   hostOfInstance(id: string): SshHost | undefined {
