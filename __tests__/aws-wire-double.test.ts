@@ -154,6 +154,20 @@ describe('the AWS double on the wire', () => {
     expect(weightsOf(wire.account)).toEqual({ 'shop-blue': 1 });
   });
 
+  it('reports an offline SSM agent and a command that ran out of time as SSM does (ConnectionLost, TimedOut)', async () => {
+    const [offline, slow] = wire.account.instancesOf('shop-green');
+    if (!offline || !slow) throw new Error('world without green instances');
+    offline.ssm = 'ConnectionLost';
+    wire.account.hooks.execute = async () => ({ exitCode: -1, output: '==> [1/7] fetch: git fetch', timedOut: true });
+    const run = await act('deploy');
+    expect(run.failed).toBe(true);
+    const failure = errorLines(run.log).at(-1) ?? '';
+    expect(failure).toContain(`${offline.id}: not reachable through SSM: its SSM agent is ConnectionLost`);
+    expect(failure).toContain(`${slow.id}: SSM TimedOut (Execution Timed Out) during step fetch.`);
+    expect(wire.account.callsOf('ssm:SendCommand').map((c) => c.InstanceIds)).toEqual([[slow.id]]);
+    expect(wire.violations).toEqual([]);
+  });
+
   it('throttles an operation when asked (400 Throttling): the action waits it out', async () => {
     wire.account.throttle('elasticloadbalancing:ModifyListener', 1);
     wire.account.throttle('ssm:ListCommandInvocations', 1);
