@@ -20,7 +20,8 @@ import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
 // Loopback: hosts 127.0.43.10.. (blue pool .10 .11, green pool .12 .13), balancer 127.0.44.1, API 127.0.44.2.
 //
 // Release sources: git (`release-repository`) here. The S3 artifact (`release-bucket`, branch i-s3)
-// joins as a second `describe` over the same world, its inputs from `world.inputs({...s3 inputs})`.
+// joins as a second run over the same world: its S3 double's URL in `world.extraEnv.AWS_ENDPOINT_URL_S3`,
+// its inputs through `world.inputs({ 'release-bucket': ..., 'release-repository': '' })`.
 
 const BUNDLE = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -90,11 +91,11 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       expect(((await (await fetch(`${world.listenerUrl}/`)).json()) as { color: string }).color).toBe('green');
 
       world.addRelease('r3', { faulty: true });
-      const faulty = await act('deploy', { 'release-ref': 'r3', release: 'r3', 'psgi-file': 'faulty.psgi' });
+      const faulty = await act('deploy', { 'release-ref': 'r3', release: 'r3' });
       steps.push({ what: 'deploy r3 (faulty)', run: faulty });
       expect([errorsOf(faulty), faulty.outputs['target-color']]).toEqual([[], 'blue']);
 
-      const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '2', 'public-url': world.listenerUrl, 'validation-requests': '50' });
+      const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '2', 'public-url': world.listenerUrl, 'validation-path': '/', 'validation-requests': '50' });
       steps.push({ what: 'progressive switch to the faulty blue', run: stepped });
       expect(stepped.outputs).toMatchObject({ result: 'failure', 'live-color': 'green' });
       expect(errorsOf(stepped).at(-1)).toMatch(/^::error::Validation failed: .*Traffic was moved back to green \d+ ms after the failed check\.$/);

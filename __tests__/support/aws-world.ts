@@ -148,22 +148,28 @@ export class AwsWorld {
     execFileSync('chmod', ['-R', 'a+rX', join(this.dir, 'git')]);
   }
 
-  /** A new release tagged `tag`: an empty commit, or with `faulty.psgi` (healthy to checks, a 500 on every real request; run it with `psgi-file: faulty.psgi`). */
+  /**
+   * A new release tagged `tag`: an empty commit; or, `faulty`, one whose app.psgi passes every health
+   * check and answers every other request with a 500 naming its color (faulty-release.psgi wrapping
+   * the real app, kept as inner.psgi). The file keeps its name: a hot restart serves the new app.psgi.
+   */
   addRelease(tag: string, { faulty = false } = {}): void {
     const work = join(this.dir, 'git', 'work');
     const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
     if (faulty) {
       // Every real request fails (not every other one): a validation round cannot miss it by luck.
-      const faultyPsgi = readFileSync(FAULTY_PSGI, 'utf8').replace(" || ++$requests % 2", '');
-      if (faultyPsgi.includes('$requests % 2')) throw new Error('faulty-release.psgi changed: update AwsWorld.addRelease');
-      writeFileSync(join(work, 'faulty.psgi'), faultyPsgi);
-      git('add', 'faulty.psgi');
+      const faultyPsgi = readFileSync(FAULTY_PSGI, 'utf8').replace(' || ++$requests % 2', '').replace('"$root/app.psgi"', '"$root/inner.psgi"');
+      if (faultyPsgi.includes('$requests % 2') || !faultyPsgi.includes('inner.psgi')) throw new Error('faulty-release.psgi changed: update AwsWorld.addRelease');
+      git('mv', 'app.psgi', 'inner.psgi');
+      writeFileSync(join(work, 'app.psgi'), faultyPsgi);
+      git('add', 'app.psgi');
     }
     git('commit', '--quiet', '--allow-empty', '-m', tag);
     git('tag', tag);
     git('push', '--quiet', this.repository, 'HEAD:refs/heads/main', tag);
     if (faulty) {
-      git('rm', '--quiet', 'faulty.psgi');
+      git('rm', '--quiet', 'app.psgi');
+      git('mv', 'inner.psgi', 'app.psgi');
       git('commit', '--quiet', '-m', `after ${tag}`);
     }
     execFileSync('chmod', ['-R', 'a+rX', join(this.dir, 'git')]);
@@ -198,9 +204,17 @@ export class AwsWorld {
     };
   }
 
+  /**
+   * More environment for the runner step: the hook for another AWS double beside this one. The S3
+   * artifact (`release-bucket`, branch i-s3) joins with its S3 double's URL as `AWS_ENDPOINT_URL_S3`
+   * (the SDK's per-service endpoint, which wins over AWS_ENDPOINT_URL for S3 only), and the bucket
+   * inputs through `inputs({...})`; the instances fetch the presigned URL over loopback.
+   */
+  readonly extraEnv: Record<string, string> = {};
+
   /** The environment a runner step (the bundle, the demo) reaches the world's AWS with. */
   env(): Record<string, string> {
-    return this.wire.env();
+    return { ...this.wire.env(), ...this.extraEnv };
   }
 
   /**
