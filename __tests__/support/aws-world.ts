@@ -28,7 +28,8 @@ import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './sshd.js';
  *   its registered instances, HAProxy's own health checks as the targets' health
  *   (DescribeTargetHealth), and the forward's weights applied through the runtime API (`set map`: the
  *   test listener's color is the map's preview, the forward's share for it the split), so a
- *   `ModifyListener` moves real traffic. Registrations re-render the config and reload HAProxy (seamless).
+ *   `ModifyListener` moves real traffic. Every host of the pool is a server from the start; registering
+ *   one takes it out of maintenance (`set server ... state ready`), deregistering puts it back: no reload.
  * - a bare git repository the hosts fetch releases from (`release-repository`), one tag per release.
  *
  * Everything it starts it stops (`stop`), by pid.
@@ -65,7 +66,8 @@ export class AwsWorld {
   private readonly hostOf = new Map<string, SshHost>();
   private haproxy?: Child;
   private haproxyTraffic?: HaproxyTraffic;
-  private config = '';
+  /** The hosts HAProxy has out of maintenance. */
+  private applied = new Set<string>();
   private applying: Promise<void> = Promise.resolve();
   private stats = new Map<string, Record<string, string>>();
   private statsTimer?: NodeJS.Timeout;
@@ -121,8 +123,8 @@ export class AwsWorld {
 
     await this.wire.start({ host: apiAddress });
     mkdirSync(join(this.dir, 'haproxy'), { recursive: true });
-    this.config = this.renderConfig();
-    writeFileSync(this.configPath, this.config);
+    this.applied = this.registered();
+    writeFileSync(this.configPath, this.renderConfig());
     writeFileSync(mapPathFor(this.configPath), this.renderMap().text);
     this.haproxy = startChild('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy', 'haproxy.log'));
     this.haproxyTraffic = new HaproxyTraffic(new LocalRunner(), { hostsOf: async () => [] }, { description: 'the AWS world balancer', configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081`, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200, initialColor: 'blue', drainTimeoutMs: 1000 });
@@ -239,7 +241,7 @@ export class AwsWorld {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const group = this.account.targetGroups.get(this.targetGroupArns[color]);
-      const states = (group?.targets ?? []).map((t) => this.stats.get(`${backendOf(color)}/${t.id}`)?.status ?? 'none');
+      const states = (group?.targets ?? []).map((t) => this.stats.get(`${backendOf(color)}/${this.hostOf.get(t.id)?.address}`)?.status ?? 'none');
       if (states.length > 0 && states.every((s) => s.startsWith('UP'))) return;
       if (Date.now() > deadline) throw new Error(`HAProxy never saw every ${color} target UP: ${states.join(', ')}`);
       await sleep(200);
@@ -316,18 +318,32 @@ export class AwsWorld {
 
   // --- the data plane ------------------------------------------------------------------------------
 
+  /**
+   * The config, once: every host of a color's pool is a server of its target group's backend, named
+   * by its address; a host not registered in the group starts `disabled` (maintenance: no traffic, no
+   * checks). Registration later is `set server ... state ready|maint` on the admin socket: no reload,
+   * which would close the load's idle keep-alive connections.
+   */
   private renderConfig(): string {
-    const hosts = Object.fromEntries(
-      COLORS.map((color) => {
-        const group = this.account.targetGroups.get(this.targetGroupArns[color]);
-        const registered = (group?.targets ?? []).map((t) => this.account.instances.get(t.id)).filter((i): i is InstanceModel => i !== undefined && this.hostOf.has(i.id));
-        return [color, registered.map((i) => ({ name: i.id, color, address: i.ip }))];
-      }),
-    ) as Record<Color, { name: string; color: Color; address: string }[]>;
-    return renderHaproxyConfig(
+    const hosts = Object.fromEntries(COLORS.map((color) => [color, this.ssh.hostsOf(color).map((h) => ({ name: h.address, color, address: h.address }))])) as Record<Color, { name: string; color: Color; address: string }[]>;
+    const rendered = renderHaproxyConfig(
       { configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081` },
       { hosts, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200 },
     );
+    const registered = this.registered();
+    return rendered.replace(/^( {2}server (\S+) \S+)$/gm, (line: string, _all: string, name: string) => (registered.has(name) ? line : `${line} disabled`));
+  }
+
+  /** The addresses of the hosts registered in either target group now. */
+  private registered(): Set<string> {
+    const out = new Set<string>();
+    for (const color of COLORS) {
+      for (const target of this.account.targetGroups.get(this.targetGroupArns[color])?.targets ?? []) {
+        const host = this.hostOf.get(target.id);
+        if (host) out.add(host.address);
+      }
+    }
+    return out;
   }
 
   /** The listener's forward as the map: the test listener's color is the preview, the forward's share of it the split. */
@@ -366,20 +382,14 @@ export class AwsWorld {
     if (this.stopped || !this.haproxy || !this.haproxyTraffic) return;
     const map = this.renderMap();
     writeFileSync(mapPathFor(this.configPath), map.text);
-    const config = this.renderConfig();
-    if (config !== this.config) {
-      this.config = config;
-      writeFileSync(this.configPath, config);
-      const before = await this.workerPid();
-      this.haproxy.process.kill('SIGUSR2');
-      for (let i = 0; i < 200 && (await this.workerPid().catch(() => before)) === before; i++) await sleep(50);
-      return; // The new worker read the map file at start.
+    const registered = this.registered();
+    const commands = map.entries.map(([key, value]) => `set map ${mapPathFor(this.configPath)} ${key} ${value}`);
+    for (const host of this.ssh.hosts) {
+      const want = registered.has(host.address);
+      if (want !== this.applied.has(host.address)) commands.push(`set server ${backendOf(host.color)}/${host.address} state ${want ? 'ready' : 'maint'}`);
     }
-    await this.haproxyTraffic.command(map.entries.map(([key, value]) => `set map ${mapPathFor(this.configPath)} ${key} ${value}`).join('; '));
-  }
-
-  private async workerPid(): Promise<string> {
-    return /^Pid: (\d+)$/m.exec((await this.haproxyTraffic?.command('show info')) ?? '')?.[1] ?? '';
+    this.applied = registered;
+    await this.haproxyTraffic.command(commands.join('; '));
   }
 
   private async readStats(): Promise<void> {
@@ -387,15 +397,16 @@ export class AwsWorld {
       const rows = (await this.haproxyTraffic?.showStat()) ?? [];
       this.stats = new Map(rows.map((row) => [`${row.pxname}/${row.svname}`, row]));
     } catch {
-      // HAProxy reloading: keep the last view.
+      // The admin socket did not answer this time: keep the last view.
     }
   }
 
   /** HAProxy's view of one target as the ALB reports target health. */
   private targetHealth(arn: string, instance: InstanceModel): { State: string; Reason?: string; Description?: string } | undefined {
     const color = COLORS.find((c) => this.targetGroupArns[c] === arn);
-    const row = color ? this.stats.get(`${backendOf(color)}/${instance.id}`) : undefined;
-    if (!row || row.check_status === 'INI' || row.status === 'no check') return undefined;
+    const host = this.hostOf.get(instance.id);
+    const row = color && host ? this.stats.get(`${backendOf(color)}/${host.address}`) : undefined;
+    if (!row || row.check_status === 'INI' || row.status === 'no check' || row.status === 'MAINT') return undefined;
     if (row.status?.startsWith('UP')) return { State: 'healthy' };
     if (row.check_status === 'L7STS') return { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: `Health checks failed with these codes: [${row.check_code}]` };
     if (row.check_status?.endsWith('TOUT')) return { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' };
