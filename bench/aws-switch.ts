@@ -23,7 +23,8 @@ const awsSwitch: Benchmark = {
     const saved = { ...process.env };
     try {
       await Promise.all([world.bootstrap('blue'), world.bootstrap('green')]);
-      await world.healthy('blue', 60_000);
+      // Both colors UP in HAProxy's own checks first: a flip to a color not yet checked would answer 503.
+      await Promise.all([world.healthy('blue', 60_000), world.healthy('green', 60_000)]);
       Object.assign(process.env, world.env());
       const elb = new ElasticLoadBalancingV2Client({});
       const arns = world.targetGroupArns;
