@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ColorLoad, type LoadCounts } from '../bench/support/color-load.js';
+import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { sleep } from '../src/retry.js';
 import { LISTENER_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
 import { AwsWorld } from './support/aws-world.js';
@@ -68,7 +69,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
 
   const failures = (counts: LoadCounts) => ({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors });
 
-  it('deploys, switches, deploys, catches a failing progressive switch and moves back, and rolls back: no failed request but the failing step\'s, no request breaking the models', async () => {
+  it('deploys, switches, deploys, catches a failing progressive switch and moves back, rolls back, and scales the idle group in: no failed request but the failing step\'s, no request breaking the models', async () => {
     const load = new ColorLoad(world.listenerUrl, 4);
     const act = async (mode: string, extra: Record<string, string> = {}) => runBundle(world.inputs({ mode, ...extra }), world.env());
     const steps: { what: string; run: BundleRun }[] = [];
@@ -114,7 +115,17 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       expect([errorsOf(back), back.outputs['live-color']]).toEqual([[], 'green']);
       expect(world.account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-green': 100, 'shop-blue': 0 });
       expect(world.account.weightsOf(TEST_LISTENER_ARN)).toEqual({ 'shop-blue': 1 });
+
+      // Auto Scaling removes instances: the idle blue group scaled to 0 over the wire leaves the
+      // target group, HAProxy puts its servers in maintenance, and the live green is untouched.
+      const autoScaling = new AutoScalingClient({ ...world.clientConfig() });
+      await autoScaling.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: 'shop-blue', MinSize: 0, DesiredCapacity: 0 }));
+      autoScaling.destroy();
       await world.settled();
+      await sleep(600);
+      expect(world.account.instancesOf('shop-blue')).toEqual([]);
+      expect(Object.values(world.serverStates('blue'))).toEqual(['MAINT', 'MAINT']);
+      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: 'green' });
       await sleep(500);
     } catch (error) {
       await load.stop();

@@ -214,6 +214,12 @@ export class AwsWorld {
    */
   readonly extraEnv: Record<string, string> = {};
 
+  /** SDK client settings that reach the world's AWS from this process (the credentials and endpoint of `env()`). */
+  clientConfig(): { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
+    const env = this.wire.env();
+    return { region: env.AWS_REGION as string, endpoint: this.wire.url, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID as string, secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string } };
+  }
+
   /** The environment a runner step (the bundle, the demo) reaches the world's AWS with. */
   env(): Record<string, string> {
     return { ...this.wire.env(), ...this.extraEnv };
@@ -246,6 +252,11 @@ export class AwsWorld {
       if (Date.now() > deadline) throw new Error(`HAProxy never saw every ${color} target UP: ${states.join(', ')}`);
       await sleep(200);
     }
+  }
+
+  /** HAProxy's status (`UP`, `DOWN`, `MAINT`...) of each pool host of `color`, by address, as last read. */
+  serverStates(color: Color): Record<string, string> {
+    return Object.fromEntries(this.ssh.hostsOf(color).map((h) => [h.address, this.stats.get(`${backendOf(color)}/${h.address}`)?.status ?? 'none']));
   }
 
   /** Until every change the account made is applied to HAProxy. */
@@ -288,6 +299,8 @@ export class AwsWorld {
   private terminated(instance: InstanceModel): void {
     const host = this.hostOf.get(instance.id);
     this.hostOf.delete(instance.id);
+    // As an ALB does: out of the target group (HAProxy maintenance) first, then the machine goes.
+    this.follow();
     if (host) this.applying = this.applying.then(() => this.ssh.stopAppOn(host)).catch(() => undefined);
   }
 
