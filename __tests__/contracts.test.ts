@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CONTRACTS_DIR, DIGITALOCEAN_OPERATIONS, openApiSubset, resolvePointer, syncContracts } from '../scripts/contracts.js';
+import { AWS_OPERATIONS, CONTRACTS_DIR, DIGITALOCEAN_OPERATIONS, openApiSubset, resolvePointer, smithySubset, syncContracts } from '../scripts/contracts.js';
 
 type Json = Record<string, unknown>;
 
@@ -104,6 +104,61 @@ describe('the committed DigitalOcean contract', () => {
   });
 });
 
+/** A Smithy model shaped like AWS's: operations reach shapes through input, errors, members and list members. */
+const smithyModel = {
+  smithy: '2.0',
+  shapes: {
+    'com.example#Svc': { type: 'service', version: '2020-01-01', operations: [{ target: 'com.example#Get' }, { target: 'com.example#Other' }], traits: { 'aws.protocols#awsQuery': {}, 'smithy.rules#endpointRuleSet': { big: true } } },
+    'com.example#Get': { type: 'operation', input: { target: 'com.example#GetInput' }, output: { target: 'com.example#GetOutput' }, errors: [{ target: 'com.example#Missing' }] },
+    'com.example#GetInput': { type: 'structure', members: { Names: { target: 'com.example#Names', traits: { 'smithy.api#required': {}, 'smithy.api#documentation': 'prose' } }, Flag: { target: 'smithy.api#Boolean' } } },
+    'com.example#Names': { type: 'list', member: { target: 'com.example#Name' }, traits: { 'smithy.api#length': { max: 20 } } },
+    'com.example#Name': { type: 'string', traits: { 'smithy.api#length': { min: 1, max: 32 } } },
+    'com.example#GetOutput': { type: 'structure', members: { Tags: { target: 'com.example#TagMap' } } },
+    'com.example#TagMap': { type: 'map', key: { target: 'com.example#Name' }, value: { target: 'com.example#Value' } },
+    'com.example#Value': { type: 'string' },
+    'com.example#Missing': { type: 'structure', members: {}, traits: { 'smithy.api#error': 'client', 'aws.protocols#awsQueryError': { code: 'Missing', httpResponseCode: 400 } } },
+    'com.example#Other': { type: 'operation', input: { target: 'com.example#OtherInput' } },
+    'com.example#OtherInput': { type: 'structure', members: {} },
+  },
+};
+
+describe('smithySubset', () => {
+  const subset = smithySubset(smithyModel, ['Get']);
+  const shapes = subset.shapes as Record<string, Json>;
+
+  it('keeps the operations named and every shape they reach, with the service listing only them', () => {
+    expect(Object.keys(shapes).sort()).toEqual(['com.example#Get', 'com.example#GetInput', 'com.example#GetOutput', 'com.example#Missing', 'com.example#Name', 'com.example#Names', 'com.example#Svc', 'com.example#TagMap', 'com.example#Value']);
+    expect(shapes['com.example#Svc']).toEqual({ type: 'service', version: '2020-01-01', operations: [{ target: 'com.example#Get' }], traits: { 'aws.protocols#awsQuery': {} } });
+  });
+
+  it('keeps the traits a request must satisfy and drops the prose', () => {
+    expect(shapes['com.example#GetInput']).toEqual({ type: 'structure', members: { Names: { target: 'com.example#Names', traits: { 'smithy.api#required': {} } }, Flag: { target: 'smithy.api#Boolean' } } });
+    expect(shapes['com.example#Missing']?.traits).toEqual(smithyModel.shapes['com.example#Missing'].traits);
+  });
+
+  it('refuses an operation the model does not have', () => {
+    expect(() => smithySubset(smithyModel, ['Put'])).toThrow('the model has no operation Put');
+  });
+});
+
+describe('the committed AWS contracts', () => {
+  const dir = join(CONTRACTS_DIR, 'aws');
+
+  it('hold each service the provider calls with exactly its operations, every target resolving, and the license and notice beside them', () => {
+    const files = { ...Object.fromEntries(Object.values(AWS_OPERATIONS).map(({ model, operations }) => [model.split('/').at(-1), operations])), 'ssm-2014-11-06.json': ['DescribeInstanceInformation', 'GetCommandInvocation', 'ListCommandInvocations', 'SendCommand'] };
+    for (const [file, operations] of Object.entries(files)) {
+      const shapes = (JSON.parse(readFileSync(join(dir, file as string), 'utf8')) as Json).shapes as Record<string, Json>;
+      const service = Object.values(shapes).find((s) => s.type === 'service') as Json;
+      const names = (service.operations as Json[]).map((o) => (o.target as string).split('#')[1]);
+      expect([file, names.sort()]).toEqual([file, [...(operations as string[])].sort()]);
+      const targets = JSON.stringify(shapes).match(/"target":"[^"]+"/g) ?? [];
+      for (const target of new Set(targets.map((t) => t.slice(10, -1)))) expect([target, target.startsWith('smithy.api#') || target in shapes]).toEqual([target, true]);
+    }
+    expect(readFileSync(join(dir, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    expect(readFileSync(join(dir, 'NOTICE'), 'utf8')).toMatch(/Amazon\.com/);
+  });
+});
+
 describe('npm run contracts', () => {
   const work = mkdtempSync(join(tmpdir(), 'bgp-contracts-'));
   const from = join(work, 'from');
@@ -113,13 +168,29 @@ describe('npm run contracts', () => {
     paths: { '/v2/droplets': { get: {} }, '/v2/load_balancers/{lb_id}': { get: {}, put: {} } },
   }));
   writeFileSync(join(from, 'openapi', 'digitalocean.LICENSE'), 'Apache License\n');
+  mkdirSync(join(from, 'aws-models'));
+  for (const { model, operations } of Object.values(AWS_OPERATIONS)) {
+    const shapes = Object.fromEntries(operations.map((name) => [`com.example#${name}`, { type: 'operation' }]));
+    writeFileSync(join(from, model), JSON.stringify({ smithy: '2.0', shapes: { 'com.example#Svc': { type: 'service', version: '1' }, ...shapes } }));
+  }
+  writeFileSync(join(from, 'aws-models', 'LICENSE'), 'Apache License\n');
+  writeFileSync(join(from, 'aws-models', 'NOTICE'), 'Notice\n');
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'scripts/contracts.ts', ...args], { encoding: 'utf8', timeout: 60_000 });
 
   it('writes contracts/<provider>/ from --from, and --check then finds it up to date', () => {
     const out = join(work, 'contracts');
-    expect(syncContracts(from, { outDir: out }).changed).toEqual(['contracts/digitalocean/openapi.json', 'contracts/digitalocean/LICENSE', 'contracts/digitalocean/README.md']);
+    expect(syncContracts(from, { outDir: out }).changed).toEqual([
+      'contracts/digitalocean/openapi.json',
+      'contracts/digitalocean/LICENSE',
+      'contracts/digitalocean/README.md',
+      ...Object.values(AWS_OPERATIONS).map(({ model }) => `contracts/aws/${model.split('/').at(-1)}`),
+      'contracts/aws/ssm-2014-11-06.json',
+      'contracts/aws/LICENSE',
+      'contracts/aws/NOTICE',
+      'contracts/aws/README.md',
+    ]);
     expect(syncContracts(from, { outDir: out, check: true }).changed).toEqual([]);
     writeFileSync(join(out, 'digitalocean', 'LICENSE'), 'edited\n');
     writeFileSync(join(out, 'digitalocean', 'stray.json'), '{}');

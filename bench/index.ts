@@ -19,6 +19,7 @@ const modules: Array<() => Promise<{ default: Benchmark[] }>> = [
   () => import('./release-fanout.js'),
   () => import('./auto-rollback.js'),
   () => import('./cold-start.js'),
+  () => import('./aws-switch.js'),
 ];
 
 async function main(): Promise<void> {

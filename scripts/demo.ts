@@ -7,6 +7,10 @@
  * summary the action wrote and which color and release answered a request at the public URL.
  * It removes everything it made (processes, users, temp dirs) on success, failure and Ctrl-C.
  *
+ * `npm run demo -- aws` runs the AWS provider instead, on a local AWS (AwsWorld: the AWS API double on
+ * the wire, reached through AWS_ENDPOINT_URL, with sshd hosts as the Auto Scaling instances, SSM Run
+ * Command run over SSH, and a real HAProxy as the ALB listener): deploy, switch, rollback.
+ *
  * It runs as `node --import tsx`, one process: tsx's own CLI would kill it outright when Ctrl-C
  * comes while a synchronous command (useradd, ssh-keygen) holds the event loop, skipping the cleanup.
  *
@@ -21,6 +25,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseOutputFile, runnerEnvironment } from '../__tests__/support/runner-files.js';
+import { AwsWorld } from '../__tests__/support/aws-world.js';
 import { LocalWorld, describeAnswer } from '../__tests__/support/local-world.js';
 import type { Mode } from '../src/settings.js';
 
@@ -31,6 +36,15 @@ const verbose = process.env.BLUEGREEN_DEMO_VERBOSE === '1';
 
 /** Loopback addresses of the demo's own (no test uses 127.0.7.x): hosts .11-.14, HAProxy on .1. */
 const WORLD = { provider: 'ssh', network: '127.0.7', firstOctet: 11, haproxyAddress: '127.0.7.1' } as const;
+
+/** The AWS demo's own addresses: hosts 127.0.45.11-.14, the load balancer 127.0.46.1, the AWS API 127.0.46.2. */
+const AWS_WORLD = { network: '127.0.45', firstOctet: 11, balancerAddress: '127.0.46.1', apiAddress: '127.0.46.2', blue: 2, poolPerColor: 2 } as const;
+
+const AWS_STEPS: { mode: Mode; release: string; title: string }[] = [
+  { mode: 'deploy', release: 'r2', title: 'deploy release r2: blue serves r1 behind the listener, so r2 goes to green (scaled up from 0)' },
+  { mode: 'switch', release: 'r2', title: 'switch: the listener forwards to green' },
+  { mode: 'rollback', release: 'r2', title: 'rollback: the listener forwards to blue again' },
+];
 
 const STEPS: { mode: Mode; release: string; title: string }[] = [
   { mode: 'deploy', release: 'demo-1', title: 'deploy release demo-1: nothing is live yet, so it goes to blue' },
@@ -81,14 +95,14 @@ let interruptedAt = 0;
 let running: ChildProcess | undefined;
 
 /** Runs the bundle once, as a runner runs an action step; resolves with its exit code, outputs and summary. */
-async function runStep(inputs: Record<string, string>): Promise<{ code: number; outputs: Record<string, string>; summary: string }> {
+async function runStep(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<{ code: number; outputs: Record<string, string>; summary: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bgp-demo-step-'));
   try {
     const summaryFile = join(dir, 'summary.md');
     const outputFile = join(dir, 'output.txt');
     writeFileSync(summaryFile, '');
     writeFileSync(outputFile, '');
-    const env = runnerEnvironment(inputs, { summaryFile, outputFile, workspace: root, temp: dir });
+    const env = { ...runnerEnvironment(inputs, { summaryFile, outputFile, workspace: root, temp: dir }), ...extraEnv };
     const child = spawn(runtime, [bundle], { env, cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
     running = child;
     const view = logView();
@@ -108,11 +122,56 @@ function checkpoint(): void {
   if (interrupted) throw new Error(`stopped by ${interrupted}`);
 }
 
+/** The AWS demo: the local AWS world, blue serving r1, then deploy, switch and rollback through the bundle. */
+async function awsDemo(version: string): Promise<number> {
+  console.log(`bluegreen-perl demo (provider aws): building a local AWS on ${AWS_WORLD.network}.x and ${AWS_WORLD.balancerAddress} (an ALB listener on HAProxy, 2 Auto Scaling instances per color as sshd hosts, SSM over SSH)…`);
+  let world: AwsWorld | undefined;
+  try {
+    world = await AwsWorld.start(AWS_WORLD);
+    checkpoint();
+    console.log('  blue instances get release r1 (as a baked AMI would have it)…');
+    await world.bootstrap('blue', 'r1');
+    await world.healthy('blue', 60_000);
+    checkpoint();
+    world.addRelease('r2');
+    console.log(`  the AWS API: ${world.wire.url} (AWS_ENDPOINT_URL for the SDK; every request checked against AWS's models)`);
+    console.log(`  the listener: ${world.listenerUrl}; the test listener (preview): ${world.testListenerUrl}`);
+    console.log(`  running the action's bundle ${bundle} on node ${version} (${runtime}) for each step, as a runner would\n`);
+    let failed = 0;
+    for (const [i, step] of AWS_STEPS.entries()) {
+      console.log(`\n=== ${i + 1}/${AWS_STEPS.length} ${step.title} ===`);
+      const run = await runStep(world.inputs({ mode: step.mode, release: step.release, 'release-ref': step.release }), world.env());
+      checkpoint();
+      console.log(`\n--- job summary ---\n${summaryAsText(run.summary)}\n`);
+      console.log(`outputs: ${Object.entries(run.outputs).map(([name, value]) => `${name}=${value || '""'}`).join(' ')}`);
+      await world.settled();
+      console.log(`who answers: ${describeAnswer(world.listenerUrl, await world.whoAnswers())}`);
+      if (step.mode === 'deploy') console.log(`preview:     ${describeAnswer(world.testListenerUrl, await world.whoAnswers(world.testListenerUrl))}`);
+      if (run.code !== 0) {
+        failed++;
+        console.log(`\nThe action failed (exit ${run.code}): the demo stops here.`);
+        break;
+      }
+    }
+    const violations = world.wire.violations;
+    if (violations.length > 0) console.log(`\nRequests that broke AWS's models: ${violations.map((v) => `${v.action}: ${v.message}`).join('; ')}`);
+    if (!failed) console.log(`\nDone: deploy, switch and rollback through the action, ${world.wire.requests.length} AWS API requests, ${violations.length} breaking a model.`);
+    return failed || violations.length > 0 ? 1 : 0;
+  } finally {
+    console.log('\nCleaning up: apps, sshd hosts, HAProxy, the AWS double, users and temp dirs…');
+    await world?.stop();
+    console.log('Clean.');
+  }
+}
+
 async function main(): Promise<number> {
+  const worldName = process.argv[2] ?? 'ssh';
+  if (worldName !== 'ssh' && worldName !== 'aws') throw new Error(`unknown world '${worldName}': run npm run demo (SSH and HAProxy) or npm run demo -- aws (a local AWS)`);
   if (process.getuid?.() !== 0) throw new Error('the demo creates unix users and starts sshd: run it as root (sudo npm run demo)');
   if (!existsSync(bundle)) throw new Error(`no bundle at ${bundle}: run npm run bundle, or point BLUEGREEN_BUNDLE at one`);
   const version = spawnSync(runtime, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim();
   if (!version) throw new Error(`BLUEGREEN_NODE: ${runtime} does not run as node: point it at a node binary, or unset it`);
+  if (worldName === 'aws') return awsDemo(version);
   console.log(`bluegreen-perl demo: building a local blue/green world on ${WORLD.network}.x (2 sshd hosts per color, HAProxy in front)…`);
   let world: LocalWorld | undefined;
   try {

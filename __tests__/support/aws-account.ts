@@ -112,7 +112,7 @@ interface CommandModel {
   instanceIds: string[];
   input: Record<string, unknown>;
   listed: number;
-  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelled'; exitCode?: number; output?: string }>;
+  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelled' | 'TimedOut'; exitCode?: number; output?: string }>;
 }
 
 /** A succeeding host script's output, as host-script.pl prints it. */
@@ -125,6 +125,23 @@ export function hostScriptSuccess(): { exitCode: number; output: string } {
 
 type Handler = (input: Record<string, unknown>) => unknown;
 
+/**
+ * What a world with real machines (aws-world.ts) puts behind the model: launches bound to real
+ * hosts, target health from a real load balancer's checks, commands really run. Without them the
+ * model answers from its own fields (`serving`, `broken`, `run`), a step per poll.
+ */
+export interface AccountHooks {
+  /** An instance was launched into `group` (its `ip` and `ssm` may be set here). */
+  launched?(instance: InstanceModel, group: GroupModel): void;
+  terminated?(instance: InstanceModel): void;
+  /** Targets were registered or deregistered, or a listener's or rule's actions changed. */
+  changed?(): void;
+  /** A registered target's health while a listener uses its group; undefined: not checked yet (`initial`). */
+  targetHealth?(targetGroupArn: string, instance: InstanceModel): { State: string; Reason?: string; Description?: string } | undefined;
+  /** Runs an `AWS-RunShellScript` text on the instance; `timedOut` when `executionTimeout` seconds passed first. */
+  execute?(instance: InstanceModel, text: string, timeoutSeconds: number): Promise<{ exitCode: number; output: string; timedOut?: boolean }>;
+}
+
 function validation(service: 'elb' | 'asg' | 'ssm', message: string): Error {
   const meta = { $metadata: { httpStatusCode: 400 }, $fault: 'client' as const, message };
   if (service === 'ssm') return new SSMServiceException({ name: 'ValidationException', ...meta });
@@ -133,6 +150,9 @@ function validation(service: 'elb' | 'asg' | 'ssm', message: string): Error {
 }
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+/** SSM's StatusDetails beside a Status: the same word, except the spelled-out ones. */
+const statusDetails = (status: string): string => ({ InProgress: 'In Progress', TimedOut: 'Execution Timed Out' })[status] ?? status;
 
 export class AwsAccount {
   readonly loadBalancer = { arn: LOAD_BALANCER_ARN, dnsName: '127.0.0.1' };
@@ -149,6 +169,7 @@ export class AwsAccount {
   private readonly denied = new Set<string>();
   private readonly throttled = new Map<string, number>();
   private instanceCount = 0;
+  hooks: AccountHooks = {};
   private stubs: { restore(): void }[] = [];
 
   // --- building the world -------------------------------------------------------------------
@@ -249,25 +270,27 @@ export class AwsAccount {
     asg.onAnyCommand().callsFake(unknown);
     ssm.onAnyCommand().callsFake(unknown);
     cloudWatch.onAnyCommand().callsFake(unknown);
-    cloudWatch.on(DescribeAlarmsCommand).callsFake(this.via('cloudwatch:DescribeAlarms', (i) => this.describeAlarms(i)));
-    elb.on(DescribeListenersCommand).callsFake(this.via('elasticloadbalancing:DescribeListeners', (i) => this.describeListeners(i)));
-    elb.on(DescribeRulesCommand).callsFake(this.via('elasticloadbalancing:DescribeRules', (i) => this.describeRules(i)));
-    elb.on(ModifyListenerCommand).callsFake(this.via('elasticloadbalancing:ModifyListener', (i) => this.modifyListener(i)));
-    elb.on(ModifyRuleCommand).callsFake(this.via('elasticloadbalancing:ModifyRule', (i) => this.modifyRule(i)));
-    elb.on(DescribeTargetGroupsCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetGroups', (i) => this.describeTargetGroups(i)));
-    elb.on(DescribeTargetHealthCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetHealth', (i) => this.describeTargetHealth(i)));
-    elb.on(DescribeTargetGroupAttributesCommand).callsFake(this.via('elasticloadbalancing:DescribeTargetGroupAttributes', (i) => this.describeTargetGroupAttributes(i)));
-    elb.on(DescribeLoadBalancersCommand).callsFake(this.via('elasticloadbalancing:DescribeLoadBalancers', (i) => this.describeLoadBalancers(i)));
-    asg.on(DescribeAutoScalingGroupsCommand).callsFake(this.via('autoscaling:DescribeAutoScalingGroups', (i) => this.describeGroups(i)));
-    asg.on(UpdateAutoScalingGroupCommand).callsFake(this.via('autoscaling:UpdateAutoScalingGroup', (i) => this.updateGroup(i)));
-    asg.on(DescribeScheduledActionsCommand).callsFake(this.via('autoscaling:DescribeScheduledActions', (i) => this.describeScheduled(i)));
-    asg.on(PutScheduledUpdateGroupActionCommand).callsFake(this.via('autoscaling:PutScheduledUpdateGroupAction', (i) => this.putScheduled(i)));
-    asg.on(DeleteScheduledActionCommand).callsFake(this.via('autoscaling:DeleteScheduledAction', (i) => this.deleteScheduled(i)));
-    ssm.on(DescribeInstanceInformationCommand).callsFake(this.via('ssm:DescribeInstanceInformation', (i) => this.describeInstanceInformation(i)));
-    ssm.on(SendCommandCommand).callsFake(this.via('ssm:SendCommand', (i) => this.sendCommand(i)));
-    ssm.on(ListCommandInvocationsCommand).callsFake(this.via('ssm:ListCommandInvocations', (i) => this.listInvocations(i)));
-    ssm.on(GetCommandInvocationCommand).callsFake(this.via('ssm:GetCommandInvocation', (i) => this.getInvocation(i)));
-    ssm.on(CancelCommandCommand).callsFake(this.via('ssm:CancelCommand', (i) => this.cancelCommand(i)));
+    const on = (client: { on(command: never): { callsFake(fake: (input: Record<string, unknown>) => unknown): unknown } }, command: unknown, action: string) =>
+      client.on(command as never).callsFake(async (input) => this.answer(action, input));
+    on(cloudWatch, DescribeAlarmsCommand, 'cloudwatch:DescribeAlarms');
+    on(elb, DescribeListenersCommand, 'elasticloadbalancing:DescribeListeners');
+    on(elb, DescribeRulesCommand, 'elasticloadbalancing:DescribeRules');
+    on(elb, ModifyListenerCommand, 'elasticloadbalancing:ModifyListener');
+    on(elb, ModifyRuleCommand, 'elasticloadbalancing:ModifyRule');
+    on(elb, DescribeTargetGroupsCommand, 'elasticloadbalancing:DescribeTargetGroups');
+    on(elb, DescribeTargetHealthCommand, 'elasticloadbalancing:DescribeTargetHealth');
+    on(elb, DescribeTargetGroupAttributesCommand, 'elasticloadbalancing:DescribeTargetGroupAttributes');
+    on(elb, DescribeLoadBalancersCommand, 'elasticloadbalancing:DescribeLoadBalancers');
+    on(asg, DescribeAutoScalingGroupsCommand, 'autoscaling:DescribeAutoScalingGroups');
+    on(asg, UpdateAutoScalingGroupCommand, 'autoscaling:UpdateAutoScalingGroup');
+    on(asg, DescribeScheduledActionsCommand, 'autoscaling:DescribeScheduledActions');
+    on(asg, PutScheduledUpdateGroupActionCommand, 'autoscaling:PutScheduledUpdateGroupAction');
+    on(asg, DeleteScheduledActionCommand, 'autoscaling:DeleteScheduledAction');
+    on(ssm, DescribeInstanceInformationCommand, 'ssm:DescribeInstanceInformation');
+    on(ssm, SendCommandCommand, 'ssm:SendCommand');
+    on(ssm, ListCommandInvocationsCommand, 'ssm:ListCommandInvocations');
+    on(ssm, GetCommandInvocationCommand, 'ssm:GetCommandInvocation');
+    on(ssm, CancelCommandCommand, 'ssm:CancelCommand');
     this.stubs = [elb, asg, ssm, cloudWatch];
     return this;
   }
@@ -277,9 +300,42 @@ export class AwsAccount {
     this.stubs = [];
   }
 
-  /** A mock handler for `action`: recorded, then throttled or denied when asked, else answered by the model. */
-  private via(action: string, handler: Handler) {
-    return async (input: Record<string, unknown>): Promise<unknown> => this.handle(action, input, handler);
+  /** The model's answer to one call, by IAM action: what the mocks and the wire double (aws-wire.ts) both serve. */
+  private readonly handlers: Record<string, Handler> = {
+    'cloudwatch:DescribeAlarms': (i) => this.describeAlarms(i),
+    'elasticloadbalancing:DescribeListeners': (i) => this.describeListeners(i),
+    'elasticloadbalancing:DescribeRules': (i) => this.describeRules(i),
+    'elasticloadbalancing:ModifyListener': (i) => this.modifyListener(i),
+    'elasticloadbalancing:ModifyRule': (i) => this.modifyRule(i),
+    'elasticloadbalancing:DescribeTargetGroups': (i) => this.describeTargetGroups(i),
+    'elasticloadbalancing:DescribeTargetHealth': (i) => this.describeTargetHealth(i),
+    'elasticloadbalancing:DescribeTargetGroupAttributes': (i) => this.describeTargetGroupAttributes(i),
+    'elasticloadbalancing:DescribeLoadBalancers': (i) => this.describeLoadBalancers(i),
+    'autoscaling:DescribeAutoScalingGroups': (i) => this.describeGroups(i),
+    'autoscaling:UpdateAutoScalingGroup': (i) => this.updateGroup(i),
+    'autoscaling:DescribeScheduledActions': (i) => this.describeScheduled(i),
+    'autoscaling:PutScheduledUpdateGroupAction': (i) => this.putScheduled(i),
+    'autoscaling:DeleteScheduledAction': (i) => this.deleteScheduled(i),
+    'ssm:DescribeInstanceInformation': (i) => this.describeInstanceInformation(i),
+    'ssm:SendCommand': (i) => this.sendCommand(i),
+    'ssm:ListCommandInvocations': (i) => this.listInvocations(i),
+    'ssm:GetCommandInvocation': (i) => this.getInvocation(i),
+    'ssm:CancelCommand': (i) => this.cancelCommand(i),
+  };
+
+  /** Whether the model answers `action` (`elasticloadbalancing:ModifyListener`). */
+  answers(action: string): boolean {
+    return action in this.handlers;
+  }
+
+  /**
+   * One call of `action`: recorded, then throttled or denied when asked, else answered by the model.
+   * Failures are thrown with the SDK's shapes (`name` is the wire error code or the modeled exception).
+   */
+  answer(action: string, input: Record<string, unknown>): unknown {
+    const handler = this.handlers[action];
+    if (!handler) throw new Error(`the AWS account model does not implement ${action}`);
+    return this.handle(action, input, handler);
   }
 
   private handle(action: string, input: Record<string, unknown>, handler: Handler): unknown {
@@ -380,6 +436,7 @@ export class AwsAccount {
   private modifyListener(input: Record<string, unknown>) {
     const listener = this.listenerOf(input.ListenerArn);
     listener.actions = clone(this.checkActions(input.DefaultActions));
+    this.hooks.changed?.();
     return this.describeListeners({ ListenerArns: [input.ListenerArn] });
   }
 
@@ -387,6 +444,7 @@ export class AwsAccount {
     const rule = this.rules.get(String(input.RuleArn));
     if (!rule) throw new RuleNotFoundException({ message: 'One or more rules not found', $metadata: { httpStatusCode: 400 } });
     rule.actions = clone(this.checkActions(input.Actions));
+    this.hooks.changed?.();
     return this.describeRules({ RuleArns: [input.RuleArn] });
   }
 
@@ -417,6 +475,7 @@ export class AwsAccount {
       const instance = this.instances.get(t.id);
       let health: { State: string; Reason?: string; Description?: string };
       if (!inUse) health = { State: 'unused', Reason: 'Target.NotInUse', Description: 'Target group is not configured to receive traffic from the load balancer' };
+      else if (this.hooks.targetHealth && instance) health = this.hooks.targetHealth(group.arn, instance) ?? { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
       else if (++t.checks < 2) health = { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
       else if (instance?.serving && !instance.broken) health = { State: 'healthy' };
       else if (instance?.broken) health = { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [500]' };
@@ -460,12 +519,14 @@ export class AwsAccount {
       ran: [],
     };
     this.instances.set(instance.id, instance);
+    this.hooks.launched?.(instance, group);
     return instance;
   }
 
   private register(instance: InstanceModel): void {
     const group = this.groups.get(instance.group);
     for (const arn of group?.targetGroups ?? []) this.targetGroups.get(arn)?.targets.push({ id: instance.id, port: 5000, checks: 0 });
+    this.hooks.changed?.();
   }
 
   /** Launches or terminates instances until the group has `desired` (termination is immediate here). */
@@ -478,7 +539,9 @@ export class AwsAccount {
         const tg = this.targetGroups.get(arn);
         if (tg) tg.targets = tg.targets.filter((t) => t.id !== extra.id);
       }
+      this.hooks.terminated?.(extra);
     }
+    if (mine.length > group.desired) this.hooks.changed?.();
   }
 
   private describeGroups(input: Record<string, unknown>) {
@@ -590,6 +653,20 @@ export class AwsAccount {
       invocations: new Map(ids.map((id) => [id, { status: 'Pending' }])),
     };
     this.commands.push(command);
+    const execute = this.hooks.execute;
+    if (execute) {
+      // A real run: InProgress at once, finished when the instance's shell says so.
+      const timeoutSeconds = Number(params?.executionTimeout?.[0] ?? 3600);
+      for (const [id, invocation] of command.invocations) {
+        const instance = this.instances.get(id) as InstanceModel;
+        invocation.status = 'InProgress';
+        instance.ran.push(command.text);
+        void execute(instance, command.text, timeoutSeconds).then(
+          (result) => Object.assign(invocation, { status: result.timedOut ? 'TimedOut' : result.exitCode === 0 ? 'Success' : 'Failed', exitCode: result.timedOut ? -1 : result.exitCode, output: result.output }),
+          (error: unknown) => Object.assign(invocation, { status: 'Failed', exitCode: -1, output: String(error) }),
+        );
+      }
+    }
     return { Command: { CommandId: command.id, DocumentName: 'AWS-RunShellScript', InstanceIds: ids, Status: 'Pending', TargetCount: ids.length } };
   }
 
@@ -599,7 +676,7 @@ export class AwsAccount {
     if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
     // Right after SendCommand the invocations are not listed yet (eventual consistency).
     if (command.listed++ === 0) return { CommandInvocations: [] };
-    if (!input.NextToken) {
+    if (!input.NextToken && !this.hooks.execute) {
       for (const [id, invocation] of command.invocations) {
         if (invocation.status === 'Pending') invocation.status = 'InProgress';
         else if (invocation.status === 'InProgress' && !this.instances.get(id)?.hangs) {
@@ -613,7 +690,7 @@ export class AwsAccount {
     }
     const { items, NextToken } = this.page([...command.invocations], input);
     return {
-      CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: inv.status, DocumentName: 'AWS-RunShellScript' })),
+      CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: statusDetails(inv.status), DocumentName: 'AWS-RunShellScript' })),
       ...(NextToken && { NextToken }),
     };
   }
@@ -639,7 +716,7 @@ export class AwsAccount {
       CommandId: command.id,
       InstanceId: input.InstanceId,
       Status: invocation.status,
-      StatusDetails: invocation.status,
+      StatusDetails: statusDetails(invocation.status),
       ResponseCode: invocation.exitCode ?? -1,
       StandardOutputContent: output,
       StandardErrorContent: '',

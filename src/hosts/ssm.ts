@@ -237,7 +237,10 @@ const judgeHostScript: Judge = (out) => {
   const lastLines = report.lastLines.length ? `; last output: ${report.lastLines.join(' | ')}` : '';
   const log = hostLogPath(output);
   const where = log ? `; full log on the instance: ${log}` : '';
-  const what = out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
+  // SSM stopped it (executionTimeout, a cancel): say so, with the step it was in, not "stopped without a result".
+  const stoppedBySsm = out.Status === 'TimedOut' || out.Status === 'Cancelled';
+  const during = report.step && report.step !== 'start' ? ` during step ${report.step}` : '';
+  const what = stoppedBySsm ? `${ssmStatus(out)}${during}` : out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
   return { ok: false, detail: `${what}${lastLines}${where}`, restored: report.restored };
 };
 
