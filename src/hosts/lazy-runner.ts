@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import type { Argv, CommandResult, CommandRunner, RunOptions } from './command.js';
 
 /**
@@ -16,6 +17,13 @@ export class ConnectOnFirstUse implements CommandRunner {
   async run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
     this.connection ??= this.connect();
     return (await this.connection).run(argv, options);
+  }
+
+  async open(argv: Argv): Promise<Duplex> {
+    this.connection ??= this.connect();
+    const runner = await this.connection;
+    if (!runner.open) throw new Error(`${this.description} cannot hold a command open`);
+    return runner.open(argv);
   }
 
   async close(): Promise<void> {
