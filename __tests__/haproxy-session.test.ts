@@ -1,8 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { connectSsh } from '../src/hosts/ssh.js';
 import { LocalRunner, type Argv, type CommandResult, type RunOptions } from '../src/hosts/command.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
+import { SshWorld } from './support/sshd.js';
 
 /**
  * The runtime API session a run holds open to a real HAProxy: switches go over it with no process
@@ -10,10 +13,14 @@ import { HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
  * HAProxy ended, or that a reload left with the old worker, is replaced.
  */
 const lab = new HaproxyLab({ base: 202, live: 'blue' });
+/** A real sshd in front of the lab's HAProxy, as a load balancer host reached with haproxy-host. */
+let world: SshWorld | undefined;
 beforeAll(async () => {
   await lab.start();
+  world = await SshWorld.start({ firstOctet: 10, hostsPerColor: { blue: 1, green: 0 }, network: '127.0.49' });
 }, 60_000);
 afterAll(async () => {
+  await world?.stop();
   await lab.stop();
 }, 60_000);
 
@@ -131,6 +138,28 @@ describe('one runtime API session per run', () => {
       expect(runner.started).toEqual([]);
       expect(await colorsServing()).toEqual(new Set(['green']));
       expect(await lab.traffic().readLive()).toEqual({ kind: 'color', color: 'green' });
+    } finally {
+      await traffic.close();
+    }
+  }, 60_000);
+
+  it('holds one SSH channel to socat open on a real sshd, and switches over it', async () => {
+    const host = world?.hosts[0];
+    if (!world || !host) throw new Error('no sshd host');
+    // The SSH user reaches the admin socket and writes the map file, as on a load balancer host.
+    chmodSync(dirname(lab.configPath), 0o777);
+    chmodSync(lab.socketPath, 0o666);
+    chmodSync(mapPathFor(lab.configPath), 0o666);
+    const runner = await connectSsh({ host: host.address, port: host.port, user: host.user }, world.ssh);
+    const traffic = lab.traffic({}, runner);
+    try {
+      const log = await logOf(async () => {
+        await traffic.moveTo('green', lab.hosts.green);
+        await traffic.moveTo('blue', lab.hosts.blue);
+      });
+      expect(log).not.toContain('could not hold a runtime API session open');
+      expect(await colorsServing()).toEqual(new Set(['blue']));
+      expect(liveLineOfMapFile()).toBe('live bg_blue');
     } finally {
       await traffic.close();
     }
