@@ -294,6 +294,30 @@ describe('provider aws, run as the action against a model of the account', () =>
     expect(weights).toEqual([[10, 90], [50, 50], [100, 0]]);
   });
 
+  it('keeps clients on their target group during the steps (sticky-split-seconds), and puts the listener\'s stickiness back after', async () => {
+    account.restore();
+    account = world({ green: 2 }).install();
+    const [blue] = [...account.targetGroups.keys()] as [string];
+    const own = { Enabled: true, DurationSeconds: 120 };
+    account.addListener(LISTENER_ARN, 80, [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 1 }], TargetGroupStickinessConfig: own } }]);
+    const stickinessOfWrites = () =>
+      account.callsOf('elasticloadbalancing:ModifyListener')
+        .filter((c) => c.ListenerArn === LISTENER_ARN)
+        .map((c) => (c.DefaultActions as { ForwardConfig: { TargetGroupStickinessConfig?: unknown } }[])[0]?.ForwardConfig.TargetGroupStickinessConfig);
+    const run = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '0', 'public-url': `http://127.0.0.1:${previewPort}`, 'validation-requests': '3', 'sticky-split-seconds': '900' });
+    expect(errorLines(run.log)).toEqual([]);
+    expect(stickinessOfWrites()).toEqual([{ Enabled: true, DurationSeconds: 900 }, { Enabled: true, DurationSeconds: 900 }, own]);
+
+    // A move back from a failed step also puts it back; 0 leaves the listener's own during the steps.
+    account.alarms.set('shop-blue-5xx', { firesWhileServing: 'shop-blue', listener: LISTENER_ARN });
+    const back = await act('switch', { 'traffic-steps': '20,100', 'step-pause': '0', 'cloudwatch-alarms': 'shop-blue-5xx' });
+    expect(back.outputs).toMatchObject({ result: 'failure', 'live-color': 'green' });
+    expect(stickinessOfWrites().slice(3)).toEqual([{ Enabled: true, DurationSeconds: 3600 }, own]);
+    account.alarms.delete('shop-blue-5xx');
+    await act('switch', { 'traffic-steps': '20,100', 'step-pause': '0', 'public-url': `http://127.0.0.1:${previewPort}`, 'validation-requests': '3', 'sticky-split-seconds': '0' });
+    expect(stickinessOfWrites().slice(5)).toEqual([own, own]);
+  });
+
   it('moves all traffic back to blue when a CloudWatch alarm fires at the first step, and says which', async () => {
     account.restore();
     account = world({ green: 2 }).install();

@@ -53,8 +53,14 @@ describe('the rendered haproxy.cfg', () => {
     expect(section(config, 'frontend live')).toEqual([
       'bind *:80',
       `http-request set-var(txn.bluegreen_split) str(split),map(${mapPath},0)`,
+      'acl bluegreen_splitting var(txn.bluegreen_split) -m int gt 0',
+      'acl bluegreen_pinned req.cook(bg_color) -m str bg_blue bg_green',
+      'http-request set-var(txn.bluegreen_pinned) bool(1) if bluegreen_pinned',
+      'use_backend bg_blue if bluegreen_splitting { req.cook(bg_color) -m str bg_blue }',
+      'use_backend bg_green if bluegreen_splitting { req.cook(bg_color) -m str bg_green }',
       `use_backend %[str(preview),map(${mapPath},bg_none)] if { rand(100),sub(txn.bluegreen_split) lt 0 }`,
       `use_backend %[str(live),map(${mapPath},bg_none)]`,
+      'http-response add-header Set-Cookie "bg_color=%[be_name]; Path=/; HttpOnly; SameSite=Lax" if { var(txn.bluegreen_split) -m int gt 0 } !{ var(txn.bluegreen_pinned) -m bool } { be_name -m str bg_blue bg_green }',
     ]);
     expect(section(config, 'frontend preview')).toEqual(['bind 127.0.0.1:8080', `use_backend %[str(preview),map(${mapPath},bg_none)]`]);
   });

@@ -286,6 +286,12 @@ export const INPUTS = {
     default: '60',
     description: 'Seconds each step below 100% is held and validated before the next.',
   },
+  'sticky-split-seconds': {
+    section: 'Progressive switch and validation',
+    default: '3600',
+    description:
+      "Seconds a client stays on the color it was first sent to during the steps of a progressive switch (`traffic-steps`), so a page and its assets come from one release. On ALB: target-group stickiness on the weighted forward during the steps (at most 604800; 0 turns it off), and the listener's own stickiness put back at the last step or a move back. HAProxy keeps a client on its color with its `bg_color` cookie until the split ends, whatever this says.",
+  },
   'validation-requests': {
     section: 'Progressive switch and validation',
     default: '20',

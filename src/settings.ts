@@ -139,6 +139,8 @@ export interface RolloutSettings {
   /** Percent of traffic on the new color at each step; increasing, the last is 100. */
   steps: number[];
   pauseMs: number;
+  /** How long a client keeps its color during the steps (ALB target-group stickiness); 0: off. */
+  stickySplitSeconds: number;
   validation: ValidationCriteria;
   /** Path the validation requests ask for through the public entry point. */
   validationPath: string;
@@ -301,6 +303,8 @@ function readRollout(inputs: InputReader, healthPath: string): RolloutSettings {
   return {
     steps: numbers,
     pauseMs: inputs.seconds('step-pause', 0, 24 * 3600),
+    // 604800 s (7 days): the longest target-group stickiness an ALB forward accepts.
+    stickySplitSeconds: inputs.integer('sticky-split-seconds', 0, 604_800),
     validation: {
       requests: inputs.integer('validation-requests', 1, 10_000),
       minSuccessRatio: inputs.percent('validation-success-percent') / 100,

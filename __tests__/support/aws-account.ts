@@ -403,6 +403,11 @@ export class AwsAccount {
         if (!this.targetGroups.has(g.TargetGroupArn ?? '')) throw new TargetGroupNotFoundException({ message: `Target group '${g.TargetGroupArn}' not found`, $metadata: { httpStatusCode: 400 } });
         if (g.Weight !== undefined && (g.Weight < 0 || g.Weight > 999)) throw validation('elb', 'Target group weight must be between 0 and 999');
       }
+      // TargetGroupStickinessConfig: DurationSeconds (1 to 604800) is required when stickiness is enabled.
+      const sticky = a.ForwardConfig?.TargetGroupStickinessConfig;
+      if (sticky?.Enabled && (sticky.DurationSeconds === undefined || sticky.DurationSeconds < 1 || sticky.DurationSeconds > 604_800)) {
+        throw validation('elb', 'Target group stickiness duration must be between 1 and 604800 seconds');
+      }
     }
     return actions as Action[];
   }

@@ -1,6 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Duplex } from 'node:stream';
 import { join } from 'node:path';
 import type { Color } from '../../src/colors.js';
 import { LocalRunner, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from '../../src/hosts/command.js';
@@ -109,6 +110,12 @@ export class RemoteShellRunner implements CommandRunner {
 
   run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
     return this.local.run(['sh', '-c', toShell(argv)], options);
+  }
+
+  /** As an SSH channel: the command's stdin and stdout held open (closing the stream ends its stdin). */
+  async open(argv: Argv): Promise<Duplex> {
+    const child = spawn('sh', ['-c', toShell(argv)], { stdio: ['pipe', 'pipe', 'ignore'] });
+    return Duplex.from({ readable: child.stdout, writable: child.stdin });
   }
 
   async close(): Promise<void> {}

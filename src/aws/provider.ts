@@ -32,6 +32,7 @@ export class AwsParts {
     this.traffic = new AlbTraffic(this.clients.elb, calls, aws, {
       health: settings.health,
       drainTimeoutMs: settings.traffic.drainTimeoutMs,
+      stickySplitSeconds: settings.rollout.stickySplitSeconds,
       ...(settings.traffic.minHealthyHosts !== undefined && { minHealthyHosts: settings.traffic.minHealthyHosts }),
       scaleDown: this.inventory,
       // Never inside the rollback window: until it ends, a rollback must be a single traffic move.

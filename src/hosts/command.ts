@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Duplex } from 'node:stream';
 
 /**
  * Remote and local commands are data: argv arrays, turned into shell text in exactly one place
@@ -30,6 +31,11 @@ export interface CommandRunner {
   /** Where commands run, for logs and errors: `local`, `deploy@10.0.0.11:22`. */
   readonly description: string;
   run(argv: Argv, options?: RunOptions): Promise<CommandResult>;
+  /**
+   * Starts a command and keeps its stdin and stdout open as one stream, for a conversation with one
+   * process (HAProxy's runtime API through socat). Optional: without it, one process per command.
+   */
+  open?(argv: Argv): Promise<Duplex>;
   close(): Promise<void>;
 }
 

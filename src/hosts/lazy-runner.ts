@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import type { Duplex } from 'node:stream';
 import { ConnectionLost, messageOf } from '../errors.js';
 import type { Argv, CommandResult, CommandRunner, RunOptions } from './command.js';
 
@@ -48,6 +49,13 @@ export class ConnectOnFirstUse implements CommandRunner {
     }
     core.info(`${lost.message}; connected to ${this.description} again and ran it over the new connection.`);
     return runner.run(argv, options);
+  }
+
+  async open(argv: Argv): Promise<Duplex> {
+    this.connection ??= this.connect();
+    const runner = await this.connection;
+    if (!runner.open) throw new Error(`${this.description} cannot hold a command open`);
+    return runner.open(argv);
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { NodeSSH, type Config } from 'node-ssh';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ConnectionLost, InputError, UserError } from '../errors.js';
 import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
@@ -245,6 +245,15 @@ export class SshRunner implements CommandRunner {
       clearTimeout(timer);
       if (onAbort) options.signal?.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). */
+  async open(argv: Argv): Promise<Duplex> {
+    const client = this.connection.connection;
+    if (!client) throw new UserError(`SSH to ${this.description} is closed`);
+    return new Promise((resolve, reject) => {
+      client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? reject(new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`)) : (channel.stderr.resume(), resolve(channel))));
+    });
   }
 
   async close(): Promise<void> {

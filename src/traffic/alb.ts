@@ -11,6 +11,7 @@ import {
   type Action,
   type ElasticLoadBalancingV2Client,
   type TargetGroup,
+  type TargetGroupStickinessConfig,
   type TargetHealthDescription,
 } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { COLORS, otherColor, type Color } from '../colors.js';
@@ -29,6 +30,8 @@ export interface ScaleDown {
 export interface AlbOptions {
   health: HealthSettings;
   drainTimeoutMs: number;
+  /** Target-group stickiness (seconds) on the weighted forward during the steps; 0 or absent: the listener's own. */
+  stickySplitSeconds?: number;
   minHealthyHosts?: number;
   /** With `scaleDownDelayMs`: the old color is scaled down that long after a successful switch. */
   scaleDown?: ScaleDown;
@@ -66,6 +69,8 @@ export class AlbTraffic implements Traffic {
   private arns?: Record<Color, string>;
   private names = new Map<string, string>();
   private preview?: { url: string; color?: Color };
+  /** The forward's stickiness before this run's first step set ours: put back when the split ends. */
+  private stickinessBefore?: TargetGroupStickinessConfig;
 
   constructor(
     private readonly client: ElasticLoadBalancingV2Client,
@@ -88,6 +93,22 @@ export class AlbTraffic implements Traffic {
   /** A step of a progressive switch: `percent` of requests to `color`, by the forward's weights. */
   async shiftTo(color: Color, percent: number, _hosts: Host[]): Promise<string> {
     return this.route(color, percent);
+  }
+
+  /**
+   * The stickiness to write: during a step (below 100%) the ALB's target-group stickiness, so a
+   * client keeps the group it was first sent to (one release per page); at 100% (the last step,
+   * a move back) the listener's own again, as read before this run's first step.
+   */
+  private stickinessFor(percent: number, current: TargetGroupStickinessConfig | undefined): TargetGroupStickinessConfig | undefined {
+    const seconds = this.options.stickySplitSeconds ?? 0;
+    if (percent < 100 && seconds > 0) {
+      this.stickinessBefore ??= current ?? { Enabled: false };
+      return { Enabled: true, DurationSeconds: seconds };
+    }
+    const before = this.stickinessBefore ?? current;
+    if (percent === 100) this.stickinessBefore = undefined;
+    return before;
   }
 
   previewUrl(color: Color): string | undefined {
@@ -115,7 +136,7 @@ export class AlbTraffic implements Traffic {
     // the guard: it is serving now, and sending traffic back to it is the way out of trouble.
     const serving = (forward?.ForwardConfig?.TargetGroups ?? []).some((g) => g.TargetGroupArn === arns[color] && (g.Weight ?? 1) > 0);
     if (!serving) await this.requireHealthyGroup(color);
-    const stickiness = forward?.ForwardConfig?.TargetGroupStickinessConfig;
+    const stickiness = this.stickinessFor(percent, forward?.ForwardConfig?.TargetGroupStickinessConfig);
     const rewritten: Action = {
       Type: 'forward',
       ...(forward?.Order !== undefined && { Order: forward.Order }),

@@ -19,6 +19,14 @@ export const BACKENDS = { blue: 'bg_blue', green: 'bg_green', none: 'bg_none' } 
  * instead: 0 except during the steps of a progressive switch (`traffic-steps`).
  */
 export const MAP_KEYS = { live: 'live', preview: 'preview', split: 'split' } as const;
+/**
+ * The cookie that keeps a client on one color during a progressive switch: HAProxy sets it to the
+ * backend that answered a client without one, and while the split lasts a request carrying it goes
+ * to that backend, so a page and its assets come from one release. When the split ends (split 0:
+ * the last step, or a move back) it is ignored and everyone follows the live key.
+ */
+export const STICKY_COOKIE = 'bg_color';
+
 /** HAProxy's health checks of every server: every `inter` ms; `rise` good ones bring a DOWN server UP, `fall` bad ones take it DOWN. */
 export const SERVER_CHECKS = { interMs: 2000, rise: 2, fall: 2 } as const;
 
@@ -140,8 +148,14 @@ export function renderHaproxyConfig(layout: HaproxyLayout, members: HaproxyMembe
     `  bind ${word(layout.bind, 'haproxy-bind')}`,
     // A progressive switch: `split`% of requests (rand(100) below it) go to the preview color.
     `  http-request set-var(txn.bluegreen_split) str(${MAP_KEYS.split}),map(${mapPath},0)`,
+    '  acl bluegreen_splitting var(txn.bluegreen_split) -m int gt 0',
+    // During a split a client keeps the color its cookie names; one without gets one with its answer.
+    `  acl bluegreen_pinned req.cook(${STICKY_COOKIE}) -m str ${BACKENDS.blue} ${BACKENDS.green}`,
+    '  http-request set-var(txn.bluegreen_pinned) bool(1) if bluegreen_pinned',
+    ...COLORS.map((color) => `  use_backend ${backendOf(color)} if bluegreen_splitting { req.cook(${STICKY_COOKIE}) -m str ${backendOf(color)} }`),
     `  use_backend ${lookup(MAP_KEYS.preview)} if { rand(100),sub(txn.bluegreen_split) lt 0 }`,
     `  use_backend ${lookup(MAP_KEYS.live)}`,
+    `  http-response add-header Set-Cookie "${STICKY_COOKIE}=%[be_name]; Path=/; HttpOnly; SameSite=Lax" if { var(txn.bluegreen_split) -m int gt 0 } !{ var(txn.bluegreen_pinned) -m bool } { be_name -m str ${BACKENDS.blue} ${BACKENDS.green} }`,
     '',
     '# Reaches the idle color without touching live traffic; keep it private.',
     'frontend preview',

@@ -1,11 +1,13 @@
 import * as core from '@actions/core';
+import { rename, writeFile } from 'node:fs/promises';
 import { otherColor, type Color } from '../colors.js';
 import { UserError, messageOf, oneLine } from '../errors.js';
-import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
+import { LocalRunner, type Argv, type CommandResult, type CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
 import type { Settings } from '../settings.js';
+import { RuntimeSession } from './haproxy-session.js';
 import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
 
 export interface HaproxyOptions extends HaproxyLayout {
@@ -34,35 +36,20 @@ export type StatRow = Record<string, string>;
 const RUN_TIMEOUT_MS = 30_000;
 const POLL_MS = 100;
 
-/** Printed by SWITCH_SCRIPT between what it read and the answer to the switch. */
-const SWITCHED = '--- switched';
+/** How long HAProxy may take to answer `prompt` on a new session before each command starts socat instead. */
+const SESSION_OPEN_TIMEOUT_MS = 5_000;
+/** How long a command on the session may wait for its answer (as socat's `-t 10`): HAProxy answers in milliseconds. */
+const SESSION_ANSWER_TIMEOUT_MS = 10_000;
 
-/**
- * The switch, as one shell script run by the runner, so it costs one round trip. Arguments: the map
- * file, the target backend, the runtime commands that switch, the map file's new text, then the
- * socat argv. Reads `show map; show stat` and prints it; exits 3 (changing nothing) unless a server
- * of the target backend is UP and past its first check; writes the map file (temp + rename: the
- * file is never behind what HAProxy routes to); then sends the switch commands and prints the
- * answer. Shell builtins only, apart from socat and mv: every process started delays the switch.
- * `show stat` fields by position (1-based), which HAProxy keeps stable: 18 status, 37 check_status.
- */
-const SWITCH_SCRIPT = [
-  'map=$1 backend=$2 switch=$3 content=$4; shift 4',
-  'before=$(printf \'show map %s; show stat\\n\' "$map" | "$@") || exit 4',
-  'printf \'%s\\n\' "$before"',
-  'printf \'%s\\n\' "$before" | (',
-  '  set -f; IFS=,',
-  '  while read -r line; do',
-  '    set -- $line',
-  '    [ "$#" -ge 37 ] && [ "$1" = "$backend" ] && [ "$2" != BACKEND ] || continue',
-  '    case ${18} in UP*) case ${37} in INI*) ;; *) exit 0 ;; esac ;; esac',
-  '  done',
-  '  exit 3',
-  ') || exit 3',
-  'printf \'%s\' "$content" > "$map.bluegreen-tmp" && mv -f -- "$map.bluegreen-tmp" "$map" || exit 5',
-  `printf '%s\\n' '${SWITCHED}'`,
-  'printf \'%s\\n\' "$switch" | "$@"',
-].join('\n');
+/** A runtime API command HAProxy did not answer; `reason` is what the connection reported. */
+class RuntimeApiError extends UserError {
+  constructor(
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
 
 /**
  * Live traffic through an HAProxy the action manages (haproxy-config.ts renders its config).
@@ -85,6 +72,10 @@ export class HaproxyTraffic implements Traffic {
   private lastLive?: LiveTraffic;
   /** The color traffic left at the last switch, and how many of its sessions were open then. */
   private leftBehind?: { color: Color; open: number };
+  /** The runtime API session held open for the run (haproxy-session.ts), opened on first use. */
+  private session?: Promise<RuntimeSession | undefined>;
+  /** Set when a session could not be opened: the rest of the run starts one socat per command. */
+  private perProcess = false;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -211,8 +202,9 @@ export class HaproxyTraffic implements Traffic {
     return detail;
   }
 
-  /** Closes the connection to the HAProxy host, if one was opened. */
+  /** Closes the runtime API session and the connection to the HAProxy host, if they were opened. */
   async close(): Promise<void> {
+    this.dropSession();
     await this.runner.close();
   }
 
@@ -340,9 +332,8 @@ export class HaproxyTraffic implements Traffic {
   }
 
   /**
-   * The switch in one runner command (SWITCH_SCRIPT), so it takes effect after one process start or
-   * one SSH round trip. Returns what HAProxy reported before the switch, and whether the script
-   * refused because no server of the target was UP.
+   * The switch: refused (nothing changed) unless a server of the target is UP. Returns what HAProxy
+   * reported before the switch.
    */
   private async routeTo(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot }> {
     let routed = await this.tryRoute(target, route);
@@ -360,9 +351,11 @@ export class HaproxyTraffic implements Traffic {
   }
 
   /**
-   * Routes traffic in one runner command (SWITCH_SCRIPT), so it takes effect after one process
-   * start or one SSH round trip: the live and preview backends and the split between them, unless
-   * no server of `target` is UP. Returns what HAProxy reported before, and whether it refused.
+   * Routes traffic: the live and preview backends and the split between them, unless no server of
+   * `target` is UP. Reads `show map; show stat` (parsed here), writes the map file (temp + rename:
+   * the file is never behind what HAProxy routes to), then `set map`. Over the held-open session
+   * with a local HAProxy, no process starts between the UP check and `set map`; with a remote one
+   * the file write is a command on that host, so the UP check is repeated after it.
    */
   private async tryRoute(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot; refused: boolean }> {
     const entries: [string, string][] = [
@@ -370,24 +363,30 @@ export class HaproxyTraffic implements Traffic {
       [MAP_KEYS.preview, backendOf(route.preview)],
       [MAP_KEYS.split, String(route.split)],
     ];
-    const commands = entries.map(([key, value]) => `set map ${this.mapPath} ${key} ${value}`).join('; ');
-    const argv = ['sh', '-c', SWITCH_SCRIPT, 'sh', this.mapPath, backendOf(target), commands, renderLiveMap(route.live, route.preview, route.split), ...this.socatArgv()];
-    const result = await this.runner.run(argv, { timeoutMs: RUN_TIMEOUT_MS });
-    const [read = '', answer = ''] = result.stdout.split(`\n${SWITCHED}\n`);
-    const unreadable = this.unreadable(`show map ${this.mapPath}; show stat`);
-    if (result.code === 3) return { before: parseSnapshot(read, unreadable), refused: true };
     const failed = (detail: string) => new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${detail}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
-    const written = result.stdout.includes(`\n${SWITCHED}\n`);
-    if (!written) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
-    const before = parseSnapshot(read, unreadable);
+    const reasonOf = (error: unknown) => (error instanceof RuntimeApiError ? error.reason : messageOf(error));
+    const before = await this.snapshot().catch((error: unknown) => {
+      throw error instanceof RuntimeApiError ? failed(error.reason) : error;
+    });
+    if (!serversOf(before.stats, target).some(switchable)) return { before, refused: true };
     try {
-      if (result.code !== 0) throw failed(oneLine(result.stderr) || `exit ${result.code}`);
+      await this.writeFileAtomically(this.mapPath, renderLiveMap(route.live, route.preview, route.split));
+    } catch (error) {
+      throw failed(reasonOf(error));
+    }
+    try {
+      if (!this.writesLocally() && !serversOf(await this.showStat(), target).some(switchable)) {
+        await this.restoreMapFile(before.map);
+        return { before, refused: true };
+      }
+      const answer = await this.command(entries.map(([key, value]) => `set map ${this.mapPath} ${key} ${value}`).join('; '));
       // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
       if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
     } catch (error) {
       // The map file already names the new route; left so, a later reload or restart would route
       // there, unvalidated. Put it back to what HAProxy routes to now.
-      throw new UserError(`${messageOf(error)} ${await this.restoreMapFile(before.map)}`);
+      const message = error instanceof RuntimeApiError ? failed(error.reason).message : messageOf(error);
+      throw new UserError(`${message} ${await this.restoreMapFile(before.map)}`);
     }
     return { before, refused: false };
   }
@@ -460,13 +459,71 @@ export class HaproxyTraffic implements Traffic {
     return ['socat', '-t', '10', 'stdio', `unix-connect:${this.options.socketPath}`];
   }
 
-  /** One runtime API command over the admin socket (socat), answer as text. */
+  /**
+   * Runtime API commands (`;`-separated), answers as one text, as a one-shot connection gives them.
+   * Over the held-open session when there is one: a session that ended (HAProxy's `stats timeout`,
+   * a restart) or that a reload left with the old worker is replaced once; when no session can be
+   * opened, each call starts socat.
+   */
   async command(text: string): Promise<string> {
+    const commands = text.split(/;\s*/);
+    for (let attempt = 1; ; attempt++) {
+      const session = await this.runtimeSession();
+      if (!session) return this.commandByProcess(text);
+      try {
+        // `show info` first, in the same round trip: a worker a reload replaced says `Stopping: 1`.
+        const [info = '', ...answers] = await session.sendAll(['show info', ...commands], SESSION_ANSWER_TIMEOUT_MS);
+        if (!/^Stopping: 1$/m.test(info)) return answers.join('');
+        if (attempt > 1) throw new Error('the worker answering is stopping (a reload replaced it)');
+        this.dropSession();
+      } catch (error) {
+        this.dropSession();
+        const reason = failureOf(error);
+        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${commands[0]?.split(' ').slice(0, 2).join(' ')}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+        core.info(`HAProxy: the runtime API session ended (${reason}); opening another.`);
+      }
+    }
+  }
+
+  /** One runtime API command line through a socat process: the path when no session could be held open. */
+  private async commandByProcess(text: string): Promise<string> {
     const result = await this.runner.run(this.socatArgv(), { stdin: `${text}\n`, timeoutMs: RUN_TIMEOUT_MS });
     if (result.code !== 0) {
-      throw new UserError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${text.split(' ')[0]} ${text.split(' ')[1] ?? ''}\`: ${oneLine(result.stderr) || `exit ${result.code}`}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`);
+      const reason = oneLine(result.stderr) || `exit ${result.code}`;
+      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${text.split(' ')[0]} ${text.split(' ')[1] ?? ''}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
     }
     return result.stdout;
+  }
+
+  /** The session held open for the run, opened on first use; undefined (said once in the log) when it cannot be. */
+  private runtimeSession(): Promise<RuntimeSession | undefined> {
+    if (this.perProcess) return Promise.resolve(undefined);
+    this.session ??= this.openSession().catch((error: unknown) => {
+      this.perProcess = true;
+      this.session = undefined;
+      core.info(`HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`);
+      return undefined;
+    });
+    return this.session;
+  }
+
+  /** Node's own socket to a local admin socket; one SSH channel to `socat` on a remote host. */
+  private async openSession(): Promise<RuntimeSession> {
+    const socket = this.options.socketPath;
+    if (this.runner.open) return RuntimeSession.over(await this.runner.open(['socat', 'stdio', `unix-connect:${socket}`]), SESSION_OPEN_TIMEOUT_MS);
+    if (this.runner instanceof LocalRunner) return RuntimeSession.local(socket, SESSION_OPEN_TIMEOUT_MS);
+    throw new Error(`commands on ${this.runner.description} cannot be held open`);
+  }
+
+  private dropSession(): void {
+    const session = this.session;
+    this.session = undefined;
+    void session?.then((open) => open?.close());
+  }
+
+  /** The HAProxy host is this machine: files are written by Node, with no process started. */
+  private writesLocally(): boolean {
+    return this.runner instanceof LocalRunner;
   }
 
   private async readFile(path: string): Promise<string | undefined> {
@@ -479,6 +536,15 @@ export class HaproxyTraffic implements Traffic {
 
   /** Temp file + rename: a reader (or a reload) sees the old file or the new one, never half of one. */
   private async writeFileAtomically(path: string, content: string): Promise<void> {
+    if (this.writesLocally()) {
+      try {
+        await writeFile(`${path}.bluegreen-tmp`, content);
+        await rename(`${path}.bluegreen-tmp`, path);
+        return;
+      } catch (error) {
+        throw new UserError(`Could not write ${path} on ${this.runner.description}: ${messageOf(error)}`);
+      }
+    }
     await this.mustRun(['sh', '-c', 'cat > "$1" && mv -f -- "$1" "$2"', 'sh', `${path}.bluegreen-tmp`, path], `write ${path}`, content);
   }
 
@@ -545,6 +611,16 @@ function sessionsIn(stats: StatRow[], color: Color): number {
 function liveKeyColor(entries: Map<string, string> | undefined): Color | undefined {
   const backend = entries?.get(MAP_KEYS.live);
   return backend === undefined ? undefined : colorOfBackend(backend);
+}
+
+/** An error's message; Node's socket errors included, whichever realm made them. */
+function failureOf(error: unknown): string {
+  return oneLine(typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error));
+}
+
+/** A server a switch may send traffic to: UP, and past its first check. */
+function switchable(row: StatRow): boolean {
+  return isUp(row.status ?? '') && !awaitsFirstCheck(row);
 }
 
 /** A server HAProxy just loaded reports `INI` until its first health check. */

@@ -1,0 +1,108 @@
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
+
+/**
+ * One held-open conversation with HAProxy's runtime API in prompt mode: after `prompt`, HAProxy
+ * keeps the connection open and ends each answer with the prompt `> `, so a run sends every
+ * command over one connection instead of starting a process (or opening an SSH channel) per
+ * command. The stream is Node's own socket to the admin socket, or the stdin/stdout of `socat`
+ * on the HAProxy host over one SSH channel.
+ *
+ * HAProxy closes an idle session after its `stats timeout`, and a reload leaves this session with
+ * the old worker; the caller checks `stopping()` before a switch and reopens a dead session.
+ */
+export class RuntimeSession {
+  private buffer = '';
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly waiting: { resolve: (answer: string) => void; reject: (error: Error) => void }[] = [];
+  private ended?: string;
+
+  private constructor(
+    private readonly stream: Duplex,
+    private readonly onIdle: (idle: boolean) => void,
+  ) {
+    stream.on('data', (chunk: Buffer | string) => this.take(typeof chunk === 'string' ? chunk : this.decoder.write(chunk)));
+    stream.on('error', (error: Error) => this.end(error.message));
+    stream.on('close', () => this.end('HAProxy closed the session'));
+    stream.on('end', () => this.end('HAProxy closed the session'));
+  }
+
+  /** Puts a stream in prompt mode; `onIdle(true)` when no answer is awaited (a local socket is unref'd then). */
+  static async over(stream: Duplex, timeoutMs: number, onIdle: (idle: boolean) => void = () => undefined): Promise<RuntimeSession> {
+    const session = new RuntimeSession(stream, onIdle);
+    const answer = await session.send('prompt', timeoutMs);
+    if (answer.trim() !== '') {
+      session.close();
+      throw new Error(`\`prompt\` was answered with ${JSON.stringify(answer.trim().slice(0, 80))}`);
+    }
+    return session;
+  }
+
+  /** A session over Node's own connection to a local admin socket. */
+  static async local(socketPath: string, timeoutMs: number): Promise<RuntimeSession> {
+    const socket = connect(socketPath);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', resolve);
+      socket.once('error', reject);
+    });
+    // An idle session must not keep the process alive: a run ends by closing it, a test may not.
+    return RuntimeSession.over(socket, timeoutMs, (idle) => (idle ? socket.unref() : socket.ref()));
+  }
+
+  get open(): boolean {
+    return this.ended === undefined;
+  }
+
+  /**
+   * Sends one command (no `;`: each part would end with its own prompt) and returns its answer as
+   * a one-shot connection would give it, without the prompt. A timeout ends the session.
+   */
+  send(command: string, timeoutMs: number): Promise<string> {
+    if (/[;\n]/.test(command)) return Promise.reject(new Error(`one command per send: ${command}`));
+    if (this.ended !== undefined) return Promise.reject(new Error(this.ended));
+    return new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.end(`no answer to \`${command.split(' ')[0]}\` within ${timeoutMs / 1000}s`);
+      }, timeoutMs);
+      const done = () => clearTimeout(timer);
+      this.waiting.push({ resolve: (answer) => (done(), resolve(answer)), reject: (error) => (done(), reject(error)) });
+      this.onIdle(false);
+      this.stream.write(`${command}\n`);
+    });
+  }
+
+  /** Several commands, sent together; their answers in order. */
+  sendAll(commands: readonly string[], timeoutMs: number): Promise<string[]> {
+    return Promise.all(commands.map((command) => this.send(command, timeoutMs)));
+  }
+
+  /** `show info` says `Stopping: 1` in a worker a reload replaced: its map is no longer the one that routes. */
+  async stopping(timeoutMs: number): Promise<boolean> {
+    return /^Stopping: 1$/m.test(await this.send('show info', timeoutMs));
+  }
+
+  close(): void {
+    this.end('the session was closed');
+    this.stream.destroy();
+  }
+
+  private take(text: string): void {
+    this.buffer += text;
+    // Each answer ends with an empty line, then the prompt: `...\n\n> ` (an empty answer: `\n> `).
+    for (let at = this.buffer.indexOf('\n> '); at >= 0 && this.waiting.length > 0; at = this.buffer.indexOf('\n> ')) {
+      const answer = this.buffer.slice(0, at + 1);
+      this.buffer = this.buffer.slice(at + 3);
+      this.waiting.shift()?.resolve(answer);
+    }
+    if (this.waiting.length === 0) this.onIdle(true);
+  }
+
+  private end(reason: string): void {
+    if (this.ended !== undefined) return;
+    this.ended = reason;
+    for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(reason));
+    this.onIdle(true);
+    this.stream.destroy();
+  }
+}
