@@ -6,7 +6,7 @@ import { DirectProbeHealth } from '../health/direct.js';
 import { HostScriptReleaser } from '../hosts/releaser.js';
 import { LocalRunner, type CommandRunner } from '../hosts/command.js';
 import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
-import { connectSsh } from '../hosts/ssh.js';
+import { JumpHostTunnel, connectSsh } from '../hosts/ssh.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
 import { formatHost, type Settings } from '../settings.js';
@@ -24,13 +24,18 @@ export function createProvider(settings: Settings, awsTiming?: AwsTiming): Provi
   const aws = settings.provider.name === 'aws' ? new AwsParts(settings, settings.provider, awsTiming) : undefined;
   const inventory = aws?.inventory ?? inventoryFor(settings);
   const traffic = aws?.traffic ?? trafficFor(settings, inventory);
+  // Private hosts behind a bastion: their health URLs and the preview route are probed through it.
+  const jumpHost = settings.ssh.jumpHost;
+  const probeVia = settings.health.probeVia === 'jump-host' && jumpHost ? new JumpHostTunnel(jumpHost, settings.ssh) : undefined;
   return {
     inventory,
     releaser: aws?.releaser ?? releaserFor(settings),
     traffic,
-    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
+    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health, probeVia)),
+    ...(probeVia && { probeVia }),
     ...(aws?.alarms && { alarms: aws.alarms }),
     close: async () => {
+      await probeVia?.close();
       await aws?.close();
       if (traffic instanceof HaproxyTraffic) await traffic.close();
     },
