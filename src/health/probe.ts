@@ -66,6 +66,9 @@ function get(url: URL, timeoutMs: number, { headers = {}, via }: ProbeOptions): 
   const port = Number(url.port || (secure ? 443 : 80));
   return new Promise((resolve, reject) => {
     const signal = AbortSignal.timeout(timeoutMs);
+    // Once timed out, whatever error the connection ends with (a forwarded channel closes without
+    // one: "socket hang up") is the timeout.
+    const fail = (error: unknown) => reject(signal.aborted ? signal.reason : error);
     const request = (secure ? https : http).request(
       {
         host,
@@ -74,8 +77,9 @@ function get(url: URL, timeoutMs: number, { headers = {}, via }: ProbeOptions): 
         method: 'GET',
         headers: { ...headers, connection: 'close' },
         signal,
-        agent: false,
-        ...(via && { createConnection: forwardedConnection(via, host, port, secure ? url.hostname : undefined) }),
+        // No agent: a fresh connection per probe. (With `agent: false`, Node would make an agent
+        // of its own, which ignores `createConnection`.)
+        ...(via ? { createConnection: forwardedConnection(via, host, port, secure ? url.hostname : undefined) } : { agent: false }),
       },
       (response) => {
         const chunks: Buffer[] = [];
@@ -85,10 +89,10 @@ function get(url: URL, timeoutMs: number, { headers = {}, via }: ProbeOptions): 
           kept += chunk.length;
         });
         response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8').slice(0, BODY_BYTES) }));
-        response.on('error', reject);
+        response.on('error', fail);
       },
     );
-    request.on('error', reject);
+    request.on('error', fail);
     request.end();
   });
 }
@@ -109,18 +113,22 @@ function forwardedConnection(via: ProbeTransport, host: string, port: number, tl
         for (const name of ['setKeepAlive', 'setNoDelay', 'setTimeout', 'ref', 'unref']) socketLike[name] ??= () => stream;
         done(null, stream);
       },
-      (error: unknown) => done(new ForwardError(`${via.description} could not open a connection to ${host}:${port}: ${error instanceof Error ? error.message : String(error)}`)),
+      (error: unknown) => {
+        const reason = (error instanceof Error ? error.message : String(error)).replace(/^\(SSH\) /, '').replace(/\.$/, '');
+        done(new ForwardError(`${via.description} could not open a connection to ${host}:${port}: ${reason}. Check that ${host}:${port} is reachable from there and that its sshd allows forwarding to it (AllowTcpForwarding, PermitOpen), or set probe-via: direct`));
+      },
     );
     return undefined;
   }) as unknown as CreateConnection;
 }
 
 function describeProbeError(error: unknown, timeoutMs: number, via: ProbeTransport | undefined): string {
-  if (error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')) {
+  // The timeout's reason is a DOMException, not always an `instanceof Error` (in another realm).
+  const { name, code } = (error ?? {}) as { name?: string; code?: string };
+  if (name === 'TimeoutError' || name === 'AbortError') {
     return `no answer within ${timeoutMs / 1000}s${via ? ` (through ${via.description})` : ''}`;
   }
   if (error instanceof ForwardError) return error.message;
-  const { code } = (error ?? {}) as { code?: string };
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ECONNRESET') return 'connection reset';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host name does not resolve (${code})`;

@@ -83,9 +83,13 @@ export class JumpHostTunnel implements ProbeTransport {
     if (!this.connection) {
       const opening = open(endpoint(this.jumpHost, this.ssh), this.ssh, undefined, 'the jump host ');
       this.connection = opening;
+      const forget = () => {
+        if (this.connection === opening) this.connection = undefined;
+      };
       opening.then(
-        (jump) => jump.connection?.once('close', () => this.connection === opening && (this.connection = undefined)),
-        () => this.connection === opening && (this.connection = undefined),
+        // A dropped connection is forgotten (the next probe opens another), never an uncaught 'error' event.
+        (jump) => jump.connection?.on('error', forget).once('close', forget),
+        forget,
       );
     }
     return this.connection;
