@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DirectProbeHealth } from '../src/health/direct.js';
 import { probeUntilHealthy } from '../src/health/probe.js';
 import { createProvider } from '../src/providers/index.js';
@@ -13,6 +17,17 @@ import { NetnsBastion } from './support/netns-bastion.js';
 const APP = { host: '127.0.50.10', port: 5080 };
 const NOTHING_THERE = '127.0.50.11:5080';
 const FORBIDDEN = '127.0.50.12:5080';
+
+/** A private key the bastion does not know. */
+function otherKey(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'bgp-probe-via-'));
+  try {
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'key')]);
+    return readFileSync(join(dir, 'key'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function settingsOf(inputs: Record<string, string>): Settings {
   const all: Record<string, string> = {
@@ -103,6 +118,14 @@ describe('health probes through a real sshd bastion to a host the runner cannot 
     const [again] = await new DirectProbeHealth(settings.health, provider.probeVia).check([host]);
     expect(again?.ok).toBe(true);
     expect(bastion.logins()).toBe(2);
+  });
+
+  it('a jump host that refuses the runner fails the probe with why, as an SSH connection would', async () => {
+    const stranger = createProvider(settingsOf({ 'ssh-jump-host': bastion.spec, 'ssh-private-key': otherKey(), 'ssh-known-hosts': bastion.knownHostsLine, 'health-retries': '0' }));
+    const [health] = await new DirectProbeHealth({ ...settings.health, retries: 0 }, stranger.probeVia).check([host]);
+    await stranger.close();
+    expect(health?.ok).toBe(false);
+    expect(health?.probe?.error).toMatch(/^Cannot connect to the jump host root@127\.0\.50\.1:2222 over SSH: the host refused the key for user root\./);
   });
 
   it('probe-via direct leaves probes on the runner even with a jump host', async () => {

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
+import { UserError } from '../errors.js';
 import type { HealthSettings } from '../settings.js';
 import { retryUntil } from '../retry.js';
 
@@ -114,6 +115,8 @@ function forwardedConnection(via: ProbeTransport, host: string, port: number, tl
         done(null, stream);
       },
       (error: unknown) => {
+        // Could not even log in to the jump host: that message already names it and the fix.
+        if (error instanceof UserError) return done(error);
         const reason = (error instanceof Error ? error.message : String(error)).replace(/^\(SSH\) /, '').replace(/\.$/, '');
         done(new ForwardError(`${via.description} could not open a connection to ${host}:${port}: ${reason}. Check that ${host}:${port} is reachable from there and that its sshd allows forwarding to it (AllowTcpForwarding, PermitOpen), or set probe-via: direct`));
       },
@@ -128,7 +131,7 @@ function describeProbeError(error: unknown, timeoutMs: number, via: ProbeTranspo
   if (name === 'TimeoutError' || name === 'AbortError') {
     return `no answer within ${timeoutMs / 1000}s${via ? ` (through ${via.description})` : ''}`;
   }
-  if (error instanceof ForwardError) return error.message;
+  if (error instanceof ForwardError || error instanceof UserError) return error.message;
   if (code === 'ECONNREFUSED') return 'connection refused';
   if (code === 'ECONNRESET') return 'connection reset';
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host name does not resolve (${code})`;

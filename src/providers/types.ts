@@ -11,7 +11,7 @@ export interface Host {
   address: string;
   port?: number;
   user?: string;
-  /** URL of the app's health path on this host, probed directly from the runner. */
+  /** URL of the app's health path on this host, probed from the runner (directly or through the jump host). */
   healthUrl?: string;
 }
 
