@@ -205,7 +205,8 @@ describe('the SSH examples, on real sshd hosts, a load balancer host with HAProx
     apiUrl = await github.start('127.0.33.1');
     hosts = await SshWorld.start({ network: '127.0.34', firstOctet: 11, hostsPerColor: { blue: 2, green: 2 } });
     // The load balancer host and the bastion: sshd hosts of their own, which let in the runner's key too.
-    site = await SshWorld.start({ network: '127.0.35', firstOctet: 1, hostsPerColor: { blue: 2, green: 0 } });
+    // DEBUG1: the bastion's log names the target of every connection it opens for the runner.
+    site = await SshWorld.start({ network: '127.0.35', firstOctet: 1, hostsPerColor: { blue: 2, green: 0 }, logLevel: 'DEBUG1' });
     [lb, bastion] = site.hosts as [SshHost, SshHost];
     const runnerKey = readFileSync(join(hosts.dir, 'runner_key.pub'), 'utf8');
     for (const host of site.hosts) appendFileSync(join(host.homeOnRunner, '.ssh', 'authorized_keys'), runnerKey);
@@ -221,6 +222,8 @@ describe('the SSH examples, on real sshd hosts, a load balancer host with HAProx
 
   const lbFiles = () => join(lb.homeOnRunner, 'haproxy');
   const bastionLogins = () => site.sshdLog(bastion).split('\n').filter((line) => line.startsWith('Accepted publickey')).length;
+  /** Every connection the bastion opened for the runner, as `address:port`, in order. */
+  const bastionForwards = () => [...site.sshdLog(bastion).matchAll(/server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
 
   function fixture(sha: string, extra: Partial<WorkflowFixture> = {}): WorkflowFixture & { deployments: ReturnType<typeof deploymentCounter> } {
     const [blue1, blue2] = hosts.hostsOf('blue') as [SshHost, SshHost];
@@ -278,9 +281,15 @@ describe('the SSH examples, on real sshd hosts, a load balancer host with HAProx
 
   it('ssh-deploy-and-switch.yml: a push deploys the checked-out app through the bastion and the switch makes it live', async () => {
     const logins = bastionLogins();
+    const forwards = bastionForwards().length;
     await release(SHA.first, 'blue');
     // Each host (and the load balancer host) was reached through the bastion: one login there per connection.
     expect(bastionLogins()).toBeGreaterThanOrEqual(logins + 3);
+    // The health probes went through it too (probe-via auto): the blue hosts' app port and the preview
+    // route on the load balancer host, besides SSH to every host. public-url is probed from the runner.
+    const opened = new Set(bastionForwards().slice(forwards));
+    const [blue1, blue2] = hosts.hostsOf('blue') as [SshHost, SshHost];
+    expect([...opened].filter((target) => !target.endsWith(':2222')).sort()).toEqual([`${blue1.address}:5000`, `${blue2.address}:5000`, `${lbAddress}:8081`]);
   }, 300_000);
 
   it('ssh-deploy-and-switch.yml: the next push goes to the idle color and moves traffic there', async () => {

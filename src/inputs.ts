@@ -78,6 +78,12 @@ export const INPUTS = {
     default: '3',
     description: 'Seconds between probe attempts (grows with backoff, up to four times this).',
   },
+  'probe-via': {
+    section: 'Health',
+    default: 'auto',
+    description:
+      'How the runner reaches each host\'s health URL and the preview route: `direct`; `jump-host`, an HTTP request over a TCP connection that `ssh-jump-host` opens (for private hosts a GitHub-hosted runner cannot reach); or `auto`, which is `jump-host` when `ssh-jump-host` is set (providers ssh and digitalocean) and `direct` otherwise. Checks of `public-url` are always direct.',
+  },
   'app-port': {
     section: 'Health',
     default: '5000',

@@ -32,7 +32,14 @@ export interface HealthSettings {
   timeoutMs: number;
   retries: number;
   intervalMs: number;
+  /**
+   * How probes of hosts and of the preview route reach them (`probe-via`): through a TCP connection
+   * the SSH jump host opens, or, when absent, directly from the runner. Checks of public-url are always direct.
+   */
+  probeVia?: 'jump-host';
 }
+
+export const PROBE_ROUTES = ['auto', 'direct', 'jump-host'] as const;
 
 export interface ReleaseSettings {
   appDir: string;
@@ -237,6 +244,7 @@ export function readSettings(
       timeoutMs: inputs.seconds('health-timeout', 0.1, 300),
       retries: inputs.integer('health-retries', 0, 1000),
       intervalMs: inputs.seconds('health-interval', 0, 600),
+      ...(readProbeVia(inputs, providerName) === 'jump-host' && { probeVia: 'jump-host' as const }),
     },
     hostRelease: {
       appDir: inputs.text('app-dir') || `/srv/${appName}`,
@@ -281,6 +289,18 @@ export function readSettings(
   };
   validateTogether(settings);
   return settings;
+}
+
+/** `probe-via` resolved: auto means through the jump host whenever one is set (ssh and digitalocean only). */
+function readProbeVia(inputs: InputReader, providerName: (typeof PROVIDERS)[number]): 'direct' | 'jump-host' {
+  const via = inputs.choice('probe-via', PROBE_ROUTES);
+  const jumpHostSet = inputs.optional('ssh-jump-host') !== undefined;
+  if (via === 'jump-host' && (!jumpHostSet || providerName === 'aws')) {
+    const why = providerName === 'aws' ? 'needs an SSH jump host, and provider aws does not use SSH' : 'needs ssh-jump-host, which is empty';
+    throw new InputError('probe-via', `'jump-host' ${why}`, providerName === 'aws' ? 'Remove probe-via (or set it to direct)' : 'Set ssh-jump-host to the bastion, or set probe-via to auto or direct');
+  }
+  if (via === 'auto') return jumpHostSet && providerName !== 'aws' ? 'jump-host' : 'direct';
+  return via;
 }
 
 function readRollout(inputs: InputReader, healthPath: string): RolloutSettings {

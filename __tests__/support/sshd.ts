@@ -43,6 +43,8 @@ export interface SshWorldOptions {
   network?: string;
   /** One unix user on every host, each host's sshd in its own mount namespace (see SshWorld). */
   sharedUser?: boolean;
+  /** sshd's LogLevel; DEBUG1 also logs each forwarded connection's target (a bastion's). Default VERBOSE. */
+  logLevel?: 'VERBOSE' | 'DEBUG1';
 }
 
 export const APP_PORT = 5080;
@@ -76,7 +78,7 @@ export class SshWorld {
     return world;
   }
 
-  private async build({ firstOctet, hostsPerColor, port = 2222, network = '127.0.3', sharedUser = false }: SshWorldOptions): Promise<void> {
+  private async build({ firstOctet, hostsPerColor, port = 2222, network = '127.0.3', sharedUser = false, logLevel = 'VERBOSE' }: SshWorldOptions): Promise<void> {
     const key = join(this.dir, 'runner_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bluegreen-perl tests', '-f', key]);
     this.privateKey = readFileSync(key, 'utf8');
@@ -96,7 +98,7 @@ export class SshWorld {
         const homeOnRunner = shared ? join(this.dir, 'hosts', address) : account.home;
         if (shared) mkdirSync(homeOnRunner, { recursive: true, mode: 0o700 });
         authorize(homeOnRunner, account, authorizedKey);
-        this.hosts.push(this.addHost(color, address, port, account, homeOnRunner));
+        this.hosts.push(this.addHost(color, address, port, account, homeOnRunner, logLevel));
       }
     }
     await Promise.all(this.hosts.map((host) => this.startSshd(host)));
@@ -114,7 +116,7 @@ export class SshWorld {
     return { user, home, uid, gid };
   }
 
-  private addHost(color: Color, address: string, port: number, { user, home }: Account, homeOnRunner: string): SshHost {
+  private addHost(color: Color, address: string, port: number, { user, home }: Account, homeOnRunner: string, logLevel: string): SshHost {
     const etc = join(this.dir, 'sshd', address);
     mkdirSync(etc, { recursive: true, mode: 0o700 });
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', address, '-f', join(etc, 'host_key')]);
@@ -137,7 +139,7 @@ export class SshWorld {
         'PrintMotd no',
         // Fan-out opens one connection per host at once; the defaults would drop some.
         'MaxStartups 100',
-        'LogLevel VERBOSE',
+        `LogLevel ${logLevel}`,
         '',
       ].join('\n'),
     );

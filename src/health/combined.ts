@@ -3,7 +3,7 @@ import type { HealthReader, Host, HostHealth, Traffic } from '../providers/types
 
 /**
  * A host is healthy when the balancer says it is in service (where the balancer has a view) and a
- * direct probe from the runner passes (where the runner can reach it). Either one failing is
+ * probe of its health URL passes (from the runner, or through the jump host: `probe-via`). Either one failing is
  * enough to refuse: a host the balancer marks DOWN would drop requests even if it answers us.
  */
 export class BalancerAndProbeHealth implements HealthReader {

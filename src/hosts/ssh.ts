@@ -3,6 +3,7 @@ import { NodeSSH, type Config } from 'node-ssh';
 import { Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ConnectionLost, InputError, UserError } from '../errors.js';
+import type { ProbeTransport } from '../health/probe.js';
 import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
 import { lineSplitter, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from './command.js';
 import { fingerprint, hostKeyAlgorithmsFor, keysFor, keyTypeOf, knownHostsName, parseKnownHosts } from './known-hosts.js';
@@ -55,6 +56,51 @@ export async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<C
   } catch (error) {
     jump?.dispose();
     throw error;
+  }
+}
+
+/**
+ * TCP connections opened by the jump host, for health probes of addresses only it can reach
+ * (`probe-via`). One SSH connection to the jump host is held for the run, opened on first use and
+ * shared by every probe (each probe is one forwarded channel on it); reopened if it dropped.
+ * Release connections each open their own, closed with their host, so they are not reused here.
+ */
+export class JumpHostTunnel implements ProbeTransport {
+  readonly description: string;
+  private connection?: Promise<NodeSSH>;
+
+  constructor(
+    private readonly jumpHost: HostAddress,
+    private readonly ssh: SshSettings,
+  ) {
+    this.description = `the jump host ${endpoint(jumpHost, ssh).name}`;
+  }
+
+  async connect(host: string, port: number): Promise<Duplex> {
+    const jump = await this.open();
+    return (await jump.forwardOut('127.0.0.1', 0, host, port)) as Duplex;
+  }
+
+  async close(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    (await connection?.catch(() => undefined))?.dispose();
+  }
+
+  private open(): Promise<NodeSSH> {
+    if (!this.connection) {
+      const opening = open(endpoint(this.jumpHost, this.ssh), this.ssh, undefined, 'the jump host ');
+      this.connection = opening;
+      const forget = () => {
+        if (this.connection === opening) this.connection = undefined;
+      };
+      opening.then(
+        // A dropped connection is forgotten (the next probe opens another), never an uncaught 'error' event.
+        (jump) => jump.connection?.on('error', forget).once('close', forget),
+        forget,
+      );
+    }
+    return this.connection;
   }
 }
 

@@ -4,10 +4,11 @@ import { DirectProbeHealth } from '../health/direct.js';
 import { HostScriptReleaser } from '../hosts/releaser.js';
 import { LocalRunner, type CommandRunner } from '../hosts/command.js';
 import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
-import type { SshTarget } from '../hosts/ssh.js';
+import type { JumpHostTunnel, SshTarget } from '../hosts/ssh.js';
+import type { ProbeTransport } from '../health/probe.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
-import { formatHost, type Settings, type SshSettings } from '../settings.js';
+import { formatHost, type HostAddress, type Settings, type SshSettings } from '../settings.js';
 import { DoLoadBalancerTraffic } from '../traffic/do-lb.js';
 import { HaproxyTraffic, haproxyOptionsOf } from '../traffic/haproxy.js';
 import type { Inventory, Provider, Releaser, Traffic } from './types.js';
@@ -26,13 +27,18 @@ export async function createProvider(settings: Settings, awsTiming?: AwsTiming, 
   const aws = settings.provider.name === 'aws' ? new (await import('../aws/provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
   const inventory = aws?.inventory ?? (await inventoryFor(settings));
   const traffic = aws?.traffic ?? trafficFor(settings, inventory);
+  // Private hosts behind a bastion: their health URLs and the preview route are probed through it.
+  const jumpHost = settings.ssh.jumpHost;
+  const probeVia = settings.health.probeVia === 'jump-host' && jumpHost ? jumpHostTunnel(jumpHost, settings.ssh) : undefined;
   return {
     inventory,
     releaser: aws?.releaser ?? releaserFor(settings, cancelled),
     traffic,
-    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health)),
+    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health, probeVia)),
+    ...(probeVia && { probeVia }),
     ...(aws?.alarms && { alarms: aws.alarms }),
     close: async () => {
+      await probeVia?.close();
       await aws?.close();
       if (traffic instanceof HaproxyTraffic) await traffic.close();
     },
@@ -56,6 +62,17 @@ async function inventoryFor(settings: Settings): Promise<Inventory> {
 /** Releases over SSH; a cancel of the run ends the host scripts still running (`cancelled`). */
 function releaserFor(settings: Settings, cancelled?: AbortSignal): Releaser {
   return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh), { ...(cancelled && { signal: cancelled }) });
+}
+
+/** `JumpHostTunnel` of hosts/ssh.ts, with ssh2 and node-ssh loaded on the first probe, not at start. */
+function jumpHostTunnel(jumpHost: HostAddress, ssh: SshSettings): ProbeTransport & { close(): Promise<void> } {
+  let tunnel: Promise<JumpHostTunnel> | undefined;
+  const load = () => (tunnel ??= import('../hosts/ssh.js').then((loaded) => new loaded.JumpHostTunnel(jumpHost, ssh)));
+  return {
+    description: `the jump host ${formatHost({ host: jumpHost.host, ...((jumpHost.port ?? ssh.port) !== 22 && { port: jumpHost.port ?? ssh.port }) })}`,
+    connect: async (host, port) => (await load()).connect(host, port),
+    close: async () => (await tunnel)?.close(),
+  };
 }
 
 /** `connectSsh` of hosts/ssh.ts, with ssh2 and node-ssh loaded on the first connection, not at start. */

@@ -1,5 +1,5 @@
 import type { Color } from '../colors.js';
-import type { ProbeResult } from '../health/probe.js';
+import type { ProbeResult, ProbeTransport } from '../health/probe.js';
 import type { Hook } from '../settings.js';
 
 /** One server of a color, however the provider found it. */
@@ -11,7 +11,7 @@ export interface Host {
   address: string;
   port?: number;
   user?: string;
-  /** URL of the app's health path on this host, probed directly from the runner. */
+  /** URL of the app's health path on this host, probed from the runner (directly or through the jump host). */
   healthUrl?: string;
 }
 
@@ -113,6 +113,8 @@ export interface Provider {
   releaser: Releaser;
   traffic: Traffic;
   health: HealthReader;
+  /** How probes of hosts and of the preview route connect when the runner cannot reach them (`probe-via`). */
+  probeVia?: ProbeTransport;
   alarms?: AlarmWatch;
   /** Closes connections the provider opened. */
   close(): Promise<void>;
