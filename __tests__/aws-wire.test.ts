@@ -1,14 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ColorLoad, type LoadCounts } from '../bench/support/color-load.js';
 import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
+import { releaseTarball } from '../src/hosts/releaser.js';
 import { sleep } from '../src/retry.js';
 import { LISTENER_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
-import { AwsWorld } from './support/aws-world.js';
+import { AwsWorld, RELEASE_BUCKET } from './support/aws-world.js';
 import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
 
 // provider: aws end to end on the wire, under load: the bundle (node dist/index.js, as a runner
@@ -18,11 +20,13 @@ import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
 // run on (the host script fetching each release from a bare git repository); the listener is a real
 // HAProxy whose weights follow ModifyListener and whose health checks are the target health. A
 // steady keep-alive load at the listener counts every failed request.
-// Loopback: hosts 127.0.43.10.. (blue pool .10 .11, green pool .12 .13), balancer 127.0.44.1, API 127.0.44.2.
+// Loopback: hosts 127.0.43.10.. (blue pool .10 .11, green pool .12 .13), balancer 127.0.44.1, API 127.0.44.2,
+// S3 127.0.44.3.
 //
-// Release sources: git (`release-repository`) here. The S3 artifact (`release-bucket`, branch i-s3)
-// joins as a second run over the same world: its S3 double's URL in `world.extraEnv.AWS_ENDPOINT_URL_S3`,
-// its inputs through `world.inputs({ 'release-bucket': ..., 'release-repository': '' })`.
+// Both release sources, over the same world: first git (`release-repository`, each instance fetches
+// a tag), then the S3 artifact (`release-bucket`: the runner packs release-path and uploads it once to
+// the S3 double, reached as AWS_ENDPOINT_URL_S3, which verifies every SigV4 signature; each instance
+// downloads it with curl through a presigned URL the command carries).
 
 const BUNDLE = fileURLToPath(new URL('../dist/index.js', import.meta.url));
 
@@ -31,21 +35,23 @@ interface BundleRun {
   stdout: string;
   outputs: Record<string, string>;
   summary: string;
+  /** What the step saved for its post step (GITHUB_STATE). */
+  state: string;
 }
 
 /** The bundle as a runner runs it, asynchronously: the double answers from this process meanwhile. */
 async function runBundle(inputs: Record<string, string>, env: Record<string, string>): Promise<BundleRun> {
   const dir = mkdtempSync(join(tmpdir(), 'bgp-aws-run-'));
   const files = { summaryFile: join(dir, 'summary.md'), outputFile: join(dir, 'output.txt'), workspace: dir, temp: dir };
-  writeFileSync(files.summaryFile, '');
-  writeFileSync(files.outputFile, '');
+  const stateFile = join(dir, 'state.txt');
+  for (const file of [files.summaryFile, files.outputFile, stateFile]) writeFileSync(file, '');
   try {
-    const child = spawn(process.execPath, [BUNDLE], { env: { ...runnerEnvironment(inputs, files), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BUNDLE], { env: { ...runnerEnvironment(inputs, files), GITHUB_STATE: stateFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, stdout, outputs: parseOutputFile(readFileSync(files.outputFile, 'utf8')), summary: readFileSync(files.summaryFile, 'utf8') };
+    return { code, stdout, outputs: parseOutputFile(readFileSync(files.outputFile, 'utf8')), summary: readFileSync(files.summaryFile, 'utf8'), state: readFileSync(stateFile, 'utf8') };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -61,6 +67,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     world = await AwsWorld.start({ network: '127.0.43', firstOctet: 10, balancerAddress: '127.0.44.1', apiAddress: '127.0.44.2', blue: 2, poolPerColor: 2 });
     await world.bootstrap('blue', 'r1');
     await world.healthy('blue', 60_000);
+    await world.startS3('127.0.44.3');
   }, 300_000);
 
   afterAll(async () => {
@@ -140,4 +147,69 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     expect(counts.byColor.green).toBeGreaterThan(0);
     expect(world.wire.violations).toEqual([]);
   }, 900_000);
+
+  // After the git segment: green live with r2, the blue group scaled in to 0. Release r5 goes
+  // through S3 to blue's instances, launched anew (the seed's way: instances download a tarball).
+  it('ships a release through S3: one upload, reused by a rerun, each instance downloading it through a presigned URL that no log, state or summary shows; switch and rollback with no failed request', async () => {
+    const s3 = world.s3;
+    if (!s3) throw new Error('the world has no S3');
+    const load = new ColorLoad(world.listenerUrl, 4);
+    const act = async (mode: string, extra: Record<string, string> = {}) => runBundle(world.inputs({ mode, ...extra }), world.env());
+    const steps: { what: string; run: BundleRun }[] = [];
+    const requestsOf = (from: number) => s3.requests.slice(from).map((r) => `${r.method} ${r.key} ${r.auth} ${r.status}`);
+    try {
+      await sleep(500);
+      world.addRelease('r5');
+      const before = s3.requests.length;
+      const deployed = await act('deploy', world.s3Inputs('r5'));
+      steps.push({ what: 'deploy r5 through S3', run: deployed });
+      expect([errorsOf(deployed), deployed.code]).toEqual([[], 0]);
+      expect(deployed.outputs).toMatchObject({ result: 'success', 'target-color': 'blue', 'live-color': 'green' });
+      expect(world.account.instancesOf('shop-blue').map((i) => i.lifecycle)).toEqual(['InService', 'InService']);
+      // The object is the release packed from release-path, keyed by its SHA-256, and uploaded once
+      // (header-signed); each instance fetched it once with the presigned URL (query-signed).
+      const [key] = [...s3.objects.keys()].filter((id) => id.startsWith(`${RELEASE_BUCKET}/releases/shop/r5/`)).map((id) => id.slice(RELEASE_BUCKET.length + 1));
+      const object = key === undefined ? undefined : s3.object(RELEASE_BUCKET, key);
+      expect(object?.body.equals(await releaseTarball(world.releaseDirectory('r5')))).toBe(true);
+      expect(key).toBe(`releases/shop/r5/${createHash('sha256').update(object?.body ?? '').digest('hex')}.tar.gz`);
+      expect(requestsOf(before)).toEqual([`HEAD ${key} header 404`, `PUT ${key} header 200`, `GET ${key} query 200`, `GET ${key} query 200`]);
+      expect(await world.whoAnswers(world.testListenerUrl)).toMatchObject({ status: 200, color: 'blue', release: 'r5' });
+
+      // A rerun of the same deploy (same files): S3 already holds the object, nothing is uploaded.
+      const rerunFrom = s3.requests.length;
+      const rerun = await act('deploy', world.s3Inputs('r5'));
+      steps.push({ what: 'deploy r5 through S3 again', run: rerun });
+      expect([errorsOf(rerun), rerun.outputs['target-color']]).toEqual([[], 'blue']);
+      expect(rerun.stdout).toContain(`s3://${RELEASE_BUCKET}/${key} already holds this release`);
+      expect(requestsOf(rerunFrom)).toEqual([`HEAD ${key} header 200`, `GET ${key} query 200`, `GET ${key} query 200`]);
+
+      const switched = await act('switch');
+      steps.push({ what: 'switch to blue', run: switched });
+      expect([errorsOf(switched), switched.outputs['live-color']]).toEqual([[], 'blue']);
+      expect(world.account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 100, 'shop-green': 0 });
+      await world.settled();
+      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: 'blue', release: 'r5' });
+
+      const back = await act('rollback');
+      steps.push({ what: 'rollback', run: back });
+      expect([errorsOf(back), back.outputs['live-color']]).toEqual([[], 'green']);
+      await world.settled();
+      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: 'green', release: 'r2' });
+      await sleep(500);
+    } catch (error) {
+      await load.stop();
+      const last = steps.at(-1);
+      throw new Error(`${String(error)}\nlast step ${last?.what}:\n${last?.run.stdout.slice(-4000)}`);
+    }
+    const counts = await load.stop();
+    expect(failures(counts)).toEqual({ failed: 0, connectionErrors: 0, serverErrors: 0 });
+    expect(counts.byColor.blue).toBeGreaterThan(0);
+    // The presigned URL is a credential: the deploys asked the runner to mask it, and it shows
+    // nowhere else (log lines, the summary, the outputs, the state saved for the post step).
+    for (const { what, run } of steps.slice(0, 2)) expect([what, run.stdout.split('\n').some((line) => line.startsWith('::add-mask::') && line.includes('X-Amz-Signature='))]).toEqual([what, true]);
+    const shown = steps.map(({ what, run }) => ({ what, where: [run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n'), run.summary, JSON.stringify(run.outputs), run.state].filter((text) => /X-Amz-(Signature|Credential)/.test(text)).length }));
+    expect(shown).toEqual(steps.map(({ what }) => ({ what, where: 0 })));
+    expect(s3.authFailures).toEqual([]);
+    expect(world.wire.violations).toEqual([]);
+  }, 600_000);
 });

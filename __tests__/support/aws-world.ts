@@ -1,5 +1,5 @@
 import { execFileSync, spawn } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { COLORS, otherColor, type Color } from '../../src/colors.js';
@@ -11,6 +11,7 @@ import { BACKENDS, MAP_KEYS, backendOf, mapPathFor, renderHaproxyConfig, renderL
 import { HaproxyTraffic } from '../../src/traffic/haproxy.js';
 import { AwsAccount, LISTENER_ARN, TEST_LISTENER_ARN, type GroupModel, type InstanceModel } from './aws-account.js';
 import { AwsWire } from './aws-wire.js';
+import { S3Double } from './s3-double.js';
 import { start as startChild, waitFor, type Child } from './haproxy.js';
 import type { Answer } from './local-world.js';
 import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './sshd.js';
@@ -30,13 +31,17 @@ import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './sshd.js';
  *   test listener's color is the map's preview, the forward's share for it the split), so a
  *   `ModifyListener` moves real traffic. Every host of the pool is a server from the start; registering
  *   one takes it out of maintenance (`set server ... state ready`), deregistering puts it back: no reload.
- * - a bare git repository the hosts fetch releases from (`release-repository`), one tag per release.
+ * - a bare git repository the hosts fetch releases from (`release-repository`), one tag per release;
+ * - on demand (`startS3`), an S3 for the S3 artifact (`release-bucket`): the S3 double, reached
+ *   as `AWS_ENDPOINT_URL_S3`, each release a directory on the runner (`releaseDirectory`).
  *
  * Everything it starts it stops (`stop`), by pid.
  */
 
 export const BLUE_TARGET_GROUP = 'shop-blue';
 export const GREEN_TARGET_GROUP = 'shop-green';
+/** The bucket of the world's S3 (`startS3`). */
+export const RELEASE_BUCKET = 'shop-releases';
 const FAULTY_PSGI = new URL('./faulty-release.psgi', import.meta.url).pathname;
 
 export interface AwsWorldOptions {
@@ -63,6 +68,8 @@ export class AwsWorld {
   testListenerUrl = '';
   readonly repository = join(this.dir, 'git', 'shop.git');
   readonly targetGroupArns: Record<Color, string>;
+  /** The world's S3, once `startS3` started it. */
+  s3?: S3Double;
   private readonly hostOf = new Map<string, SshHost>();
   private haproxy?: Child;
   private haproxyTraffic?: HaproxyTraffic;
@@ -177,6 +184,30 @@ export class AwsWorld {
     execFileSync('chmod', ['-R', 'a+rX', join(this.dir, 'git')]);
   }
 
+  /**
+   * Release `tag` (see `addRelease`) as a directory on the runner, the `release-path` an S3 deploy
+   * packs and uploads: the tagged tree as `git archive` gives it, made once (same files, same tarball).
+   */
+  releaseDirectory(tag: string): string {
+    const path = join(this.dir, 'releases', tag);
+    if (existsSync(path)) return path;
+    mkdirSync(path, { recursive: true });
+    const archive = join(this.dir, 'releases', `${tag}.tar`);
+    execFileSync('git', ['--git-dir', this.repository, 'archive', '--output', archive, tag]);
+    execFileSync('tar', ['-x', '-f', archive, '-C', path]);
+    rmSync(archive);
+    return path;
+  }
+
+  /**
+   * The inputs that ship release `tag` through S3 rather than git (after `startS3`): the runner
+   * uploads `releaseDirectory(tag)` to the world's bucket, the instances download it.
+   */
+  s3Inputs(tag: string): Record<string, string> {
+    if (!this.s3) throw new Error('the world has no S3: call startS3 first');
+    return { 'release-bucket': RELEASE_BUCKET, 'release-prefix': 'releases/', 'release-repository': '', 'release-ref': '', 'release-path': this.releaseDirectory(tag), release: tag };
+  }
+
   /** The action's inputs for this world: provider aws, the git source, the app from examples/app on the hosts. */
   inputs(extra: Record<string, string> = {}): Record<string, string> {
     return {
@@ -206,13 +237,21 @@ export class AwsWorld {
     };
   }
 
-  /**
-   * More environment for the runner step: the hook for another AWS double beside this one. The S3
-   * artifact (`release-bucket`, branch i-s3) joins with its S3 double's URL as `AWS_ENDPOINT_URL_S3`
-   * (the SDK's per-service endpoint, which wins over AWS_ENDPOINT_URL for S3 only), and the bucket
-   * inputs through `inputs({...})`; the instances fetch the presigned URL over loopback.
-   */
+  /** More environment for the runner step: `startS3` adds the S3 double's URL as `AWS_ENDPOINT_URL_S3`. */
   readonly extraEnv: Record<string, string> = {};
+
+  /**
+   * Starts the world's S3 on `address` (the S3 double: SigV4 verified, presigned GETs included),
+   * with the world's credentials and the bucket `RELEASE_BUCKET`. The runner step reaches it as
+   * `AWS_ENDPOINT_URL_S3`, the SDK's per-service endpoint, which wins over AWS_ENDPOINT_URL for S3
+   * only; the instances fetch their presigned URLs from it over loopback.
+   */
+  async startS3(address: string): Promise<S3Double> {
+    const { region, credentials } = this.clientConfig();
+    this.s3 = await S3Double.start({ host: address, region, buckets: [RELEASE_BUCKET], credentials });
+    this.extraEnv.AWS_ENDPOINT_URL_S3 = this.s3.url;
+    return this.s3;
+  }
 
   /** SDK client settings that reach the world's AWS from this process (the credentials and endpoint of `env()`). */
   clientConfig(): { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
@@ -432,6 +471,7 @@ export class AwsWorld {
     await this.applying.catch(() => undefined);
     await this.haproxy?.stop();
     await this.wire.stop();
+    await this.s3?.stop();
     await this.ssh?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
