@@ -9,7 +9,10 @@
  *
  * `npm run demo -- aws` runs the AWS provider instead, on a local AWS (AwsWorld: the AWS API double on
  * the wire, reached through AWS_ENDPOINT_URL, with sshd hosts as the Auto Scaling instances, SSM Run
- * Command run over SSH, and a real HAProxy as the ALB listener): deploy, switch, rollback.
+ * Command run over SSH, and a real HAProxy as the ALB listener): deploy, switch, rollback. Each
+ * instance fetches the release with git (`release-repository`); `npm run demo -- aws s3` ships it
+ * through S3 instead (`release-bucket`: the runner uploads the release once to a local S3, each
+ * instance downloads it with curl through a presigned URL).
  *
  * It runs as `node --import tsx`, one process: tsx's own CLI would kill it outright when Ctrl-C
  * comes while a synchronous command (useradd, ssh-keygen) holds the event loop, skipping the cleanup.
@@ -37,8 +40,9 @@ const verbose = process.env.BLUEGREEN_DEMO_VERBOSE === '1';
 /** Loopback addresses of the demo's own (no test uses 127.0.7.x): hosts .11-.14, HAProxy on .1. */
 const WORLD = { provider: 'ssh', network: '127.0.7', firstOctet: 11, haproxyAddress: '127.0.7.1' } as const;
 
-/** The AWS demo's own addresses: hosts 127.0.45.11-.14, the load balancer 127.0.46.1, the AWS API 127.0.46.2. */
+/** The AWS demo's own addresses: hosts 127.0.45.11-.14, the load balancer 127.0.46.1, the AWS API 127.0.46.2, S3 127.0.46.3. */
 const AWS_WORLD = { network: '127.0.45', firstOctet: 11, balancerAddress: '127.0.46.1', apiAddress: '127.0.46.2', blue: 2, poolPerColor: 2 } as const;
+const AWS_S3_ADDRESS = '127.0.46.3';
 
 const AWS_STEPS: { mode: Mode; release: string; title: string }[] = [
   { mode: 'deploy', release: 'r2', title: 'deploy release r2: blue serves r1 behind the listener, so r2 goes to green (scaled up from 0)' },
@@ -122,8 +126,11 @@ function checkpoint(): void {
   if (interrupted) throw new Error(`stopped by ${interrupted}`);
 }
 
-/** The AWS demo: the local AWS world, blue serving r1, then deploy, switch and rollback through the bundle. */
-async function awsDemo(version: string): Promise<number> {
+/**
+ * The AWS demo: the local AWS world, blue serving r1, then deploy, switch and rollback through the
+ * bundle; the release from git on each instance, or (`source` s3) through S3.
+ */
+async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
   console.log(`bluegreen-perl demo (provider aws): building a local AWS on ${AWS_WORLD.network}.x and ${AWS_WORLD.balancerAddress} (an ALB listener on HAProxy, 2 Auto Scaling instances per color as sshd hosts, SSM over SSH)…`);
   let world: AwsWorld | undefined;
   try {
@@ -135,12 +142,16 @@ async function awsDemo(version: string): Promise<number> {
     checkpoint();
     world.addRelease('r2');
     console.log(`  the AWS API: ${world.wire.url} (AWS_ENDPOINT_URL for the SDK; every request checked against AWS's models)`);
+    const s3 = source === 's3' ? await world.startS3(AWS_S3_ADDRESS) : undefined;
+    if (s3) console.log(`  S3: ${s3.url} (AWS_ENDPOINT_URL_S3; SigV4 checked): the runner uploads each release once, instances download it through a presigned URL`);
+    else console.log(`  releases: the git repository ${world.repository}, fetched by each instance (npm run demo -- aws s3 ships them through S3 instead)`);
     console.log(`  the listener: ${world.listenerUrl}; the test listener (preview): ${world.testListenerUrl}`);
     console.log(`  running the action's bundle ${bundle} on node ${version} (${runtime}) for each step, as a runner would\n`);
     let failed = 0;
     for (const [i, step] of AWS_STEPS.entries()) {
       console.log(`\n=== ${i + 1}/${AWS_STEPS.length} ${step.title} ===`);
-      const run = await runStep(world.inputs({ mode: step.mode, release: step.release, 'release-ref': step.release }), world.env());
+      const release = s3 ? world.s3Inputs(step.release) : { release: step.release, 'release-ref': step.release };
+      const run = await runStep(world.inputs({ mode: step.mode, ...release }), world.env());
       checkpoint();
       console.log(`\n--- job summary ---\n${summaryAsText(run.summary)}\n`);
       console.log(`outputs: ${Object.entries(run.outputs).map(([name, value]) => `${name}=${value || '""'}`).join(' ')}`);
@@ -155,8 +166,12 @@ async function awsDemo(version: string): Promise<number> {
     }
     const violations = world.wire.violations;
     if (violations.length > 0) console.log(`\nRequests that broke AWS's models: ${violations.map((v) => `${v.action}: ${v.message}`).join('; ')}`);
-    if (!failed) console.log(`\nDone: deploy, switch and rollback through the action, ${world.wire.requests.length} AWS API requests, ${violations.length} breaking a model.`);
-    return failed || violations.length > 0 ? 1 : 0;
+    const refused = s3?.authFailures ?? [];
+    if (refused.length > 0) console.log(`\nS3 requests refused for their signature: ${refused.map((r) => `${r.method} ${r.key}: ${r.code}`).join('; ')}`);
+    const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+    const uploads = s3 ? `, ${count(s3.requests.filter((r) => r.method === 'PUT').length, 'upload')} to S3 and ${count(s3.requests.filter((r) => r.auth === 'query').length, 'download')} through presigned URLs` : '';
+    if (!failed) console.log(`\nDone: deploy, switch and rollback through the action, ${world.wire.requests.length} AWS API requests, ${violations.length} breaking a model${uploads}.`);
+    return failed || violations.length > 0 || refused.length > 0 ? 1 : 0;
   } finally {
     console.log('\nCleaning up: apps, sshd hosts, HAProxy, the AWS double, users and temp dirs…');
     await world?.stop();
@@ -165,13 +180,14 @@ async function awsDemo(version: string): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  const worldName = process.argv[2] ?? 'ssh';
+  const [worldName = 'ssh', source = 'git'] = process.argv.slice(2);
   if (worldName !== 'ssh' && worldName !== 'aws') throw new Error(`unknown world '${worldName}': run npm run demo (SSH and HAProxy) or npm run demo -- aws (a local AWS)`);
+  if ((worldName === 'ssh' && process.argv.length > 3) || (source !== 'git' && source !== 's3')) throw new Error(`unknown release source '${source}': run npm run demo -- aws (git) or npm run demo -- aws s3 (S3)`);
   if (process.getuid?.() !== 0) throw new Error('the demo creates unix users and starts sshd: run it as root (sudo npm run demo)');
   if (!existsSync(bundle)) throw new Error(`no bundle at ${bundle}: run npm run bundle, or point BLUEGREEN_BUNDLE at one`);
   const version = spawnSync(runtime, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim();
   if (!version) throw new Error(`BLUEGREEN_NODE: ${runtime} does not run as node: point it at a node binary, or unset it`);
-  if (worldName === 'aws') return awsDemo(version);
+  if (worldName === 'aws') return awsDemo(version, source);
   console.log(`bluegreen-perl demo: building a local blue/green world on ${WORLD.network}.x (2 sshd hosts per color, HAProxy in front)…`);
   let world: LocalWorld | undefined;
   try {
