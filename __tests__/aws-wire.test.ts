@@ -9,6 +9,7 @@ import { ColorLoad, type LoadCounts } from '../bench/support/color-load.js';
 import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { releaseTarball } from '../src/hosts/releaser.js';
 import { sleep } from '../src/retry.js';
+import { otherColor, type Color } from '../src/colors.js';
 import { LISTENER_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
 import { AwsWorld, RELEASE_BUCKET } from './support/aws-world.js';
 import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
@@ -148,8 +149,8 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     expect(world.wire.violations).toEqual([]);
   }, 900_000);
 
-  // After the git segment: green live with r2, the blue group scaled in to 0. Release r5 goes
-  // through S3 to blue's instances, launched anew (the seed's way: instances download a tarball).
+  // After the git segment (green live with r2, the blue group scaled in to 0), release r5 goes
+  // through S3 to the idle color's instances, launched anew: the seed's way, instances download a tarball.
   it('ships a release through S3: one upload, reused by a rerun, each instance downloading it through a presigned URL that no log, state or summary shows; switch and rollback with no failed request', async () => {
     const s3 = world.s3;
     if (!s3) throw new Error('the world has no S3');
@@ -157,6 +158,9 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     const act = async (mode: string, extra: Record<string, string> = {}) => runBundle(world.inputs({ mode, ...extra }), world.env());
     const steps: { what: string; run: BundleRun }[] = [];
     const requestsOf = (from: number) => s3.requests.slice(from).map((r) => `${r.method} ${r.key} ${r.auth} ${r.status}`);
+    const live = await world.whoAnswers();
+    expect(live).toMatchObject({ status: 200, color: expect.stringMatching(/^(blue|green)$/) });
+    const target = otherColor(live.color as Color);
     try {
       await sleep(500);
       world.addRelease('r5');
@@ -164,8 +168,8 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       const deployed = await act('deploy', world.s3Inputs('r5'));
       steps.push({ what: 'deploy r5 through S3', run: deployed });
       expect([errorsOf(deployed), deployed.code]).toEqual([[], 0]);
-      expect(deployed.outputs).toMatchObject({ result: 'success', 'target-color': 'blue', 'live-color': 'green' });
-      expect(world.account.instancesOf('shop-blue').map((i) => i.lifecycle)).toEqual(['InService', 'InService']);
+      expect(deployed.outputs).toMatchObject({ result: 'success', 'target-color': target, 'live-color': live.color });
+      expect(world.account.instancesOf(`shop-${target}`).map((i) => i.lifecycle)).toEqual(['InService', 'InService']);
       // The object is the release packed from release-path, keyed by its SHA-256, and uploaded once
       // (header-signed); each instance fetched it once with the presigned URL (query-signed).
       const [key] = [...s3.objects.keys()].filter((id) => id.startsWith(`${RELEASE_BUCKET}/releases/shop/r5/`)).map((id) => id.slice(RELEASE_BUCKET.length + 1));
@@ -173,28 +177,28 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       expect(object?.body.equals(await releaseTarball(world.releaseDirectory('r5')))).toBe(true);
       expect(key).toBe(`releases/shop/r5/${createHash('sha256').update(object?.body ?? '').digest('hex')}.tar.gz`);
       expect(requestsOf(before)).toEqual([`HEAD ${key} header 404`, `PUT ${key} header 200`, `GET ${key} query 200`, `GET ${key} query 200`]);
-      expect(await world.whoAnswers(world.testListenerUrl)).toMatchObject({ status: 200, color: 'blue', release: 'r5' });
+      expect(await world.whoAnswers(world.testListenerUrl)).toMatchObject({ status: 200, color: target, release: 'r5' });
 
       // A rerun of the same deploy (same files): S3 already holds the object, nothing is uploaded.
       const rerunFrom = s3.requests.length;
       const rerun = await act('deploy', world.s3Inputs('r5'));
       steps.push({ what: 'deploy r5 through S3 again', run: rerun });
-      expect([errorsOf(rerun), rerun.outputs['target-color']]).toEqual([[], 'blue']);
+      expect([errorsOf(rerun), rerun.outputs['target-color']]).toEqual([[], target]);
       expect(rerun.stdout).toContain(`s3://${RELEASE_BUCKET}/${key} already holds this release`);
       expect(requestsOf(rerunFrom)).toEqual([`HEAD ${key} header 200`, `GET ${key} query 200`, `GET ${key} query 200`]);
 
       const switched = await act('switch');
-      steps.push({ what: 'switch to blue', run: switched });
-      expect([errorsOf(switched), switched.outputs['live-color']]).toEqual([[], 'blue']);
-      expect(world.account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 100, 'shop-green': 0 });
+      steps.push({ what: `switch to ${target}`, run: switched });
+      expect([errorsOf(switched), switched.outputs['live-color']]).toEqual([[], target]);
+      expect(world.account.weightsOf(LISTENER_ARN)).toEqual({ [`shop-${target}`]: 100, [`shop-${live.color}`]: 0 });
       await world.settled();
-      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: 'blue', release: 'r5' });
+      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: target, release: 'r5' });
 
       const back = await act('rollback');
       steps.push({ what: 'rollback', run: back });
-      expect([errorsOf(back), back.outputs['live-color']]).toEqual([[], 'green']);
+      expect([errorsOf(back), back.outputs['live-color']]).toEqual([[], live.color]);
       await world.settled();
-      expect(await world.whoAnswers()).toMatchObject({ status: 200, color: 'green', release: 'r2' });
+      expect(await world.whoAnswers()).toEqual(live);
       await sleep(500);
     } catch (error) {
       await load.stop();
@@ -203,7 +207,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     }
     const counts = await load.stop();
     expect(failures(counts)).toEqual({ failed: 0, connectionErrors: 0, serverErrors: 0 });
-    expect(counts.byColor.blue).toBeGreaterThan(0);
+    expect(counts.byColor[target]).toBeGreaterThan(0);
     // The presigned URL is a credential: the deploys asked the runner to mask it, and it shows
     // nowhere else (log lines, the summary, the outputs, the state saved for the post step).
     for (const { what, run } of steps.slice(0, 2)) expect([what, run.stdout.split('\n').some((line) => line.startsWith('::add-mask::') && line.includes('X-Amz-Signature='))]).toEqual([what, true]);
