@@ -18,6 +18,11 @@ export function backoffDelay(policy: RetryPolicy, retry: number): number {
   return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** retry);
 }
 
+/** A RetryPolicy as the wait policy's bounds: its attempts, and its interval doubling up to the cap. */
+export function retryBounds(policy: RetryPolicy): { attempts: number; intervalMs: number; backoff: { maxMs: number } } {
+  return { attempts: policy.retries + 1, intervalMs: policy.initialDelayMs, backoff: { maxMs: policy.maxDelayMs } };
+}
+
 /** Where waits get the time and sleep: the system's in the action, one that waits nothing in tests. */
 export interface Clock {
   /** Milliseconds; only differences count. */
@@ -178,11 +183,6 @@ export async function retry<T>(attempt: (n: number) => Promise<T>, options: Retr
  * value either way, with the number of attempts made. `attempt` reports failures as values, not throws.
  */
 export async function retryUntil<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, done: (value: T) => boolean, clock?: Clock): Promise<{ value: T; attempts: number }> {
-  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, {
-    attempts: policy.retries + 1,
-    intervalMs: policy.initialDelayMs,
-    backoff: { maxMs: policy.maxDelayMs },
-    ...(clock && { clock }),
-  });
+  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, { ...retryBounds(policy), ...(clock && { clock }) });
   return { value, attempts };
 }
