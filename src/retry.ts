@@ -127,7 +127,7 @@ export async function waitUntil<T>(check: (context: CheckContext) => Promise<T>,
     const waitMs = intervalOf(policy, attempt, value);
     policy.onWait?.(value, waitMs, attempt);
     throwIfAborted(signal);
-    await clock.sleep(waitMs, signal);
+    if (waitMs > 0) await clock.sleep(waitMs, signal);
   }
 }
 
