@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { GitHubRepo } from '../src/github/client.js';
+import { sleepingClock } from '../src/retry.js';
 import { DeployLock } from '../src/state/lock.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
 import { MemoryWorld } from './support/memory-provider.js';
@@ -92,6 +93,17 @@ describe('deploy lock', () => {
     const result = await runAction(inputs({ 'dry-run': 'true', 'lock-timeout': '0' }), new MemoryWorld(), env());
     expect(result.failed).toBe(false);
     expect(api.requests.filter((r) => r.method !== 'GET')).toEqual([]);
+  });
+
+  it('waits out a long lock-timeout on its own clock: polls timeout/20 apart, and fails before a poll would end past it', async () => {
+    api.setVariable(LOCK, heldBy('6000', 5));
+    const github = new GitHubRepo('github_pat_full', { owner: 'acme', repo: 'shop' }, url());
+    const clock = sleepingClock();
+    const lock = new DeployLock(github, LOCK, 'shop', { run: { id: '103', attempt: 1, url: 'https://github.com/acme/shop/actions/runs/103' }, job: 'switch', mode: 'switch', release: 'v1' }, { timeoutMs: 600_000, expiryMs: 3_600_000, clock });
+    await expect(lock.acquire()).rejects.toThrow(/^The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 .*; waited 600 s \(lock-timeout\)\./);
+    // Ten minutes of waiting, none of it real: 10 s polls (the cap of timeout/20), the last one ending at the timeout.
+    expect(clock.slept).toEqual(Array.from({ length: 60 }, () => 10_000));
+    expect(api.json(LOCK)).toMatchObject({ nonce: 'nonce-6000' });
   });
 
   it('lets exactly one of two runs racing for it win; the other names the winner', async () => {

@@ -1,7 +1,7 @@
 import { AutoScalingClient } from '@aws-sdk/client-auto-scaling';
 import { ElasticLoadBalancingV2Client } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient } from '@aws-sdk/client-ssm';
-import { backoffDelay, sleep, type RetryPolicy } from '../retry.js';
+import { retry, retryBounds, sleep, sleepingClock, type Clock, type RetryPolicy } from '../retry.js';
 import type { AwsSettings } from '../settings.js';
 import { awsError, isRetryable } from './errors.js';
 
@@ -87,9 +87,12 @@ export const DEFAULT_AWS_TIMING: AwsTiming = {
   sleep,
 };
 
-/** Waits between polls: `pollMs`, doubling up to `maxPollMs`. */
-export function pollDelay(timing: AwsTiming, poll: number): number {
-  return backoffDelay({ retries: 0, initialDelayMs: timing.pollMs, maxDelayMs: timing.maxPollMs }, poll);
+/**
+ * How the AWS parts poll, for `waitUntil`: every `pollMs`, doubling up to `maxPollMs`, on a clock
+ * that counts the time slept through `timing.sleep` (so a limit is the time the polls waited).
+ */
+export function pollPolicy(timing: AwsTiming): { intervalMs: number; backoff: { maxMs: number }; clock: Clock } {
+  return { intervalMs: timing.pollMs, backoff: { maxMs: timing.maxPollMs }, clock: sleepingClock(timing.sleep) };
 }
 
 /**
@@ -104,13 +107,17 @@ export class AwsCalls {
    * needs); `resource` what it acts on; `notFound` the fix when that resource does not exist.
    */
   async call<T>(action: string, send: () => Promise<T>, resource?: string, notFound?: string): Promise<T> {
-    for (let retry = 0; ; retry++) {
-      try {
-        return await send();
-      } catch (error) {
-        if (!isRetryable(error) || retry >= this.timing.retry.retries) throw awsError(action, error, { resource, notFound, attempts: retry + 1 });
-        await this.timing.sleep(backoffDelay(this.timing.retry, retry));
-      }
+    let attempts = 0;
+    try {
+      return await retry(
+        () => {
+          attempts++;
+          return send();
+        },
+        { ...retryBounds(this.timing.retry), retryable: isRetryable, clock: sleepingClock(this.timing.sleep) },
+      );
+    } catch (error) {
+      throw awsError(action, error, { resource, notFound, attempts });
     }
   }
 }

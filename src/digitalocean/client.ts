@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { UserError } from '../errors.js';
-import { backoffDelay, sleep, type RetryPolicy } from '../retry.js';
+import { backoffDelay, retry, systemClock, waitUntil, type Clock, type RetryPolicy } from '../retry.js';
 
 /** The parts of a Droplet we read (GET /v2/droplets). */
 export interface Droplet {
@@ -40,6 +40,8 @@ export interface ClientOptions {
   maxRetryAfterMs?: number;
   /** How a load balancer that is being updated (status `new`) is waited for: poll backoff and the limit. */
   settle?: { initialDelayMs: number; maxDelayMs: number; timeoutMs: number };
+  /** Time for those waits: the system's unless a test passes one that waits nothing. */
+  clock?: Clock;
 }
 
 /**
@@ -63,6 +65,7 @@ export class DigitalOceanClient {
   private readonly retry: RetryPolicy;
   private readonly maxRetryAfterMs: number;
   private readonly settle: NonNullable<ClientOptions['settle']>;
+  private readonly clock: Clock;
 
   constructor(
     private readonly apiUrl: string,
@@ -73,6 +76,7 @@ export class DigitalOceanClient {
     this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
     // Updates usually apply within a minute; a busy region can take several.
     this.settle = options.settle ?? { initialDelayMs: 500, maxDelayMs: 5000, timeoutMs: 600_000 };
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Every Droplet with the tag, across all pages. */
@@ -98,16 +102,15 @@ export class DigitalOceanClient {
    * backoff up to the settle limit. `errored` ends the wait at once: it needs a person.
    */
   async activeLoadBalancer(id: string): Promise<LoadBalancer> {
-    const started = Date.now();
-    for (let poll = 0; ; poll++) {
+    const read = async (): Promise<LoadBalancer> => {
       const lb = await this.loadBalancer(id);
-      if (lb.status === 'active') return lb;
       if (lb.status === 'errored') throw new UserError(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
-      if (Date.now() - started >= this.settle.timeoutMs) {
-        throw new UserError(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${this.settle.timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
-      }
-      await sleep(backoffDelay({ retries: 0, ...this.settle }, poll));
-    }
+      return lb;
+    };
+    const { initialDelayMs, maxDelayMs, timeoutMs } = this.settle;
+    const { value: lb, done } = await waitUntil(read, (lb) => lb.status === 'active', { deadlineMs: timeoutMs, intervalMs: initialDelayMs, backoff: { maxMs: maxDelayMs }, clock: this.clock });
+    if (done) return lb;
+    throw new UserError(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
   }
 
   /**
@@ -117,63 +120,70 @@ export class DigitalOceanClient {
    * Returns the balancer as the PUT answered it (status `new`: the update is being applied).
    */
   async pointLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }): Promise<LoadBalancer> {
-    const started = Date.now();
-    for (;;) {
+    let name = id;
+    const update = async (): Promise<LoadBalancer> => {
       const current = await this.activeLoadBalancer(id);
+      name = current.name;
       const body: Record<string, unknown> = { region: typeof current.region === 'string' ? current.region : current.region.slug };
       for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
         if (current[attribute] !== undefined && current[attribute] !== null) body[attribute] = current[attribute];
       }
       Object.assign(body, target);
-      try {
-        const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
-        return answer.load_balancer;
-      } catch (error) {
-        if (!(error instanceof LoadBalancerBusyError) || Date.now() - started >= this.settle.timeoutMs) throw error;
-        core.info(`Load balancer ${current.name} is busy applying an earlier update; waiting for it to be active before updating it again`);
-        await sleep(this.settle.initialDelayMs);
-      }
-    }
+      const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
+      return answer.load_balancer;
+    };
+    return retry(update, {
+      deadlineMs: this.settle.timeoutMs,
+      intervalMs: this.settle.initialDelayMs,
+      retryable: (error) => error instanceof LoadBalancerBusyError,
+      onRetry: () => core.info(`Load balancer ${name} is busy applying an earlier update; waiting for it to be active before updating it again`),
+      clock: this.clock,
+    });
   }
 
   private async request<T>(method: 'GET' | 'PUT', pathOrUrl: string, what: string, body?: unknown): Promise<T> {
     const url = this.resolve(pathOrUrl);
-    for (let attempt = 0; ; attempt++) {
-      let response: Response;
+    /** An answer (with the error detail of one that is not ok), or why none came. */
+    type Answer = { response: Response; detail: string } | { unreachable: unknown };
+    const send = async (): Promise<Answer> => {
       try {
-        response = await fetch(url, {
+        const response = await fetch(url, {
           method,
           headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
           ...(body !== undefined && { body: JSON.stringify(body) }),
           signal: AbortSignal.timeout(30_000),
         });
+        return { response, detail: response.ok ? '' : await errorMessage(response) };
       } catch (error) {
-        if (attempt < this.retry.retries) {
-          await sleep(backoffDelay(this.retry, attempt));
-          continue;
-        }
-        throw new UserError(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
+        return { unreachable: error };
       }
-      if (response.ok) return (await response.json()) as T;
-      const detail = await errorMessage(response);
-      const retryable = response.status === 429 || response.status >= 500;
-      if (retryable && attempt < this.retry.retries) {
-        const wait = response.status === 429 ? this.retryAfter(response, attempt) : backoffDelay(this.retry, attempt);
-        core.info(`DigitalOcean answered ${response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
-        await sleep(wait);
-        continue;
-      }
-      if (response.status === 401) {
-        throw new UserError(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
-      }
-      if (response.status === 403 && BUSY_MESSAGE.test(detail)) {
-        throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
-      }
-      if (response.status === 403) {
-        throw new UserError(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
-      }
-      throw new UserError(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
+    };
+    // No answer, a 429 and a 5xx are tried again.
+    const retryable = (answer: Answer) => 'unreachable' in answer || answer.response.status === 429 || answer.response.status >= 500;
+    const { value: answer } = await waitUntil(send, (answer) => !retryable(answer), {
+      attempts: this.retry.retries + 1,
+      intervalMs: (attempt, last) => ('response' in last && last.response.status === 429 ? this.retryAfter(last.response, attempt) : backoffDelay(this.retry, attempt)),
+      onWait: (last, wait) => {
+        if ('response' in last) core.info(`DigitalOcean answered ${last.response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
+      },
+      clock: this.clock,
+    });
+    if ('unreachable' in answer) {
+      const error = answer.unreachable;
+      throw new UserError(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
     }
+    const { response, detail } = answer;
+    if (response.ok) return (await response.json()) as T;
+    if (response.status === 401) {
+      throw new UserError(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
+    }
+    if (response.status === 403 && BUSY_MESSAGE.test(detail)) {
+      throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
+    }
+    if (response.status === 403) {
+      throw new UserError(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
+    }
+    throw new UserError(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
   }
 
   private retryAfter(response: Response, attempt: number): number {

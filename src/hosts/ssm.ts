@@ -9,10 +9,11 @@ import {
   type SSMClient,
 } from '@aws-sdk/client-ssm';
 import { InputError } from '../errors.js';
-import { pollDelay, type AwsCalls, type AwsTiming } from '../aws/clients.js';
+import { pollPolicy, type AwsCalls, type AwsTiming } from '../aws/clients.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
 import { hostHookArgv } from '../hooks.js';
+import { waitUntil } from '../retry.js';
 import { toShell } from './command.js';
 import { showHostOutput } from './host-output.js';
 import { formatDuration } from '../phases.js';
@@ -153,9 +154,10 @@ export class SsmReleaser implements Releaser {
     const outcomes: HostOutcome[] = [];
     const last = new Map<string, string>();
     const pending = new Set(sent.flatMap((s) => s.hosts.map((h) => `${s.commandId} ${h.address}`)));
-    let waited = 0;
+    if (pending.size === 0) return outcomes;
     let cancelled = false;
-    for (let poll = 0; pending.size > 0; poll++) {
+    // A cancel does not end this wait: the commands are cancelled, and their invocations then report `Cancelled`.
+    const poll = async (): Promise<number> => {
       if (this.signal?.aborted && !cancelled) {
         cancelled = true;
         await this.cancel(sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))));
@@ -171,20 +173,16 @@ export class SsmReleaser implements Releaser {
           outcomes.push(await this.outcome(command, host, judge));
         }
       }
-      if (pending.size === 0) break;
-      // An invocation still Pending or InProgress past the command's own timeout will not report.
-      if (waited >= this.commandLimitMs + this.timing.maxPollMs) {
-        for (const command of sent) {
-          for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
-            const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
-            outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail: `SSM command ${command.commandId} did not finish in ${Math.round(waited / 1000)}s (last status ${status})` });
-          }
-        }
-        break;
+      return pending.size;
+    };
+    // An invocation still Pending or InProgress past the command's own timeout will not report.
+    const { done, elapsedMs: waited } = await waitUntil(poll, (left) => left === 0, { deadlineMs: this.commandLimitMs + this.timing.maxPollMs, ...pollPolicy(this.timing) });
+    if (done) return outcomes;
+    for (const command of sent) {
+      for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
+        const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
+        outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail: `SSM command ${command.commandId} did not finish in ${Math.round(waited / 1000)}s (last status ${status})` });
       }
-      const delay = pollDelay(this.timing, poll);
-      await this.timing.sleep(delay);
-      waited += delay;
     }
     return outcomes;
   }

@@ -10,9 +10,10 @@ import {
 } from '@aws-sdk/client-auto-scaling';
 import type { Color } from '../colors.js';
 import { UserError } from '../errors.js';
-import { pollDelay, type AwsCalls, type AwsTiming } from '../aws/clients.js';
+import { pollPolicy, type AwsCalls, type AwsTiming } from '../aws/clients.js';
 import type { Host, Inventory } from '../providers/types.js';
 import type { AwsSettings } from '../settings.js';
+import { waitUntil } from '../retry.js';
 
 /** The scheduled action that scales the old color down after `scale-down-delay`: one per group, by name. */
 export const SCALE_DOWN_ACTION = 'bluegreen-perl-scale-down';
@@ -115,21 +116,16 @@ export class AsgInventory implements Inventory {
   }
 
   private async waitInService(color: Color, wanted: number): Promise<number> {
-    let waited = 0;
-    for (let poll = 0; ; poll++) {
-      const group = await this.describe(color);
-      const ready = inService(group).length;
-      if (ready >= wanted) return ready;
-      if (waited >= this.timing.capacityTimeoutMs) {
-        const others = (group.Instances ?? []).filter((i) => i.LifecycleState !== 'InService').map((i) => `${i.InstanceId} ${i.LifecycleState}`);
-        throw new UserError(
-          `Auto Scaling Group ${group.AutoScalingGroupName} (${color}) has ${ready} of ${wanted} instance(s) InService after ${Math.round(waited / 1000)}s${others.length ? ` (${others.join(', ')})` : ''}. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name ${group.AutoScalingGroupName}`,
-        );
-      }
-      const delay = pollDelay(this.timing, poll);
-      await this.timing.sleep(delay);
-      waited += delay;
-    }
+    const { value: group, done, elapsedMs: waited } = await waitUntil(() => this.describe(color), (g) => inService(g).length >= wanted, {
+      deadlineMs: this.timing.capacityTimeoutMs,
+      ...pollPolicy(this.timing),
+    });
+    const ready = inService(group).length;
+    if (done) return ready;
+    const others = (group.Instances ?? []).filter((i) => i.LifecycleState !== 'InService').map((i) => `${i.InstanceId} ${i.LifecycleState}`);
+    throw new UserError(
+      `Auto Scaling Group ${group.AutoScalingGroupName} (${color}) has ${ready} of ${wanted} instance(s) InService after ${Math.round(waited / 1000)}s${others.length ? ` (${others.join(', ')})` : ''}. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name ${group.AutoScalingGroupName}`,
+    );
   }
 
   private async describe(color: Color): Promise<AutoScalingGroup> {

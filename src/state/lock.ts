@@ -2,7 +2,7 @@ import * as core from '@actions/core';
 import { createHash, randomUUID } from 'node:crypto';
 import { UserError } from '../errors.js';
 import type { GitHubRepo } from '../github/client.js';
-import { sleep } from '../retry.js';
+import { systemClock, waitUntil, type Clock } from '../retry.js';
 import type { Mode } from '../settings.js';
 import type { RunRef } from './model.js';
 
@@ -32,6 +32,8 @@ export interface HeldLock {
 export interface LockOptions {
   timeoutMs: number;
   expiryMs: number;
+  /** Time for the wait on a held lock: the system's unless a test passes its own. */
+  clock?: Clock;
 }
 
 /** No more polls than this, whatever the timeout: bounded loops. */
@@ -90,44 +92,48 @@ export class DeployLock {
   }
 
   async acquire(): Promise<void> {
-    const deadline = Date.now() + this.options.timeoutMs;
+    const { clock = systemClock } = this.options;
+    const deadline = clock.now() + this.options.timeoutMs;
     const pollMs = Math.min(10_000, Math.max(200, this.options.timeoutMs / 20));
     let announced = '';
-    for (let poll = 0; poll < MAX_POLLS; poll++) {
+    /** One try: taken, or how long to wait before the next (none when the lock was released meanwhile). */
+    const attempt = async ({ attempt: poll }: { attempt: number }): Promise<{ taken: boolean; waitMs: number }> => {
       const now = new Date().toISOString();
       const mine: LockHolder = { ...this.me, since: now, renewed: now, nonce: randomUUID() };
       if (await this.github.createVariable(this.variable, JSON.stringify(mine))) {
         this.took(mine);
-        return;
+        return { taken: true, waitMs: 0 };
       }
       const current = await this.github.getVariable(this.variable);
-      if (!current) continue; // released between our create and our read: try again at once
+      if (!current) return { taken: false, waitMs: 0 }; // released between our create and our read: try again at once
       if (parseHolder(current.value)?.nonce === mine.nonce) {
         // Our first try created it, but its answer was lost and the retry found it existing.
         this.took(mine);
-        return;
+        return { taken: true, waitMs: 0 };
       }
       const holder = parseHolder(current.value);
       const stale = this.staleReason(holder);
       if (stale) {
-        if (await this.takeOver(current.value, mine, stale)) return;
+        if (await this.takeOver(current.value, mine, stale)) return { taken: true, waitMs: 0 };
         // Another run is taking it over (or it was renewed): look again shortly, within lock-timeout.
-        if (Date.now() + pollMs > deadline && poll > 0) {
+        if (clock.now() + pollMs > deadline && poll > 0) {
           throw new UserError(`The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`);
         }
-        await sleep(Math.min(pollMs, 1000));
-        continue;
+        return { taken: false, waitMs: Math.min(pollMs, 1000) };
       }
       const who = describeHolder(holder);
-      if (Date.now() + pollMs > deadline) {
+      if (clock.now() + pollMs > deadline) {
         throw new UserError(
           `The deploy lock of ${this.appName} is held by ${who}; waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Let that run finish, then re-run this one. A cancelled run's lock expires ${Math.round(this.options.expiryMs / 1000)} s after its last renewal (lock-expiry), or delete the repository variable ${this.variable}.`,
         );
       }
       if (announced !== current.value) core.info(`Waiting for the deploy lock of ${this.appName}, held by ${who}.`);
       announced = current.value;
-      await sleep(pollMs);
-    }
+      return { taken: false, waitMs: pollMs };
+    };
+    // lock-timeout is kept by the tries themselves (each names what it waited for); MAX_POLLS bounds the rest.
+    const { done } = await waitUntil(attempt, (t) => t.taken, { attempts: MAX_POLLS, intervalMs: (_waits, last) => last.waitMs, clock });
+    if (done) return;
     throw new UserError(`Gave up on the deploy lock of ${this.appName} after ${MAX_POLLS} attempts; the repository variable ${this.variable} keeps changing.`);
   }
 

@@ -18,7 +18,7 @@ import { COLORS, otherColor, type Color } from '../colors.js';
 import { UserError } from '../errors.js';
 import type { AwsCalls, AwsTiming } from '../aws/clients.js';
 import type { BalancerHostState, Host, LiveTraffic, Traffic } from '../providers/types.js';
-import { backoffDelay } from '../retry.js';
+import { retryBounds, sleepingClock, waitUntil } from '../retry.js';
 import type { AwsSettings, HealthSettings } from '../settings.js';
 
 /** Scales a color's instances down after a switch, and calls that off: the ASG inventory. */
@@ -166,18 +166,22 @@ export class AlbTraffic implements Traffic {
    * apart) until every host is `healthy`: new targets start `initial` while the ALB's first checks run.
    */
   async balancerHealth(color: Color, hosts: Host[]): Promise<Map<string, BalancerHostState>> {
-    let view = new Map<string, BalancerHostState>();
-    for (let attempt = 0; ; attempt++) {
-      view = new Map();
+    const read = async (): Promise<Map<string, BalancerHostState>> => {
+      const view = new Map<string, BalancerHostState>();
       for (const d of await this.targetHealth(color)) {
         const id = d.Target?.Id ?? '';
         const state = { up: d.TargetHealth?.State === 'healthy', state: stateText(d) };
         // An instance registered on two ports is only as healthy as its worse registration.
         if (!view.get(id) || view.get(id)?.up) view.set(id, state);
       }
-      if (hosts.every((h) => view.get(h.name)?.up) || attempt >= this.options.health.retries) return view;
-      await this.options.timing.sleep(this.options.health.intervalMs);
-    }
+      return view;
+    };
+    const { value } = await waitUntil(read, (view) => hosts.every((h) => view.get(h.name)?.up), {
+      attempts: this.options.health.retries + 1,
+      intervalMs: this.options.health.intervalMs,
+      clock: sleepingClock(this.options.timing.sleep),
+    });
+    return value;
   }
 
   /**
@@ -269,12 +273,11 @@ export class AlbTraffic implements Traffic {
   /** Reads the forward back until it says `percent` on `color` (the API is eventually consistent), bounded. */
   private async confirm(color: Color, percent: number): Promise<void> {
     const expected = (live: LiveTraffic) => (percent === 100 ? live.kind === 'color' && live.color === color : live.kind === 'weighted' && live.weights[color] === percent);
-    let live: LiveTraffic = { kind: 'none' };
-    for (let attempt = 0; attempt <= this.options.timing.retry.retries; attempt++) {
-      live = await this.liveOf(await this.actions());
-      if (expected(live)) return;
-      await this.options.timing.sleep(backoffDelay(this.options.timing.retry, attempt));
-    }
+    const { value: live, done } = await waitUntil(async () => this.liveOf(await this.actions()), expected, {
+      ...retryBounds(this.options.timing.retry),
+      clock: sleepingClock(this.options.timing.sleep),
+    });
+    if (done) return;
     const reads = live.kind === 'color' ? live.color : live.kind === 'weighted' ? `blue ${live.weights.blue}%, green ${live.weights.green}%` : live.kind;
     throw new UserError(`${this.description} was changed to send ${percent}% to ${color}, but reads back ${reads}. Check it in the EC2 console.`);
   }

@@ -5,7 +5,7 @@ import { UserError, messageOf, oneLine } from '../errors.js';
 import { LocalRunner, type Argv, type CommandResult, type CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
-import { sleep } from '../retry.js';
+import { waitUntil } from '../retry.js';
 import type { Settings } from '../settings.js';
 import { RuntimeSession } from './haproxy-session.js';
 import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
@@ -173,29 +173,26 @@ export class HaproxyTraffic implements Traffic {
     await this.syncMembersOnce();
     // A server HAProxy marked DOWN while its app was not running (a color's first release) comes
     // UP only after `rise` good checks, `inter` apart: poll for as long as that takes, plus one check.
-    const deadline = Date.now() + SERVER_CHECKS.interMs * (SERVER_CHECKS.rise + 1);
-    for (;;) {
+    const read = async (): Promise<Map<string, BalancerHostState>> => {
       const byServer = new Map((await this.settledServers(color)).map((row) => [row.svname ?? '', row]));
       const view = new Map<string, BalancerHostState>();
       for (const host of hosts) {
         const row = byServer.get(serverNameOf(host));
         if (row) view.set(host.name, { up: isUp(row.status ?? ''), state: describeServer(row) });
       }
-      if (hosts.every((host) => view.get(host.name)?.up) || Date.now() > deadline) return view;
-      await sleep(POLL_MS * 2);
-    }
+      return view;
+    };
+    const allUp = (view: Map<string, BalancerHostState>) => hosts.every((host) => view.get(host.name)?.up);
+    return (await waitUntil(read, allUp, { deadlineMs: SERVER_CHECKS.interMs * (SERVER_CHECKS.rise + 1), intervalMs: POLL_MS * 2 })).value;
   }
 
   async drain(from: Color): Promise<string> {
     const open = this.leftBehind?.color === from ? this.leftBehind.open : await this.sessionsOn(from);
     if (open === 0) return `0 connection(s) were open on ${from} when the switch completed`;
-    const started = Date.now();
-    let current = open;
-    while (current > 0 && Date.now() - started < this.options.drainTimeoutMs) {
-      await sleep(POLL_MS);
-      current = await this.sessionsOn(from);
-    }
-    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    // The first check is the count at hand; then HAProxy is asked again every POLL_MS.
+    const count = ({ attempt }: { attempt: number }) => (attempt === 0 ? Promise.resolve(open) : this.sessionsOn(from));
+    const { value: current, elapsedMs } = await waitUntil(count, (n) => n === 0, { deadlineMs: this.options.drainTimeoutMs, intervalMs: POLL_MS });
+    const seconds = (elapsedMs / 1000).toFixed(1);
     if (current === 0) return `${open} connection(s) were open on ${from} when the switch completed; all finished after ${seconds}s`;
     const detail = `${open} connection(s) were open on ${from} when the switch completed; ${current} still open after the drain timeout of ${this.options.drainTimeoutMs / 1000}s (HAProxy lets them finish)`;
     core.warning(detail, { title: `Drain of ${from} timed out` });
@@ -293,23 +290,17 @@ export class HaproxyTraffic implements Traffic {
       throw new UserError(`HAProxy on ${this.runner.description} does not run in master-worker mode (worker ${worker} has no haproxy master), so it cannot reload without dropping connections. Start it with \`haproxy -Ws -f ${this.options.configPath}\` (Debian's haproxy.service does).`);
     }
     await this.mustRun(['kill', '-USR2', master], `signal HAProxy's master ${master}`);
-    const deadline = Date.now() + (this.options.reloadTimeoutMs ?? 15_000);
-    while (Date.now() < deadline) {
-      await sleep(POLL_MS);
-      const now = await this.workerPid().catch(() => worker);
-      if (now !== worker) return;
-    }
+    // The first check is the worker at hand; then the socket is asked every POLL_MS.
+    const current = ({ attempt }: { attempt: number }) => (attempt === 0 ? Promise.resolve(worker) : this.workerPid().catch(() => worker));
+    const replaced = await waitUntil(current, (pid) => pid !== worker, { deadlineMs: this.options.reloadTimeoutMs ?? 15_000, intervalMs: POLL_MS });
+    if (replaced.done) return;
     throw new Error(`no new worker answered on ${this.options.socketPath} within ${(this.options.reloadTimeoutMs ?? 15_000) / 1000}s (see HAProxy's log, for example journalctl -u haproxy)`);
   }
 
   /** Rows of `show stat` for the servers of `color`, once none of them waits for its first check. */
   private async settledServers(color: Color): Promise<StatRow[]> {
-    const deadline = Date.now() + (this.options.checkSettleMs ?? 10_000);
-    for (;;) {
-      const rows = serversOf(await this.showStat(), color);
-      if (!rows.some(awaitsFirstCheck) || Date.now() > deadline) return rows;
-      await sleep(POLL_MS);
-    }
+    const rows = async () => serversOf(await this.showStat(), color);
+    return (await waitUntil(rows, (r) => !r.some(awaitsFirstCheck), { deadlineMs: this.options.checkSettleMs ?? 10_000, intervalMs: POLL_MS })).value;
   }
 
   private async sessionsOn(color: Color): Promise<number> {
