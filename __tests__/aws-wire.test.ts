@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { ColorLoad, type LoadCounts } from '../bench/support/color-load.js';
 import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/client-auto-scaling';
 import { sleep } from '../src/retry.js';
-import { LISTENER_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
-import { AwsWorld } from './support/aws-world.js';
-import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
+import { LISTENER_ARN, TEST_LISTENER_ARN } from '../lab/aws-account.js';
+import { AwsWorld } from '../lab/aws-world.js';
+import { parseOutputFile, runnerEnvironment } from '../lab/runner-files.js';
 
 // provider: aws end to end on the wire, under load: the bundle (node dist/index.js, as a runner
 // runs it) with ordinary AWS credentials in its environment and AWS_ENDPOINT_URL pointing at the
