@@ -50,7 +50,7 @@ describe('the local world in lab/', () => {
   it('loads under plain Node: nothing the demo or a benchmark imports reaches jest or __tests__/', () => {
     const loaded = loadedFrom(['scripts/demo.ts', ...sourcesIn('bench')]);
     const files = [...loaded.keys()];
-    expect(files).toEqual(expect.arrayContaining(['lab/local-world.ts', 'lab/aws-world.ts', 'lab/haproxy.ts', 'lab/sshd.ts', 'src/traffic/haproxy.ts']));
+    expect(files).toEqual(expect.arrayContaining(['lab/local-world.ts', 'lab/aws-world.ts', 'lab/haproxy.ts', 'lab/sshd.ts', 'lab/runner-files.ts']));
     expect(files.filter((file) => file.startsWith('__tests__/'))).toEqual([]);
     expect(files.filter((file) => loaded.get(file)?.some((name) => name === 'jest' || name.startsWith('@jest/')))).toEqual([]);
   });
