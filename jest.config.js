@@ -2,6 +2,7 @@
 // npm run jest starts node with --experimental-vm-modules for that.
 export default {
   testEnvironment: 'node',
+  // Tests live in __tests__ only: lab/ (the local world) and bench/ are loaded by tests, never collected as tests.
   roots: ['<rootDir>/__tests__'],
   testMatch: ['**/*.test.ts'],
   // A read of a file beside the repository throws: a fresh clone has nothing there.

@@ -5,8 +5,8 @@ import type { AwsTiming } from '../src/aws/clients.js';
 import { createProvider } from '../src/providers/index.js';
 import { readSettings } from '../src/settings.js';
 import { errorLines, runAction, type ActionRun } from './support/action.js';
-import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
-import { AwsWire } from './support/aws-wire.js';
+import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN } from '../lab/aws-account.js';
+import { AwsWire } from '../lab/aws-wire.js';
 
 /**
  * The action's real AWS SDK clients against the account model on the wire (aws-wire.ts): every

@@ -10,9 +10,9 @@ import { AutoScalingClient, UpdateAutoScalingGroupCommand } from '@aws-sdk/clien
 import { releaseTarball } from '../src/hosts/releaser.js';
 import { sleep } from '../src/retry.js';
 import { otherColor, type Color } from '../src/colors.js';
-import { LISTENER_ARN, TEST_LISTENER_ARN } from './support/aws-account.js';
-import { AwsWorld, RELEASE_BUCKET } from './support/aws-world.js';
-import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
+import { LISTENER_ARN, TEST_LISTENER_ARN } from '../lab/aws-account.js';
+import { AwsWorld, RELEASE_BUCKET } from '../lab/aws-world.js';
+import { parseOutputFile, runnerEnvironment } from '../lab/runner-files.js';
 
 // provider: aws end to end on the wire, under load: the bundle (node dist/index.js, as a runner
 // runs it) with ordinary AWS credentials in its environment and AWS_ENDPOINT_URL pointing at the

@@ -15,8 +15,8 @@ import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
 import { createProvider } from '../src/providers/index.js';
 import { readSettings } from '../src/settings.js';
 import { errorLines, runAction, visibleLog, type ActionRun } from './support/action.js';
-import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN, hostScriptSuccess } from './support/aws-account.js';
-import { S3Double, signatureOf, stringToSign } from './support/s3-double.js';
+import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN, hostScriptSuccess } from '../lab/aws-account.js';
+import { S3Double, signatureOf, stringToSign } from '../lab/s3-double.js';
 
 const REPOSITORY = 'https://github.com/org/shop.git';
 const SHA = '0123456789abcdef0123456789abcdef01234567';

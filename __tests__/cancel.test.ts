@@ -7,9 +7,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { ColorLoad, now } from '../bench/support/color-load.js';
 import type { AppState } from '../src/state/model.js';
-import { GitHubApiDouble } from './support/github-api.js';
-import { LocalWorld, type Answer } from './support/local-world.js';
-import { parseOutputFile, runnerEnvironment } from './support/runner-files.js';
+import { GitHubApiDouble } from '../lab/github-api.js';
+import { LocalWorld, type Answer } from '../lab/local-world.js';
+import { parseOutputFile, runnerEnvironment } from '../lab/runner-files.js';
 
 // A cancelled job, as the Actions runner cancels it: the bundle runs as a child process with the
 // runner's files and INPUT_* variables, against the GitHub API double (state, lock) and a local

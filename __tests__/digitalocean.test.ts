@@ -6,7 +6,7 @@ import { UserError } from '../src/errors.js';
 import { DropletTagInventory } from '../src/inventory/do-tags.js';
 import { readSettings, type DigitalOceanSettings, type Settings } from '../src/settings.js';
 import { DoLoadBalancerTraffic } from '../src/traffic/do-lb.js';
-import { DigitalOceanDouble, digitalOceanContract } from './support/digitalocean-api.js';
+import { DigitalOceanDouble, digitalOceanContract } from '../lab/digitalocean-api.js';
 import { errorLines, runAction, visibleLog } from './support/action.js';
 
 const LB_ID = '4de7ac8b-495b-4884-9a69-1050c6793cd6';

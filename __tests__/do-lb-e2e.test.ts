@@ -7,9 +7,9 @@ import type { Color } from '../src/colors.js';
 import { DigitalOceanClient } from '../src/digitalocean/client.js';
 import { sleep } from '../src/retry.js';
 import { errorLines, runAction } from './support/action.js';
-import { DigitalOceanDouble } from './support/digitalocean-api.js';
-import { DoLbDataPlane } from './support/do-lb-data-plane.js';
-import { AppServer } from './support/haproxy.js';
+import { DigitalOceanDouble } from '../lab/digitalocean-api.js';
+import { DoLbDataPlane } from '../lab/do-lb-data-plane.js';
+import { AppServer } from '../lab/haproxy.js';
 
 // A DigitalOcean Load Balancer switch under load, end to end: the action's entry point against the
 // DigitalOcean API double (every request checked against DigitalOcean's API description) whose load

@@ -5,7 +5,7 @@ import { ColorLoad, type LoadCounts } from '../bench/support/color-load.js';
 import type { Color } from '../src/colors.js';
 import type { Mode } from '../src/settings.js';
 import { errorLines, runAction, type ActionRun } from './support/action.js';
-import { LocalWorld, type Answer, type LocalWorldOptions } from './support/local-world.js';
+import { LocalWorld, type Answer, type LocalWorldOptions } from '../lab/local-world.js';
 
 // The whole product, end to end, for each provider that runs on hosts over SSH: the action's entry
 // point with the runner's files (outputs, job summary) against real sshd hosts (2 per color) that it

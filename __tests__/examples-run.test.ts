@@ -7,13 +7,13 @@ import { fileURLToPath } from 'node:url';
 import { load } from 'js-yaml';
 import { mapPathFor, renderHaproxyConfig, renderLiveMap } from '../src/traffic/haproxy-config.js';
 import { errorLines } from './support/action.js';
-import { DigitalOceanDouble } from './support/digitalocean-api.js';
-import { GitHubApiDouble } from './support/github-api.js';
-import { Child, waitFor } from './support/haproxy.js';
-import { EXAMPLE_APP, SshWorld, type SshHost } from './support/sshd.js';
-import { WorkflowError, runWorkflow, type JobRun, type WorkflowFixture } from './support/workflow-runner.js';
+import { DigitalOceanDouble } from '../lab/digitalocean-api.js';
+import { GitHubApiDouble } from '../lab/github-api.js';
+import { Child, waitFor } from '../lab/haproxy.js';
+import { EXAMPLE_APP, SshWorld, type SshHost } from '../lab/sshd.js';
+import { WorkflowError, runWorkflow, type JobRun, type WorkflowFixture } from '../lab/workflow-runner.js';
 
-// Every workflow in examples/, run job by job as GitHub would (support/workflow-runner.ts) against
+// Every workflow in examples/, run job by job as GitHub would (lab/workflow-runner.ts) against
 // the local world: the committed bundle (dist/index.js) is the action step, `actions/checkout`
 // fills the job's empty workspace with examples/app, secrets come from a fixture table, and the
 // examples' addresses map onto loopback. SSH examples run against real sshd hosts (blue and

@@ -7,7 +7,7 @@ import type { AppState } from '../src/state/model.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { HaproxyLab } from './support/haproxy.js';
+import { HaproxyLab } from '../lab/haproxy.js';
 
 /**
  * HAProxy dies (kill -9 of the master and every worker) at points through a switch run, and

@@ -7,8 +7,8 @@ import type { AppState } from '../src/state/model.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { HaproxyLab } from './support/haproxy.js';
-import { SshWorld, type SshHost } from './support/sshd.js';
+import { HaproxyLab } from '../lab/haproxy.js';
+import { SshWorld, type SshHost } from '../lab/sshd.js';
 import { sleep } from '../src/retry.js';
 
 /**

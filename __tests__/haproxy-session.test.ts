@@ -4,8 +4,8 @@ import { dirname } from 'node:path';
 import { connectSsh } from '../src/hosts/ssh.js';
 import { LocalRunner, type Argv, type CommandResult, type RunOptions } from '../src/hosts/command.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
-import { HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
-import { SshWorld } from './support/sshd.js';
+import { HaproxyLab, RemoteShellRunner } from '../lab/haproxy.js';
+import { SshWorld } from '../lab/sshd.js';
 
 /**
  * The runtime API session a run holds open to a real HAProxy: switches go over it with no process

@@ -6,7 +6,7 @@ import { sleep } from '../src/retry.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
-import { HaproxyLab, RemoteShellRunner } from './support/haproxy.js';
+import { HaproxyLab, RemoteShellRunner } from '../lab/haproxy.js';
 import { useHaproxyLab } from './support/haproxy-jest.js';
 
 const lab = useHaproxyLab({ base: 10, live: 'blue' });

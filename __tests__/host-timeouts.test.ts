@@ -9,7 +9,7 @@ import { connectSsh } from '../src/hosts/ssh.js';
 import { StaticInventory } from '../src/inventory/static.js';
 import type { HostOutcome } from '../src/providers/types.js';
 import type { Settings } from '../src/settings.js';
-import { APP_PORT, SshWorld, type SshHost } from './support/sshd.js';
+import { APP_PORT, SshWorld, type SshHost } from '../lab/sshd.js';
 
 // Real sshd hosts on 127.0.25.x with real Carton and Server::Starter, as in ssh-release.test.ts.
 // `sleep 100000` in install-command stands in for a Carton stuck on a network mirror: it hangs on

@@ -3,7 +3,7 @@ import { GitHubRepo } from '../src/github/client.js';
 import { sleepingClock } from '../src/retry.js';
 import { DeployLock } from '../src/state/lock.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { MemoryWorld } from './support/memory-provider.js';
+import { MemoryWorld } from '../lab/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const { api, url } = useGitHubApi('127.0.3.2');

@@ -3,7 +3,7 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { EXAMPLE_APP_DIR, MemoryWorld } from './support/memory-provider.js';
+import { EXAMPLE_APP_DIR, MemoryWorld } from '../lab/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const { api, url } = useGitHubApi('127.0.21.1');

@@ -8,11 +8,11 @@ import { probeUntilHealthy } from '../src/health/probe.js';
 import { createProvider } from '../src/providers/index.js';
 import type { Host, Provider } from '../src/providers/types.js';
 import { readSettings, type Settings } from '../src/settings.js';
-import { NetnsBastion } from './support/netns-bastion.js';
+import { NetnsBastion } from '../lab/netns-bastion.js';
 
 // A private host behind a bastion, as a GitHub-hosted runner meets one: the app (127.0.50.10:5080)
 // and the bastion's sshd live in a network namespace this test creates; the runner reaches only the
-// bastion (127.0.50.1:2222, see support/netns-bastion.ts). The bastion permits forwarding to the app
+// bastion (127.0.50.1:2222, see lab/netns-bastion.ts). The bastion permits forwarding to the app
 // and to 127.0.50.11:5080, where nothing listens.
 const APP = { host: '127.0.50.10', port: 5080 };
 const NOTHING_THERE = '127.0.50.11:5080';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { ColorLoad } from '../bench/support/color-load.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { errorLines, runAction } from './support/action.js';
-import { HaproxyLab } from './support/haproxy.js';
+import { HaproxyLab } from '../lab/haproxy.js';
 
 /**
  * A progressive switch on a real HAProxy in front of real Starman servers, under a steady load

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Color } from '../src/colors.js';
-import { MemoryWorld, memoryWorldInputs } from './support/memory-provider.js';
+import { MemoryWorld, memoryWorldInputs } from '../lab/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { MemoryWorld, memoryWorldInputs } from './support/memory-provider.js';
+import { MemoryWorld, memoryWorldInputs } from '../lab/memory-provider.js';
 import { errorLines, runAction } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';

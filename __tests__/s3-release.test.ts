@@ -9,8 +9,8 @@ import { releaseTarball } from '../src/hosts/releaser.js';
 import { connectSsh } from '../src/hosts/ssh.js';
 import { StaticInventory } from '../src/inventory/static.js';
 import type { Host } from '../src/providers/types.js';
-import { S3Double } from './support/s3-double.js';
-import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from './support/sshd.js';
+import { S3Double } from '../lab/s3-double.js';
+import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from '../lab/sshd.js';
 
 // The S3 artifact of provider aws on a real host: the runner packs and uploads the release to the
 // S3 double (127.0.42.1) through the real S3 client, and a real sshd host (127.0.41.N) runs the

@@ -12,7 +12,7 @@ import { StaticInventory } from '../src/inventory/static.js';
 import type { Host, HostOutcome, Provider } from '../src/providers/types.js';
 import type { Settings } from '../src/settings.js';
 import { errorLines, runAction } from './support/action.js';
-import { APP_PORT, SshWorld, type SshHost } from './support/sshd.js';
+import { APP_PORT, SshWorld, type SshHost } from '../lab/sshd.js';
 import { workflowCommands } from './support/workflow-commands.js';
 
 // Two hosts per color, each a real sshd on its own 127.0.3.N with its own user; the app is

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hostScriptShellCommand } from '../src/hosts/host-script.js';
 import { readSettings } from '../src/settings.js';
-import { EXAMPLE_APP } from './support/sshd.js';
+import { EXAMPLE_APP } from '../lab/sshd.js';
 
 // The shell text an SSM command runs, with the real host script and real git, on this machine.
 // The SSM agent ends a cancelled or timed-out command by killing the shell it started; the host

@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AppState } from '../src/state/model.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { MemoryWorld } from './support/memory-provider.js';
+import { MemoryWorld } from '../lab/memory-provider.js';
 import { runAction } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';

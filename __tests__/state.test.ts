@@ -3,7 +3,7 @@ import { GitHubRepo } from '../src/github/client.js';
 import { StateStore } from '../src/state/store.js';
 import { liveObserved, runStarted, type AppState } from '../src/state/model.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
-import { MemoryWorld } from './support/memory-provider.js';
+import { MemoryWorld } from '../lab/memory-provider.js';
 import { errorLines, runAction, visibleLog } from './support/action.js';
 
 const SHA = '0123456789abcdef0123456789abcdef01234567';

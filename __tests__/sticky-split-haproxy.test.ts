@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { HaproxyLab } from './support/haproxy.js';
+import { HaproxyLab } from '../lab/haproxy.js';
 
 /**
  * The sticky split on a real HAProxy in front of real Starman servers: during a progressive step a

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { HaproxyLab } from '../__tests__/support/haproxy.js';
+import { HaproxyLab } from '../lab/haproxy.js';
 import { run } from '../src/run.js';
 import type { Benchmark } from './index.js';
 import { sleep } from '../src/retry.js';

@@ -1,7 +1,7 @@
 import { ElasticLoadBalancingV2Client, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { otherColor, type Color } from '../src/colors.js';
-import { LISTENER_ARN } from '../__tests__/support/aws-account.js';
-import { AwsWorld } from '../__tests__/support/aws-world.js';
+import { LISTENER_ARN } from '../lab/aws-account.js';
+import { AwsWorld } from '../lab/aws-world.js';
 import type { Benchmark } from './index.js';
 import { describeFlips, flipUnderLoad } from './support/color-load.js';
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DigitalOceanDouble } from '../__tests__/support/digitalocean-api.js';
+import { DigitalOceanDouble } from '../lab/digitalocean-api.js';
 import type { Benchmark } from './index.js';
 
 /**

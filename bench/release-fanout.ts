@@ -8,7 +8,7 @@ import { connectSsh } from '../src/hosts/ssh.js';
 import { StaticInventory } from '../src/inventory/static.js';
 import type { Host, HostOutcome } from '../src/providers/types.js';
 import type { Settings } from '../src/settings.js';
-import { SshWorld } from '../__tests__/support/sshd.js';
+import { SshWorld } from '../lab/sshd.js';
 import type { Benchmark } from './index.js';
 import { quietly } from './support/quietly.js';
 

@@ -27,9 +27,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { parseOutputFile, runnerEnvironment } from '../__tests__/support/runner-files.js';
-import { AwsWorld } from '../__tests__/support/aws-world.js';
-import { LocalWorld, describeAnswer } from '../__tests__/support/local-world.js';
+import { parseOutputFile, runnerEnvironment } from '../lab/runner-files.js';
+import { AwsWorld } from '../lab/aws-world.js';
+import { LocalWorld, describeAnswer } from '../lab/local-world.js';
 import type { Mode } from '../src/settings.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import * as core from '@actions/core';
 import { run } from '../../src/run.js';
 import type { Provider } from '../../src/providers/types.js';
-import { parseOutputFile } from './runner-files.js';
+import { parseOutputFile } from '../../lab/runner-files.js';
 
 export interface ActionRun {
   outputs: Record<string, string>;
@@ -16,7 +16,7 @@ export interface ActionRun {
   failed: boolean;
 }
 
-export { parseOutputFile } from './runner-files.js';
+export { parseOutputFile } from '../../lab/runner-files.js';
 
 /**
  * Runs the action in-process as a runner would (step summary and output files, `INPUT_*` values),

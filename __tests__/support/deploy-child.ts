@@ -1,5 +1,5 @@
 /**
- * One run of the action in a process of its own, against the world of memory-provider.ts, for a
+ * One run of the action in a process of its own, against the world of lab/memory-provider.ts, for a
  * test that kills it between phases. It prints what the world looks like and `<STOP>-STARTED` when
  * it reaches the stop point, then waits to be killed (60 s at most):
  * - `health`: the deploy's health check (the release is done); prints `HOSTS <releases as JSON>`;
@@ -7,7 +7,7 @@
  * Usage: node --import tsx deploy-child.ts '<inputs as JSON>' '<environment as JSON>' [health|validate]
  */
 import { run } from '../../src/run.js';
-import { MemoryWorld } from './memory-provider.js';
+import { MemoryWorld } from '../../lab/memory-provider.js';
 
 const inputs = JSON.parse(process.argv[2] ?? '{}') as Record<string, string>;
 const env = JSON.parse(process.argv[3] ?? '{}') as NodeJS.ProcessEnv;

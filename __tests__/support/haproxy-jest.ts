@@ -1,9 +1,9 @@
 import { afterAll, beforeAll } from '@jest/globals';
-import { HaproxyLab, type LabOptions } from './haproxy.js';
+import { HaproxyLab, type LabOptions } from '../../lab/haproxy.js';
 
 /**
  * A lab for one test file: started before its tests, stopped after them. Kept apart from
- * haproxy.ts because the demo and the benchmarks load that file under plain Node, where
+ * lab/haproxy.ts because the demo and the benchmarks load that file under plain Node, where
  * '@jest/globals' has no hooks to give.
  */
 export function useHaproxyLab(options: LabOptions): HaproxyLab {

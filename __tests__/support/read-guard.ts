@@ -5,7 +5,8 @@
  * own files) stay readable, unless they hold the repository itself, where they count as "beside" it.
  *
  * It patches node's fs object in place (jest hands every test the real one) before the test file
- * imports it, so a test's `import { readFileSync } from 'node:fs'` gets the guarded function.
+ * imports it, so a test's `import { readFileSync } from 'node:fs'` gets the guarded function, and so
+ * does every module the test loads: src/, the local world in lab/, bench/support/.
  */
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';

@@ -3,15 +3,15 @@ import { chownSync, openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, r
 import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
-import type { Color } from '../../src/colors.js';
-import { LocalRunner, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from '../../src/hosts/command.js';
-import { BalancerAndProbeHealth } from '../../src/health/combined.js';
-import { DirectProbeHealth } from '../../src/health/direct.js';
-import type { Host, Inventory, Provider } from '../../src/providers/types.js';
-import type { HealthSettings } from '../../src/settings.js';
-import { sleep } from '../../src/retry.js';
-import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../../src/traffic/haproxy-config.js';
-import { HaproxyTraffic, type HaproxyOptions } from '../../src/traffic/haproxy.js';
+import type { Color } from '../src/colors.js';
+import { LocalRunner, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from '../src/hosts/command.js';
+import { BalancerAndProbeHealth } from '../src/health/combined.js';
+import { DirectProbeHealth } from '../src/health/direct.js';
+import type { Host, Inventory, Provider } from '../src/providers/types.js';
+import type { HealthSettings } from '../src/settings.js';
+import { sleep } from '../src/retry.js';
+import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../src/traffic/haproxy-config.js';
+import { HaproxyTraffic, type HaproxyOptions } from '../src/traffic/haproxy.js';
 import { EXAMPLE_APP_DIR } from './memory-provider.js';
 
 /**
@@ -21,7 +21,7 @@ import { EXAMPLE_APP_DIR } from './memory-provider.js';
  * Everything lives in one temp dir; `stop()` ends every process it started and removes the dir.
  */
 
-const APP_PSGI = new URL('../../examples/app/app.psgi', import.meta.url).pathname;
+const APP_PSGI = new URL('../examples/app/app.psgi', import.meta.url).pathname;
 const APP_PORT = 5000;
 const FAULTY_PSGI = new URL('./faulty-release.psgi', import.meta.url).pathname;
 const READY_PSGI = new URL('./ready-release.psgi', import.meta.url).pathname;

@@ -1,6 +1,6 @@
 import { createServer, get as httpGet, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { LoadBalancer } from '../../src/digitalocean/client.js';
+import type { LoadBalancer } from '../src/digitalocean/client.js';
 import type { DigitalOceanDouble } from './digitalocean-api.js';
 
 interface HealthCheck {

@@ -1,6 +1,6 @@
 /**
- * What a runner hands an action step, without jest: shared by the in-process harness (action.ts)
- * and the demo, which spawns the bundle as a runner does.
+ * What a runner hands an action step, without jest: shared by the in-process harness
+ * (__tests__/support/action.ts) and the demo, which spawns the bundle as a runner does.
  */
 
 /** Reads the runner's `name<<delimiter` output file into a record. */

@@ -27,7 +27,7 @@ import { AwsAccount, REGION } from './aws-account.js';
 type Json = Record<string, unknown>;
 type Shape = Json & { type: string; traits?: Json; members?: Record<string, { target: string; traits?: Json }>; member?: { target: string }; key?: { target: string }; value?: { target: string } };
 
-const CONTRACTS = fileURLToPath(new URL('../../contracts/aws/', import.meta.url));
+const CONTRACTS = fileURLToPath(new URL('../contracts/aws/', import.meta.url));
 
 type Protocol = 'awsQuery' | 'awsJson1_0' | 'awsJson1_1';
 

@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { fileURLToPath } from 'node:url';
-import type { Droplet, LoadBalancer } from '../../src/digitalocean/client.js';
+import type { Droplet, LoadBalancer } from '../src/digitalocean/client.js';
 import { JsonDoubleServer, sendJson, type JsonRequest } from './json-double.js';
 import { OpenApiContract } from './openapi.js';
 
 /** The part of DigitalOcean's own description we use, kept in the repository by `npm run contracts`. */
-const specPath = fileURLToPath(new URL('../../contracts/digitalocean/openapi.json', import.meta.url));
+const specPath = fileURLToPath(new URL('../contracts/digitalocean/openapi.json', import.meta.url));
 let contract: OpenApiContract | undefined;
 /** DigitalOcean's own API description: every request the double gets is checked against it. */
 export function digitalOceanContract(): OpenApiContract {

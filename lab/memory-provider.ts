@@ -1,10 +1,10 @@
-import type { Color } from '../../src/colors.js';
-import { otherColor } from '../../src/colors.js';
-import type { AlarmWatch, Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../../src/providers/types.js';
-import type { Hook } from '../../src/settings.js';
+import type { Color } from '../src/colors.js';
+import { otherColor } from '../src/colors.js';
+import type { AlarmWatch, Host, HostHealth, HostOutcome, LiveTraffic, Provider } from '../src/providers/types.js';
+import type { Hook } from '../src/settings.js';
 
 /** The example app of the repository, as a checkout would put it in the workspace. */
-export const EXAMPLE_APP_DIR = new URL('../../examples/app/', import.meta.url).pathname;
+export const EXAMPLE_APP_DIR = new URL('../examples/app/', import.meta.url).pathname;
 
 /**
  * An in-memory world for orchestration tests: hosts with a release and a health, and a load

@@ -4,8 +4,8 @@ import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtemp
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Color } from '../../src/colors.js';
-import { readSettings, type Settings, type SshSettings } from '../../src/settings.js';
+import type { Color } from '../src/colors.js';
+import { readSettings, type Settings, type SshSettings } from '../src/settings.js';
 import { buildCpanMirror } from './cpan-mirror.js';
 
 /**
@@ -48,7 +48,7 @@ export interface SshWorldOptions {
 }
 
 export const APP_PORT = 5080;
-export const EXAMPLE_APP = new URL('../../examples/app/', import.meta.url).pathname;
+export const EXAMPLE_APP = new URL('../examples/app/', import.meta.url).pathname;
 
 export class SshWorld {
   readonly hosts: SshHost[] = [];
