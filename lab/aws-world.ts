@@ -136,7 +136,7 @@ export class AwsWorld {
     this.haproxy = startChild('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy', 'haproxy.log'));
     this.haproxyTraffic = new HaproxyTraffic(new LocalRunner(), { hostsOf: async () => [] }, { description: 'the AWS world balancer', configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081`, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200, initialColor: 'blue', drainTimeoutMs: 1000 });
     const traffic = this.haproxyTraffic;
-    await waitFor('HAProxy of the AWS world', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
+    await waitFor('HAProxy of the AWS world', async () => existsSync(this.socketPath) && (await traffic.command('show info')).includes('Pid:'), this.haproxy);
     this.statsTimer = setInterval(() => void this.readStats(), 250);
   }
 

@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, openSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, openSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
 import { join } from 'node:path';
@@ -253,8 +253,10 @@ export class HaproxyLab {
     const owner = this.options.runAs;
     if (owner) for (const path of [this.dir, this.configPath, mapPathFor(this.configPath)]) chownSync(path, owner.uid, owner.gid);
     this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'), owner);
+    // Asked only once the admin socket exists: a traffic object that finds no socket holds no
+    // runtime session for the rest of its life (it falls back to one socat per command).
     const traffic = this.traffic();
-    await waitFor('HAProxy', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
+    await waitFor('HAProxy', async () => existsSync(this.socketPath) && (await traffic.command('show info')).includes('Pid:'), this.haproxy);
   }
 
   async stopHaproxy(): Promise<void> {
