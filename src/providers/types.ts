@@ -81,7 +81,7 @@ export interface Inventory {
 export interface Releaser {
   release(hosts: Host[], release: string): Promise<HostOutcome[]>;
   /**
-   * Runs a user's hook command on each host (see src/hooks.ts `hostHookArgv`), in the live release
+   * Runs a user's hook command on each host (see src/hosts/hooks.ts `hostHookArgv`), in the live release
    * directory, with `env` set. Transports that cannot run commands on hosts leave it out.
    */
   runHook?(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]>;

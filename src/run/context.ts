@@ -43,7 +43,6 @@ export function fromColor(c: RunContext): Color | undefined {
   return liveColor(live);
 }
 
-
 /** A phase of a run of this action. */
 export type RunPhase = Phase<RunContext, PhaseId>;
 
@@ -56,6 +55,7 @@ export function targetHostNames(c: RunContext): string {
   return either.length ? `one color of ${either.join('; ')}` : '';
 }
 
+/** The hosts of the target color, once the inventory phase found them. */
 export function targetHosts(context: RunContext): Host[] {
   const hosts = context.target ? context.hosts[context.target] : undefined;
   if (!context.target || !hosts) throw new Error('target hosts read before the inventory phase');
