@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { DescribeTargetHealthCommand, ElasticLoadBalancingV2Client, ModifyListenerCommand } from '@aws-sdk/client-elastic-load-balancing-v2';
 import { SSMClient, SendCommandCommand } from '@aws-sdk/client-ssm';
 import type { AwsTiming } from '../src/aws/clients.js';
-import { createProvider } from '../src/providers/index.js';
+import { createProvider } from '../src/run/provider.js';
 import { readSettings } from '../src/settings.js';
 import { errorLines, runAction, type ActionRun } from './support/action.js';
 import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN } from '../lab/aws-account.js';

@@ -12,7 +12,7 @@ import { hostScript, hostScriptArguments, hostScriptShellCommand } from '../src/
 import { SsmReleaser } from '../src/hosts/ssm.js';
 import { releaseTarball } from '../src/hosts/releaser.js';
 import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
-import { createProvider } from '../src/providers/index.js';
+import { createProvider } from '../src/run/provider.js';
 import { readSettings } from '../src/settings.js';
 import { errorLines, runAction, visibleLog, type ActionRun } from './support/action.js';
 import { AwsAccount, LISTENER_ARN, RULE_ARN, TEST_LISTENER_ARN, hostScriptSuccess } from '../lab/aws-account.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { runnerForHaproxyHost } from '../src/providers/index.js';
+import { runnerForHaproxyHost } from '../src/run/provider.js';
 import { readSettings } from '../src/settings.js';
 import type { AppState } from '../src/state/model.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { LocalRunner, type CommandRunner } from '../src/hosts/command.js';
 import { ConnectOnFirstUse } from '../src/hosts/lazy-runner.js';
-import { createProvider, runnerForHaproxyHost } from '../src/providers/index.js';
+import { createProvider, runnerForHaproxyHost } from '../src/run/provider.js';
 import { readSettings } from '../src/settings.js';
 import { HaproxyTraffic } from '../src/traffic/haproxy.js';
 

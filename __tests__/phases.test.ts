@@ -1,5 +1,6 @@
 import { describe, expect, it, jest } from '@jest/globals';
-import { runPhases, formatDuration, showAfterPhase, type Phase } from '../src/phases.js';
+import { formatDuration, showAfterPhase } from '../src/log.js';
+import { runPhases, type Phase } from '../src/run/runner.js';
 import { UserError } from '../src/errors.js';
 import * as core from '@actions/core';
 
@@ -9,7 +10,7 @@ interface Ctx {
 
 function phase(name: string, behaviour: (c: Ctx) => Promise<string>, readOnly = false): Phase<Ctx> {
   return {
-    name,
+    id: name,
     title: `Phase ${name}`,
     readOnly,
     color: () => 'green',

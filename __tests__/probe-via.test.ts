@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DirectProbeHealth } from '../src/health/direct.js';
 import { probeUntilHealthy } from '../src/health/probe.js';
-import { createProvider } from '../src/providers/index.js';
+import { createProvider } from '../src/run/provider.js';
 import type { Host, Provider } from '../src/providers/types.js';
 import { readSettings, type Settings } from '../src/settings.js';
 import { NetnsBastion } from '../lab/netns-bastion.js';

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { DEFAULT_AWS_TIMING, AwsCalls } from '../src/aws/clients.js';
-import { S3ReleaseArtifact } from '../src/aws/s3-artifact.js';
+import { S3ReleaseArtifact } from '../src/hosts/s3-artifact.js';
 import { hostScriptShellCommand, readHostScriptReport, type HostScriptReport } from '../src/hosts/host-script.js';
 import { releaseTarball } from '../src/hosts/releaser.js';
 import { connectSsh } from '../src/hosts/ssh.js';

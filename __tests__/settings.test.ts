@@ -128,7 +128,7 @@ describe('settings from inputs', () => {
   });
 
   it('gives distinct app names distinct state and lock variables, from one function', async () => {
-    const { appVariables } = await import('../src/state/variables.js');
+    const { appVariables } = await import('../src/app-variables.js');
     const names = ['shop', 'shop-api', 'shop--api', 'shop-api-2', 'shop2', '2shop'];
     const variables = names.map((appName) => settingsFrom({ ...base, 'app-name': appName }).github);
     expect(variables.map((v) => [v.stateVariable, v.lockVariable])).toEqual(names.map((appName) => [appVariables(appName).state, appVariables(appName).lock]));

@@ -170,3 +170,57 @@ describe('resume', () => {
     expect(result.outputs).toMatchObject({ 'live-color': 'blue' });
   });
 });
+
+/**
+ * The state variable lives in users' repositories across upgrades of the action: a rerun after an
+ * upgrade must resume from what the earlier version recorded, phases named by their ids. These
+ * values are written out as text, as version 0.1.0 stored them, not built with this version's
+ * code: a renamed phase id fails here.
+ */
+describe('state written by an earlier version', () => {
+  const EARLIER_URL = 'https://github.com/acme/shop/actions/runs/6999';
+  const earlierRun = `"run":{"id":"6999","attempt":1,"url":"${EARLIER_URL}"}`;
+
+  it('resumes a deploy that failed at health: skips the release it recorded', async () => {
+    api.setVariable(
+      'BLUEGREEN_SHOP',
+      `{"version":1,"live":"blue","releases":{"green":"${SHA}"},"commits":{"green":"${SHA}"},"lastRun":{${earlierRun},"mode":"deploy","release":"${SHA}","commit":"${SHA}","completed":["locate","capacity","inventory","release"],"outcome":"failed","target":"green","failedPhase":"health","at":"2026-11-30T10:00:00.000Z"},"history":[]}`,
+    );
+    const world = new MemoryWorld();
+    const releases = countReleases(world);
+    const result = await runAction(inputs, world, env(1));
+    expect(result.failed).toBe(false);
+    expect(releases.calls).toBe(0);
+    expect(result.summary).toContain(`skipped: completed for release ${SHA} on green by ${EARLIER_URL} (attempt 1), which then failed at health; health is checked again before going on`);
+    expect(state().lastRun).toMatchObject({ run: { id: '7003' }, outcome: 'succeeded', completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'] });
+  });
+
+  it('validates, and does not undo, the move of a switch that stopped after moving traffic', async () => {
+    api.setVariable(
+      'BLUEGREEN_SHOP',
+      `{"version":1,"live":"green","previous":"blue","releases":{"green":"${SHA}"},"lastRun":{${earlierRun},"mode":"switch","release":"${SHA}","completed":["locate","inventory","verify","switch"],"outcome":"running","target":"green","at":"2026-11-30T10:00:00.000Z"},"history":[{"at":"2026-11-30T10:00:00.000Z","from":"blue","to":"green","release":"${SHA}","by":"switch","runUrl":"${EARLIER_URL}"}]}`,
+    );
+    const world = new MemoryWorld();
+    world.live = { kind: 'color', color: 'green' };
+    const result = await runAction({ ...inputs, mode: 'switch' }, world, env(1));
+    expect(result.failed).toBe(false);
+    expect(world.moves).toEqual([]);
+    expect(result.summary).toMatch(/<td>Check health before moving traffic<\/td><td>green<\/td><td>[^<]*<\/td><td>⏩ skipped<\/td>/);
+    expect(result.summary).toMatch(/<td>Move traffic<\/td><td>green<\/td><td>memory balancer<\/td><td>⏩ skipped<\/td>/);
+    expect(result.summary).toMatch(/<td>Validate after the move<\/td><td>green<\/td><td>[^<]*<\/td><td>✅ ok<\/td>/);
+    expect(state()).toMatchObject({ live: 'green', lastRun: { run: { id: '7003' }, mode: 'switch', outcome: 'succeeded' } });
+  });
+
+  it('treats a switch that failed at the move, with the move taken effect, as moved', async () => {
+    api.setVariable(
+      'BLUEGREEN_SHOP',
+      `{"version":1,"live":"blue","releases":{"green":"${SHA}"},"lastRun":{${earlierRun},"mode":"switch","release":"${SHA}","completed":["locate","inventory","verify"],"outcome":"failed","target":"green","failedPhase":"switch","at":"2026-11-30T10:00:00.000Z"},"history":[]}`,
+    );
+    const world = new MemoryWorld();
+    world.live = { kind: 'color', color: 'green' };
+    const result = await runAction({ ...inputs, mode: 'switch' }, world, env(1));
+    expect(result.failed).toBe(false);
+    expect(world.moves).toEqual([]);
+    expect(result.outputs).toMatchObject({ 'live-color': 'green', 'previous-color': 'blue', 'target-color': 'green' });
+  });
+});

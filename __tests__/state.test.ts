@@ -280,7 +280,7 @@ describe('GitHub deployments', () => {
 describe('state settings and stored values', () => {
   it('derives the variable name from the app name, and refuses a name GitHub would refuse', async () => {
     const { readSettings } = await import('../src/settings.js');
-    const { appVariables } = await import('../src/state/variables.js');
+    const { appVariables } = await import('../src/app-variables.js');
     expect(appVariables('shop-api-v2')).toEqual({ state: 'BLUEGREEN_SHOP_API_V2', lock: 'BLUEGREEN_SHOP_API_V2_LOCK' });
     const settings = (extra: Record<string, string>) => () => readSettings((name) => ({ mode: 'deploy', ...inputs(extra) })[name] ?? '', { GITHUB_SHA: SHA });
     expect(settings({})().github).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK', lockTimeoutMs: 300_000, lockExpiryMs: 3_600_000, strictState: false });

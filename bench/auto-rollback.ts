@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HaproxyLab } from '../lab/haproxy.js';
-import { run } from '../src/run.js';
+import { run } from '../src/run/run.js';
 import type { Benchmark } from './index.js';
 import { sleep } from '../src/retry.js';
 import { ColorLoad } from './support/color-load.js';

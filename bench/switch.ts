@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, writeFileSync } from 'node:fs';
 import type { Color } from '../src/colors.js';
-import { runnerForHaproxyHost } from '../src/providers/index.js';
+import { runnerForHaproxyHost } from '../src/run/provider.js';
 import { mapPathFor } from '../src/traffic/haproxy-config.js';
 import { HaproxyLab, type LabOptions } from '../lab/haproxy.js';
 import { SshWorld } from '../lab/sshd.js';

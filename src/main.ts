@@ -1,7 +1,7 @@
 // First: bundled dependencies read CommonJS globals while they load.
 import './esm-globals.js';
 import { Cancellation } from './cancellation.js';
-import { run } from './run.js';
+import { run } from './run/run.js';
 
 const cancellation = Cancellation.listen();
 await run({ cancellation });

@@ -4,8 +4,7 @@ import { resolve as resolvePath } from 'node:path';
 import { INPUTS, RENAMED_INPUTS, inputSpec, type InputName } from './inputs.js';
 import { InputError } from './errors.js';
 import { COLORS, type Color } from './colors.js';
-import type { ValidationCriteria } from './health/validation.js';
-import { APP_NAME_PATTERN, LOCK_SUFFIX, appNameClash, appVariables } from './state/variables.js';
+import { APP_NAME_PATTERN, LOCK_SUFFIX, appNameClash, appVariables } from './app-variables.js';
 
 export const MODES = ['deploy', 'switch', 'rollback'] as const;
 export type Mode = (typeof MODES)[number];
@@ -122,6 +121,16 @@ export interface AwsSettings {
   scaleDownDelayMs?: number;
   /** Where the release tarball is uploaded for the instances to download (`release-bucket`), when set. */
   releaseBucket?: ReleaseBucket;
+}
+
+/** What counts as a healthy color under real traffic: inputs `validation-*`. */
+export interface ValidationCriteria {
+  /** How many requests one check sends. */
+  requests: number;
+  /** Share of them that must answer the expected status, 0..1. */
+  minSuccessRatio: number;
+  /** The 95th percentile of their latency must stay under this. */
+  maxLatencyMs: number;
 }
 
 /** An S3 bucket and key prefix for release tarballs. */

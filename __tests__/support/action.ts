@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { run } from '../../src/run.js';
+import { run } from '../../src/run/run.js';
 import type { Provider } from '../../src/providers/types.js';
 import { parseOutputFile } from '../../lab/runner-files.js';
 

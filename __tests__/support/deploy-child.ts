@@ -6,7 +6,7 @@
  * - `validate`: the switch's validation (traffic has moved); prints `LIVE <color>`.
  * Usage: node --import tsx deploy-child.ts '<inputs as JSON>' '<environment as JSON>' [health|validate]
  */
-import { run } from '../../src/run.js';
+import { run } from '../../src/run/run.js';
 import { MemoryWorld } from '../../lab/memory-provider.js';
 
 const inputs = JSON.parse(process.argv[2] ?? '{}') as Record<string, string>;

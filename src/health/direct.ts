@@ -1,6 +1,6 @@
 import type { HealthSettings } from '../settings.js';
-import type { HealthReader, Host, HostHealth } from '../providers/types.js';
-import { probeUntilHealthy, type ProbeTransport } from './probe.js';
+import type { HealthReader, Host, HostHealth, ProbeTransport } from '../providers/types.js';
+import { probeUntilHealthy } from './probe.js';
 
 /**
  * Health read by probing each host's health URL from the runner, all hosts at once: connecting

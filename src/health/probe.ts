@@ -4,30 +4,8 @@ import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import { UserError } from '../errors.js';
 import type { HealthSettings } from '../settings.js';
+import type { ProbeResult, ProbeTransport } from '../providers/types.js';
 import { retryUntil } from '../retry.js';
-
-export interface ProbeResult {
-  url: string;
-  ok: boolean;
-  /** HTTP status of the last attempt, when one answered. */
-  status?: number;
-  /** Why the last attempt failed: a connection error, a timeout, or an unexpected status. */
-  error?: string;
-  attempts: number;
-  /** First bytes of the last answer's body: apps report their release and color there. */
-  body?: string;
-}
-
-/**
- * How a probe reaches the URL's host and port when the runner cannot open the TCP connection
- * itself: a stream forwarded by the SSH jump host (`probe-via`). Without one, a probe connects directly.
- */
-export interface ProbeTransport {
-  /** For errors: `the jump host bastion.example.com`. */
-  readonly description: string;
-  /** A byte stream to `host:port`, opened from the other end; rejects with the reason it could not. */
-  connect(host: string, port: number): Promise<Duplex>;
-}
 
 export interface ProbeOptions {
   headers?: Record<string, string>;

@@ -1,15 +1,5 @@
-import type { HealthSettings } from '../settings.js';
+import type { HealthSettings, ValidationCriteria } from '../settings.js';
 import { probeOnce } from './probe.js';
-
-/** What counts as a healthy color under real traffic: inputs `validation-*`. */
-export interface ValidationCriteria {
-  /** How many requests one check sends. */
-  requests: number;
-  /** Share of them that must answer the expected status, 0..1. */
-  minSuccessRatio: number;
-  /** The 95th percentile of their latency must stay under this. */
-  maxLatencyMs: number;
-}
 
 export interface ValidationResult {
   ok: boolean;

@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { randomBytes } from 'node:crypto';
-import { showAfterPhase } from '../phases.js';
+import { showAfterPhase } from '../log.js';
 
 /**
  * What a host prints is data, never workflow commands: a host (or a dependency it builds) that

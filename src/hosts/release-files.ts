@@ -1,40 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-
-/**
- * Files left out of an uploaded release unless `release-exclude` keeps them (`!pattern`): the
- * credentials that earlier steps of a job, or tools run by hand, leave in a workspace (git and
- * package-registry logins, cloud and SSH keys, certificates' private keys, dotenv files). Shipping
- * them would put them on every host, readable by the app. The app's own secrets belong on the
- * hosts, in `shared-paths`.
- */
-export const CREDENTIAL_PATTERNS = [
-  '.git-credentials', // git credential-store, actions/checkout with persist-credentials on some setups
-  '.netrc',
-  '_netrc',
-  '.npmrc', // actions/setup-node writes one with the registry token
-  '.pypirc',
-  '.pgpass',
-  '.my.cnf',
-  '.env',
-  '.envrc',
-  'gha-creds-*.json', // google-github-actions/auth writes its credentials into the workspace
-  '.aws/',
-  '.azure/',
-  '.config/gcloud/',
-  '.docker/',
-  '.gnupg/',
-  '.kube/',
-  '.ssh/',
-  'id_rsa*',
-  'id_dsa*',
-  'id_ecdsa*',
-  'id_ed25519*',
-  '*.pem',
-  '*.key',
-  '*.p12',
-  '*.pfx',
-] as const;
+import { CREDENTIAL_PATTERNS } from '../inputs.js';
 
 /**
  * A `release-exclude` pattern, with gitignore's rules: `*` and `?` within one path part, `**`

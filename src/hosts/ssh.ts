@@ -3,7 +3,7 @@ import { NodeSSH, type Config } from 'node-ssh';
 import { Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ConnectionLost, InputError, UserError } from '../errors.js';
-import type { ProbeTransport } from '../health/probe.js';
+import type { ProbeTransport } from '../providers/types.js';
 import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
 import { lineSplitter, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from './command.js';
 import { fingerprint, hostKeyAlgorithmsFor, keysFor, keyTypeOf, knownHostsName, parseKnownHosts } from './known-hosts.js';

@@ -12,11 +12,11 @@ import { InputError } from '../errors.js';
 import { pollPolicy, type AwsCalls, type AwsTiming } from '../aws/clients.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
-import { hostHookArgv } from '../hooks.js';
+import { hostHookArgv } from './hooks.js';
 import { waitUntil } from '../retry.js';
 import { toShell } from './command.js';
 import { showHostOutput } from './host-output.js';
-import { formatDuration } from '../phases.js';
+import { formatDuration } from '../log.js';
 import { hostLogPath, hostScriptGraceSeconds, hostScriptShellCommand, readHostScriptReport, type ReleaseSource } from './host-script.js';
 
 /** SendCommand takes at most 50 instance ids. */

@@ -1,6 +1,29 @@
+import type { Duplex } from 'node:stream';
 import type { Color } from '../colors.js';
-import type { ProbeResult, ProbeTransport } from '../health/probe.js';
 import type { Hook } from '../settings.js';
+
+export interface ProbeResult {
+  url: string;
+  ok: boolean;
+  /** HTTP status of the last attempt, when one answered. */
+  status?: number;
+  /** Why the last attempt failed: a connection error, a timeout, or an unexpected status. */
+  error?: string;
+  attempts: number;
+  /** First bytes of the last answer's body: apps report their release and color there. */
+  body?: string;
+}
+
+/**
+ * How a probe reaches the URL's host and port when the runner cannot open the TCP connection
+ * itself: a stream forwarded by the SSH jump host (`probe-via`). Without one, a probe connects directly.
+ */
+export interface ProbeTransport {
+  /** For errors: `the jump host bastion.example.com`. */
+  readonly description: string;
+  /** A byte stream to `host:port`, opened from the other end; rejects with the reason it could not. */
+  connect(host: string, port: number): Promise<Duplex>;
+}
 
 /** One server of a color, however the provider found it. */
 export interface Host {
@@ -58,7 +81,7 @@ export interface Inventory {
 export interface Releaser {
   release(hosts: Host[], release: string): Promise<HostOutcome[]>;
   /**
-   * Runs a user's hook command on each host (see src/hooks.ts `hostHookArgv`), in the live release
+   * Runs a user's hook command on each host (see src/hosts/hooks.ts `hostHookArgv`), in the live release
    * directory, with `env` set. Transports that cannot run commands on hosts leave it out.
    */
   runHook?(hosts: Host[], hook: Hook, env: Record<string, string>): Promise<HostOutcome[]>;

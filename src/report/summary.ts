@@ -1,7 +1,22 @@
 import * as core from '@actions/core';
-import { formatDuration, type PhaseRow } from '../phases.js';
+import type { Color } from '../colors.js';
+import { formatDuration } from '../log.js';
 import { ensureRunnerFile } from './outputs.js';
 import type { Mode } from '../settings.js';
+
+export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped' | 'cancelled';
+
+/** One line of the summary's phase table. */
+export interface PhaseRow {
+  /** The id of the phase it is of; absent on a row the run adds after the phases (a move back after a cancel). */
+  id?: string;
+  phase: string;
+  color?: Color;
+  hosts: string;
+  result: PhaseResult;
+  durationMs: number;
+  detail: string;
+}
 
 /** Everything the job summary tells about one run. */
 export interface RunReport {

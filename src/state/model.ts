@@ -1,4 +1,5 @@
 import { isColor, type Color } from '../colors.js';
+import { RELEASE_PHASE, SWITCH_PHASE, type PhaseId } from '../phase-ids.js';
 import type { Mode } from '../settings.js';
 
 /** A run as the state names it: enough to link to it and to tell two runs apart. */
@@ -16,11 +17,14 @@ export interface LastRun {
   /** The commit the run was for (GITHUB_SHA): what a deploy puts on the color, with its release. */
   commit?: string;
   target?: Color;
-  /** Phase ids completed, in order (`locate`, `inventory`, `release`, ...). */
+  /**
+   * Phase ids completed, in order (`locate`, `inventory`, `release`, ...): PhaseId values, but read
+   * as plain strings, since a state written by another version may name a phase this one lacks.
+   */
   completed: string[];
   /** `cancelled`: the job was cancelled and ended cleanly (state written, lock released). */
   outcome: 'running' | 'failed' | 'succeeded' | 'cancelled';
-  /** The phase that failed, when it failed. */
+  /** The id of the phase that failed, when it failed (a PhaseId, read as a string like `completed`). */
   failedPhase?: string;
   at: string;
 }
@@ -110,7 +114,7 @@ export function runStarted(run: RunRef, mode: Mode, release: string, at: string,
 }
 
 /** A phase of this run completed; a release phase also records what the color now runs. */
-export function phaseCompleted(run: RunRef, phase: string, target: Color | undefined, at: string): StateChange {
+export function phaseCompleted(run: RunRef, phase: PhaseId, target: Color | undefined, at: string): StateChange {
   return (state) => {
     const next = clone(state);
     const last = next.lastRun;
@@ -118,7 +122,7 @@ export function phaseCompleted(run: RunRef, phase: string, target: Color | undef
     if (!last || last.run.id !== run.id || last.run.attempt !== run.attempt) return next;
     if (target) last.target = target;
     if (!last.completed.includes(phase)) last.completed.push(phase);
-    if (phase === 'release' && target) {
+    if (phase === RELEASE_PHASE && target) {
       next.releases[target] = last.release;
       // A release without a known commit leaves none recorded rather than the previous release's.
       const commits = { ...next.commits };
@@ -167,13 +171,13 @@ export function runFinished(run: RunRef, outcome: 'failed' | 'succeeded' | 'canc
 }
 
 /** Phases whose completion by an earlier run may be trusted: the ones that put something in place. */
-const RESUMABLE = new Set(['release']);
+const RESUMABLE: ReadonlySet<string> = new Set<PhaseId>([RELEASE_PHASE]);
 
 /**
  * Why `phase` can be skipped in this run, or undefined when it must run: an earlier run of the same
  * mode, for the same release and target color, completed it and then failed or was stopped.
  */
-export function resumeReason(recorded: LastRun | undefined, current: { mode: Mode; release: string; target?: Color; run: RunRef }, phase: string): string | undefined {
+export function resumeReason(recorded: LastRun | undefined, current: { mode: Mode; release: string; target?: Color; run: RunRef }, phase: PhaseId): string | undefined {
   if (!recorded || !RESUMABLE.has(phase) || recorded.outcome === 'succeeded') return undefined;
   if (recorded.mode !== current.mode || recorded.release !== current.release || !current.target || recorded.target !== current.target) return undefined;
   if (!recorded.completed.includes(phase)) return undefined;
@@ -193,7 +197,7 @@ export function resumeReason(recorded: LastRun | undefined, current: { mode: Mod
  */
 export function interruptedMove(recorded: LastRun | undefined, current: { mode: Mode; release: string; run: RunRef }): Color | undefined {
   if (!recorded || recorded.outcome === 'succeeded' || current.mode === 'deploy') return undefined;
-  const moveStarted = recorded.completed.includes('switch') || recorded.failedPhase === 'switch';
+  const moveStarted = recorded.completed.includes(SWITCH_PHASE) || recorded.failedPhase === SWITCH_PHASE;
   if (recorded.mode !== current.mode || recorded.release !== current.release || !moveStarted) return undefined;
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
   return recorded.target;

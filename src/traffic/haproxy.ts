@@ -3,7 +3,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { otherColor, type Color } from '../colors.js';
 import { UserError, messageOf, oneLine } from '../errors.js';
 import { LocalRunner, type Argv, type CommandResult, type CommandRunner } from '../hosts/command.js';
-import { describeLive, liveColor } from '../plan.js';
+import { describeLive, liveColor } from '../live-traffic.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { waitUntil } from '../retry.js';
 import type { Settings } from '../settings.js';

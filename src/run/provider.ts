@@ -5,13 +5,13 @@ import { HostScriptReleaser } from '../hosts/releaser.js';
 import { LocalRunner, type CommandRunner } from '../hosts/command.js';
 import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
 import type { JumpHostTunnel, SshTarget } from '../hosts/ssh.js';
-import type { ProbeTransport } from '../health/probe.js';
+import type { ProbeTransport } from '../providers/types.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
 import { formatHost, type HostAddress, type Settings, type SshSettings } from '../settings.js';
 import { DoLoadBalancerTraffic } from '../traffic/do-lb.js';
 import { HaproxyTraffic, haproxyOptionsOf } from '../traffic/haproxy.js';
-import type { Inventory, Provider, Releaser, Traffic } from './types.js';
+import type { Inventory, Provider, Releaser, Traffic } from '../providers/types.js';
 
 /**
  * Builds the provider for the settings by composing an inventory, a releaser, a traffic switch and
@@ -24,7 +24,7 @@ import type { Inventory, Provider, Releaser, Traffic } from './types.js';
  */
 export async function createProvider(settings: Settings, awsTiming?: AwsTiming, cancelled?: AbortSignal): Promise<Provider> {
   // The AWS parts share one set of SDK clients, so they are built together.
-  const aws = settings.provider.name === 'aws' ? new (await import('../aws/provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
+  const aws = settings.provider.name === 'aws' ? new (await import('./aws-provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
   const inventory = aws?.inventory ?? (await inventoryFor(settings));
   const traffic = aws?.traffic ?? trafficFor(settings, inventory);
   // Private hosts behind a bastion: their health URLs and the preview route are probed through it.

@@ -3,8 +3,8 @@ import { SsmReleaser, type ReleaseArtifact } from '../hosts/ssm.js';
 import { AsgInventory } from '../inventory/asg.js';
 import type { AwsSettings, Settings } from '../settings.js';
 import { AlbTraffic } from '../traffic/alb.js';
-import { CloudWatchAlarms } from './alarms.js';
-import { AwsCalls, DEFAULT_AWS_TIMING, awsClients, closeClients, type AwsClients, type AwsTiming } from './clients.js';
+import { CloudWatchAlarms } from '../aws/alarms.js';
+import { AwsCalls, DEFAULT_AWS_TIMING, awsClients, closeClients, type AwsClients, type AwsTiming } from '../aws/clients.js';
 
 /**
  * The AWS provider's parts over one set of clients: ASG inventory + SSM release + ALB traffic.
@@ -60,7 +60,7 @@ function s3Artifact(settings: Settings, aws: AwsSettings, calls: AwsCalls): Rele
   let loaded: Promise<ReleaseArtifact> | undefined;
   return {
     async sourceFor(release: string, validForMs: number): Promise<ReleaseSource> {
-      loaded ??= import('./s3-artifact.js').then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
+      loaded ??= import('../hosts/s3-artifact.js').then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
       return (await loaded).sourceFor(release, validForMs);
     },
     close() {

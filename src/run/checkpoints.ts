@@ -2,13 +2,14 @@ import * as core from '@actions/core';
 import { UserError, messageOf } from '../errors.js';
 import { GitHubError, GitHubRepo } from '../github/client.js';
 import { GitHubDeployment } from '../github/deployment.js';
-import type { Phase, PhaseRunResult } from '../phases.js';
-import { describeLive, liveColor, type RunContext } from '../plan.js';
+import { describeLive, liveColor } from '../live-traffic.js';
 import type { Settings } from '../settings.js';
 import type { Color } from '../colors.js';
-import { DeployLock, LOCK_STATE, LockLostError, type HeldLock, type LockHolder } from './lock.js';
-import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from './model.js';
-import { StateStore } from './store.js';
+import { DeployLock, LOCK_STATE, LockLostError, type HeldLock, type LockHolder } from '../state/lock.js';
+import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from '../state/model.js';
+import { StateStore } from '../state/store.js';
+import type { RunContext, RunPhase } from './context.js';
+import type { PhaseRunResult } from './runner.js';
 
 const now = (): string => new Date().toISOString();
 
@@ -110,26 +111,27 @@ export class RunRecord {
   }
 
   /** Why a phase is skipped in this run (resume), or undefined to run it. */
-  skipReason(phase: Phase<RunContext>, context: RunContext): string | undefined {
-    if (context.resumedMove && (phase.name === 'verify' || phase.name === 'switch')) {
+  skipReason(phase: RunPhase, context: RunContext): string | undefined {
+    // The move was made: the check that cleared it and the move itself are not repeated.
+    if (context.resumedMove && (phase.checksBeforeMove || phase.switchesTraffic)) {
       return `an earlier attempt (${this.recorded?.lastRun?.run.url ?? 'unknown'}) already moved traffic to ${context.target}; it is validated again now`;
     }
-    return resumeReason(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, target: context.target, run: this.run }, phase.name);
+    return resumeReason(this.recorded?.lastRun, { mode: this.settings.mode, release: this.settings.release, target: context.target, run: this.run }, phase.id);
   }
 
   /** The checkpoint after each completed phase; also the drift check and the deployment start. */
-  async phaseDone(phase: Phase<RunContext>, context: RunContext, skipped: boolean): Promise<void> {
+  async phaseDone(phase: RunPhase, context: RunContext, skipped: boolean): Promise<void> {
     const changes: StateChange[] = [];
-    if (phase.name === 'locate') {
+    if (phase.id === 'locate') {
       changes.push(...this.checkDrift(context));
       await this.startDeployment(context);
     }
     if (skipped) this.notes.push(`Resumed: ${phase.title} was skipped, ${this.skipReason(phase, context) ?? 'completed earlier'}.`);
     // A skipped phase stays completed for this release: a third attempt may skip it too.
-    changes.push(phaseCompleted(this.run, phase.name, context.target, now()));
+    changes.push(phaseCompleted(this.run, phase.id, context.target, now()));
     const moved = liveColor(context.liveAfter);
-    if (phase.name === 'switch' && context.target) changes.push(liveObserved(context.target, this.settings.mode, this.run.url, now()));
-    else if (moved && phase.name === 'validate') changes.push(liveObserved(moved, this.settings.mode, this.run.url, now()));
+    if (phase.switchesTraffic && context.target) changes.push(liveObserved(context.target, this.settings.mode, this.run.url, now()));
+    else if (moved && phase.id === 'validate') changes.push(liveObserved(moved, this.settings.mode, this.run.url, now()));
     await this.write(changes);
     // A lost lock (another run took it over) throws past the guard: no further phase may start.
     await this.guard('renew the deploy lock', async () => this.lock?.renew(), 'Variables: read and write', LockLostError);

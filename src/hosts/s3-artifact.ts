@@ -2,13 +2,13 @@ import * as core from '@actions/core';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { createHash } from 'node:crypto';
-import { formatDuration } from '../phases.js';
-import type { ReleaseSource } from '../hosts/host-script.js';
-import { releaseTarball } from '../hosts/releaser.js';
-import type { ReleaseArtifact } from '../hosts/ssm.js';
+import { formatDuration } from '../log.js';
+import type { ReleaseSource } from './host-script.js';
+import { releaseTarball } from './releaser.js';
+import type { ReleaseArtifact } from './ssm.js';
 import type { ReleaseBucket } from '../settings.js';
-import { SDK_MAX_ATTEMPTS, type AwsCalls } from './clients.js';
-import { awsError } from './errors.js';
+import { SDK_MAX_ATTEMPTS, type AwsCalls } from '../aws/clients.js';
+import { awsError } from '../aws/errors.js';
 
 /** SigV4 presigned URLs are valid for 7 days at most. */
 export const MAX_PRESIGN_SECONDS = 7 * 24 * 3600;

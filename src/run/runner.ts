@@ -1,23 +1,13 @@
 import * as core from '@actions/core';
-import type { Color } from './colors.js';
-import { ConnectionLost, messageOf } from './errors.js';
-import { sleep } from './retry.js';
+import type { Color } from '../colors.js';
+import { ConnectionLost, messageOf } from '../errors.js';
+import { formatDuration, inPhaseGroup } from '../log.js';
+import type { PhaseResult, PhaseRow } from '../report/summary.js';
+import { sleep } from '../retry.js';
 
-export type PhaseResult = 'ok' | 'failed' | 'not run' | 'planned' | 'unknown' | 'skipped' | 'cancelled';
-
-/** One line of the summary's phase table. */
-export interface PhaseRow {
-  phase: string;
-  color?: Color;
-  hosts: string;
-  result: PhaseResult;
-  durationMs: number;
-  detail: string;
-}
-
-export interface Phase<C> {
-  /** Short id, as recorded in state: `release`, `switch`. */
-  name: string;
+export interface Phase<C, Id extends string = string> {
+  /** Short id, as recorded in state: `release`, `switch` (see PhaseId). */
+  id: Id;
   /** What the log group and the summary call it. */
   title: string;
   color(context: C): Color | undefined;
@@ -30,47 +20,30 @@ export interface Phase<C> {
    * own), since a move cut short could leave no color, or an unvalidated split, live.
    */
   movesTraffic?: boolean;
+  /** The one phase that moves all traffic to the target color: once it ran, the run reads live traffic back. */
+  switchesTraffic?: boolean;
+  /** The health check that clears the move: a rerun that finds the move already made skips it, and the move. */
+  checksBeforeMove?: boolean;
   /** Does the work; returns a detail line for the summary. Throws to fail the run. */
   run(context: C): Promise<string>;
   /** What it would do, for a dry run. */
   plan(context: C): string;
 }
 
-export interface PhaseRunOptions<C = unknown> {
+export interface PhaseRunOptions<C = unknown, Id extends string = string> {
   dryRun: boolean;
   /**
    * Called after each phase that completed (or was skipped as completed earlier): the state
    * checkpoint. When it throws (the deploy lock was lost), no later phase starts.
    */
-  onPhaseDone?: (row: PhaseRow, phase: Phase<C>) => Promise<void>;
+  onPhaseDone?: (row: PhaseRow, phase: Phase<C, Id>) => Promise<void>;
   /**
    * The job's cancel: once requested no phase starts, and a running phase that does not move
    * traffic is given `windDownMs` to end, then left (its row says so).
    */
   cancellation?: { reason: string | undefined; cancelled: Promise<void>; windDownMs: number };
   /** Why a phase need not run (an earlier run completed it: resume), or undefined to run it. */
-  skip?: (phase: Phase<C>, context: C) => string | undefined;
-}
-
-/** Log groups a phase asked to show once its own group has closed (GitHub does not nest groups). */
-const deferredGroups: { title: string; lines: string[] }[] = [];
-let phaseGroupOpen = false;
-
-/**
- * Shows `lines` in a log group of their own right after the running phase's group: how a phase
- * gives each host its own group (the full output of a release on that host) without nesting.
- */
-export function showAfterPhase(title: string, lines: string[]): void {
-  deferredGroups.push({ title, lines });
-  if (!phaseGroupOpen) flushDeferredGroups();
-}
-
-function flushDeferredGroups(): void {
-  for (const { title, lines } of deferredGroups.splice(0)) {
-    core.startGroup(title);
-    for (const line of lines) core.info(line);
-    core.endGroup();
-  }
+  skip?: (phase: Phase<C, Id>, context: C) => string | undefined;
 }
 
 export interface PhaseRunResult {
@@ -85,20 +58,21 @@ export interface PhaseRunResult {
  * Runs phases in order, each in its own collapsible log group with its color and time. A failing
  * phase stops the run; every phase yields a row for the job summary, run or not.
  */
-export async function runPhases<C>(phases: Phase<C>[], context: C, options: PhaseRunOptions<C>): Promise<PhaseRunResult> {
+export async function runPhases<C, Id extends string>(phases: Phase<C, Id>[], context: C, options: PhaseRunOptions<C, Id>): Promise<PhaseRunResult> {
   const rows: PhaseRow[] = [];
   let failure: PhaseRunResult['failure'];
   let stopped: string | undefined;
-  const checkpoint = async (row: PhaseRow, phase: Phase<C>): Promise<void> => {
+  const checkpoint = async (row: PhaseRow, phase: Phase<C, Id>): Promise<void> => {
     try {
       await options.onPhaseDone?.(row, phase);
     } catch (error) {
       core.info(`✖ ${messageOf(error)}`);
-      failure = { phase: phase.name, title: 'Deploy lock', message: messageOf(error), error };
+      failure = { phase: phase.id, title: 'Deploy lock', message: messageOf(error), error };
     }
   };
   for (const phase of phases) {
     const row = (result: PhaseResult, durationMs: number, detail: string): PhaseRow => ({
+      id: phase.id,
       phase: phase.title,
       color: phase.color(context),
       hosts: phase.hosts(context),
@@ -130,8 +104,7 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
       continue;
     }
     const started = performance.now();
-    phaseGroupOpen = true;
-    const done = await core.group(groupName(phase, context), async () => {
+    const done = await inPhaseGroup(groupName(phase, context), async () => {
       try {
         const detail = await windDown(phase, phase.run(context), options.cancellation);
         if (detail === ABANDONED) {
@@ -161,12 +134,10 @@ export async function runPhases<C>(phases: Phase<C>[], context: C, options: Phas
         }
         core.info(`✖ ${phase.title} failed after ${formatDuration(elapsed)}: ${message}`);
         if (error instanceof Error && error.stack) core.debug(error.stack);
-        failure = { phase: phase.name, title: phase.title, message, error };
+        failure = { phase: phase.id, title: phase.title, message, error };
         return row('failed', elapsed, message);
       }
     });
-    phaseGroupOpen = false;
-    flushDeferredGroups();
     rows.push(done);
     if (done.result === 'ok') await checkpoint(done, phase);
   }
@@ -192,11 +163,4 @@ async function windDown<C>(phase: Phase<C>, work: Promise<string>, cancellation:
 function groupName<C>(phase: Phase<C>, context: C): string {
   const color = phase.color(context);
   return color ? `${phase.title} (${color})` : phase.title;
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
-  const minutes = Math.floor(ms / 60_000);
-  return `${minutes} min ${Math.round((ms - minutes * 60_000) / 1000)} s`;
 }

@@ -1,16 +1,18 @@
 import * as core from '@actions/core';
-import type { Cancellation } from './cancellation.js';
-import { UserError, messageOf } from './errors.js';
-import { describeLive, fromColor, liveColor, phasesFor, type RunContext } from './plan.js';
-import { runPhases, type PhaseRunResult } from './phases.js';
-import { checkReleaseSource } from './hosts/preflight.js';
-import { createProvider } from './providers/index.js';
-import type { Provider } from './providers/types.js';
-import { annotateError, failRun, resetAnnotations } from './report/annotations.js';
-import { setOutputs, type Outputs } from './report/outputs.js';
-import { outcomeOf, writeSummary, type RunReport } from './report/summary.js';
-import { readSettings, type InputSource, type Settings } from './settings.js';
-import { RunRecord } from './state/run-record.js';
+import type { Cancellation } from '../cancellation.js';
+import { UserError, messageOf } from '../errors.js';
+import { checkReleaseSource } from '../hosts/preflight.js';
+import { describeLive, liveColor } from '../live-traffic.js';
+import type { Provider } from '../providers/types.js';
+import { annotateError, failRun, resetAnnotations } from '../report/annotations.js';
+import { setOutputs, type Outputs } from '../report/outputs.js';
+import { outcomeOf, writeSummary, type RunReport } from '../report/summary.js';
+import { readSettings, type InputSource, type Settings } from '../settings.js';
+import { RunRecord } from './checkpoints.js';
+import { fromColor, type RunContext } from './context.js';
+import { phasesFor } from './plan.js';
+import { createProvider } from './provider.js';
+import { runPhases, type PhaseRunResult } from './runner.js';
 
 /** Seams for tests: where inputs come from and which provider serves the settings. */
 export interface RunDependencies {
@@ -61,7 +63,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 
     const checkpoints = record;
-    const result = await runPhases(phasesFor(settings, provider.traffic), context, {
+    const phases = phasesFor(settings, provider.traffic);
+    const result = await runPhases(phases, context, {
       dryRun: settings.dryRun,
       skip: (phase) => checkpoints.skipReason(phase, context),
       onPhaseDone: (row, phase) => checkpoints.phaseDone(phase, context, row.result === 'skipped'),
@@ -70,7 +73,8 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     if (result.stopped && !settings.dryRun) await undoSplit(context, result);
     if (!context.liveAfter) {
       // Traffic moved only if the switch phase ran; read it back so the summary tells the truth.
-      const switched = result.rows.some((row) => row.phase === 'Move traffic' && row.result !== 'not run' && row.result !== 'planned');
+      const switchPhase = phases.find((phase) => phase.switchesTraffic);
+      const switched = result.rows.some((row) => row.id === switchPhase?.id && row.result !== 'not run' && row.result !== 'planned');
       context.liveAfter = switched ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) })) : context.liveBefore;
     }
     await record.finish(context, result);

@@ -1,6 +1,6 @@
-import type { Argv } from './hosts/command.js';
-import { LocalRunner, type CommandRunner } from './hosts/command.js';
-import type { Hook } from './settings.js';
+import type { Argv } from './command.js';
+import { LocalRunner, type CommandRunner } from './command.js';
+import type { Hook } from '../settings.js';
 
 /** What a hook command sees about the run, as environment variables. */
 export function hookEnvironment(run: { appName: string; release: string; target: string; live: string; mode: string }): Record<string, string> {
