@@ -293,12 +293,21 @@ export class SshRunner implements CommandRunner {
     }
   }
 
-  /** One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). */
+  /**
+   * One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). A
+   * connection that dropped before the channel opened is a ConnectionLost of a command that did
+   * not start, which the caller may run again over a new connection.
+   */
   async open(argv: Argv): Promise<Duplex> {
     const client = this.connection.connection;
-    if (!client) throw new UserError(`SSH to ${this.description} is closed`);
+    if (this.lost !== undefined || !client) throw this.connectionLost(argv, false);
     return new Promise((resolve, reject) => {
-      client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? reject(new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`)) : (channel.stderr.resume(), resolve(channel))));
+      const failed = (error: unknown) => reject(this.lost !== undefined || !this.connection.isConnected() ? this.connectionLost(argv, false) : new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`));
+      try {
+        client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? failed(error) : (channel.stderr.resume(), resolve(channel))));
+      } catch (error) {
+        failed(error);
+      }
     });
   }
 

@@ -1,4 +1,3 @@
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 
@@ -10,7 +9,9 @@ import { StringDecoder } from 'node:string_decoder';
  * on the HAProxy host over one SSH channel.
  *
  * HAProxy closes an idle session after its `stats timeout`, and a reload leaves this session with
- * the old worker; the caller checks `stopping()` before a switch and reopens a dead session.
+ * the old worker; the caller checks `stopping()` before a switch and reopens a dead session. A
+ * session whose far end stops answering (a frozen host) ends at the first answer that does not come
+ * in time, so no command waits longer than its timeout.
  */
 export class RuntimeSession {
   private buffer = '';
@@ -19,35 +20,28 @@ export class RuntimeSession {
   private ended?: string;
 
   private constructor(
-    private readonly stream: Duplex,
-    private readonly onIdle: (idle: boolean) => void,
+    private readonly stream: Duplex & { ref?: () => unknown; unref?: () => unknown },
+    /** Why the session ended when its stream closes: who may have closed it. */
+    closedBy: string,
   ) {
     stream.on('data', (chunk: Buffer | string) => this.take(typeof chunk === 'string' ? chunk : this.decoder.write(chunk)));
     stream.on('error', (error: Error) => this.end(error.message));
-    stream.on('close', () => this.end('HAProxy closed the session'));
-    stream.on('end', () => this.end('HAProxy closed the session'));
+    stream.on('close', () => this.end(closedBy));
+    stream.on('end', () => this.end(closedBy));
   }
 
-  /** Puts a stream in prompt mode; `onIdle(true)` when no answer is awaited (a local socket is unref'd then). */
-  static async over(stream: Duplex, timeoutMs: number, onIdle: (idle: boolean) => void = () => undefined): Promise<RuntimeSession> {
-    const session = new RuntimeSession(stream, onIdle);
+  /**
+   * Puts a stream in prompt mode: Node's own socket to a local admin socket, or the stdin/stdout of
+   * socat on the HAProxy host. `closedBy` says why the session ends when the stream closes.
+   */
+  static async over(stream: Duplex, timeoutMs: number, closedBy = 'HAProxy closed the session'): Promise<RuntimeSession> {
+    const session = new RuntimeSession(stream, closedBy);
     const answer = await session.send('prompt', timeoutMs);
     if (answer.trim() !== '') {
       session.close();
       throw new Error(`\`prompt\` was answered with ${JSON.stringify(answer.trim().slice(0, 80))}`);
     }
     return session;
-  }
-
-  /** A session over Node's own connection to a local admin socket. */
-  static async local(socketPath: string, timeoutMs: number): Promise<RuntimeSession> {
-    const socket = connect(socketPath);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    // An idle session must not keep the process alive: a run ends by closing it, a test may not.
-    return RuntimeSession.over(socket, timeoutMs, (idle) => (idle ? socket.unref() : socket.ref()));
   }
 
   get open(): boolean {
@@ -67,7 +61,7 @@ export class RuntimeSession {
       }, timeoutMs);
       const done = () => clearTimeout(timer);
       this.waiting.push({ resolve: (answer) => (done(), resolve(answer)), reject: (error) => (done(), reject(error)) });
-      this.onIdle(false);
+      this.idle(false);
       this.stream.write(`${command}\n`);
     });
   }
@@ -95,14 +89,20 @@ export class RuntimeSession {
       this.buffer = this.buffer.slice(at + 3);
       this.waiting.shift()?.resolve(answer);
     }
-    if (this.waiting.length === 0) this.onIdle(true);
+    if (this.waiting.length === 0) this.idle(true);
+  }
+
+  /** An idle local socket must not keep the process alive: a run ends by closing it, a test may not. */
+  private idle(idle: boolean): void {
+    if (idle) this.stream.unref?.();
+    else this.stream.ref?.();
   }
 
   private end(reason: string): void {
     if (this.ended !== undefined) return;
     this.ended = reason;
     for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(reason));
-    this.onIdle(true);
+    this.idle(true);
     this.stream.destroy();
   }
 }

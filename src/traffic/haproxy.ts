@@ -1,8 +1,7 @@
 import * as core from '@actions/core';
-import { rename, writeFile } from 'node:fs/promises';
 import { otherColor, type Color } from '../colors.js';
-import { UserError, messageOf, oneLine } from '../errors.js';
-import { LocalRunner, type Argv, type CommandResult, type CommandRunner } from '../hosts/command.js';
+import { ConnectionLost, UserError, messageOf, oneLine } from '../errors.js';
+import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
@@ -48,6 +47,13 @@ class RuntimeApiError extends UserError {
     readonly reason: string,
   ) {
     super(message);
+  }
+}
+
+/** The HAProxy host gave the session no channel: a problem of the connection to it, not of the session. */
+class NoChannel extends Error {
+  constructor(override readonly cause: unknown) {
+    super(failureOf(cause));
   }
 }
 
@@ -372,6 +378,10 @@ export class HaproxyTraffic implements Traffic {
     try {
       await this.writeFileAtomically(this.mapPath, renderLiveMap(route.live, route.preview, route.split));
     } catch (error) {
+      // A connection to the HAProxy host lost before the write started: nothing changed, and its own
+      // message says so (the phase runner names the step); not a reason to check HAProxy or the file.
+      if (error instanceof ConnectionLost && !error.commandStarted) throw error;
+      if (error instanceof ConnectionLost) throw new ConnectionLost(`${sentence(error.message)} ${await this.restoreMapFile(before.map)}`, true);
       throw failed(reasonOf(error));
     }
     try {
@@ -385,8 +395,10 @@ export class HaproxyTraffic implements Traffic {
     } catch (error) {
       // The map file already names the new route; left so, a later reload or restart would route
       // there, unvalidated. Put it back to what HAProxy routes to now.
+      const restored = await this.restoreMapFile(before.map);
+      if (error instanceof ConnectionLost) throw new ConnectionLost(`${sentence(error.message)} ${restored}`, error.commandStarted);
       const message = error instanceof RuntimeApiError ? failed(error.reason).message : messageOf(error);
-      throw new UserError(`${message} ${await this.restoreMapFile(before.map)}`);
+      throw new UserError(`${message} ${restored}`);
     }
     return { before, refused: false };
   }
@@ -499,19 +511,30 @@ export class HaproxyTraffic implements Traffic {
   private runtimeSession(): Promise<RuntimeSession | undefined> {
     if (this.perProcess) return Promise.resolve(undefined);
     this.session ??= this.openSession().catch((error: unknown) => {
-      this.perProcess = true;
       this.session = undefined;
+      // No channel to the HAProxy host (it is unreachable, and connecting again failed): a socat per
+      // command would meet the same, so the command fails with that; a later one tries again.
+      if (error instanceof NoChannel) throw error.cause;
+      this.perProcess = true;
       core.info(`HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`);
       return undefined;
     });
     return this.session;
   }
 
-  /** Node's own socket to a local admin socket; one SSH channel to `socat` on a remote host. */
+  /**
+   * Node's own socket to a local admin socket; one SSH channel to `socat` on a remote host (a lost
+   * connection is connected again, once, by the runner, as for any command that had not started).
+   */
   private async openSession(): Promise<RuntimeSession> {
     const socket = this.options.socketPath;
-    if (this.runner.open) return RuntimeSession.over(await this.runner.open(['socat', 'stdio', `unix-connect:${socket}`]), SESSION_OPEN_TIMEOUT_MS);
-    if (this.runner instanceof LocalRunner) return RuntimeSession.local(socket, SESSION_OPEN_TIMEOUT_MS);
+    if (this.runner.connectSocket) return RuntimeSession.over(await this.runner.connectSocket(socket), SESSION_OPEN_TIMEOUT_MS);
+    if (this.runner.open) {
+      const channel = await this.runner.open(['socat', 'stdio', `unix-connect:${socket}`]).catch((error: unknown) => {
+        throw new NoChannel(error);
+      });
+      return RuntimeSession.over(channel, SESSION_OPEN_TIMEOUT_MS, `socat on ${this.runner.description} ended: HAProxy or the connection to the host closed the session`);
+    }
     throw new Error(`commands on ${this.runner.description} cannot be held open`);
   }
 
@@ -523,7 +546,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** The HAProxy host is this machine: files are written by Node, with no process started. */
   private writesLocally(): boolean {
-    return this.runner instanceof LocalRunner;
+    return this.runner.writeFile !== undefined;
   }
 
   private async readFile(path: string): Promise<string | undefined> {
@@ -536,10 +559,9 @@ export class HaproxyTraffic implements Traffic {
 
   /** Temp file + rename: a reader (or a reload) sees the old file or the new one, never half of one. */
   private async writeFileAtomically(path: string, content: string): Promise<void> {
-    if (this.writesLocally()) {
+    if (this.runner.writeFile) {
       try {
-        await writeFile(`${path}.bluegreen-tmp`, content);
-        await rename(`${path}.bluegreen-tmp`, path);
+        await this.runner.writeFile(path, content);
         return;
       } catch (error) {
         throw new UserError(`Could not write ${path} on ${this.runner.description}: ${messageOf(error)}`);
@@ -611,6 +633,11 @@ function sessionsIn(stats: StatRow[], color: Color): number {
 function liveKeyColor(entries: Map<string, string> | undefined): Color | undefined {
   const backend = entries?.get(MAP_KEYS.live);
   return backend === undefined ? undefined : colorOfBackend(backend);
+}
+
+/** A message as a sentence, to go on with another. */
+function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /** An error's message; Node's socket errors included, whichever realm made them. */
