@@ -11,6 +11,7 @@ import type { Host, Inventory, Provider } from '../../src/providers/types.js';
 import type { HealthSettings } from '../../src/settings.js';
 import { sleep } from '../../src/retry.js';
 import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../../src/traffic/haproxy-config.js';
+import { runtime } from '../../src/traffic/haproxy-runtime.js';
 import { HaproxyTraffic, type HaproxyOptions } from '../../src/traffic/haproxy.js';
 import { EXAMPLE_APP_DIR } from './memory-provider.js';
 
@@ -270,7 +271,7 @@ export class HaproxyLab {
     this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'), owner);
     const traffic = this.traffic();
     try {
-      await waitFor('HAProxy', async () => (await traffic.command('show info')).includes('Pid:'), this.haproxy);
+      await waitFor('HAProxy', async () => (await traffic.command(runtime.showInfo())).includes('Pid:'), this.haproxy);
     } finally {
       await traffic.close();
     }
@@ -305,7 +306,7 @@ export class HaproxyLab {
 
   /** The pid of the worker answering on the admin socket. */
   async workerPid(): Promise<string> {
-    const pid = /^Pid: (\d+)$/m.exec(await this.read((traffic) => traffic.command('show info')))?.[1];
+    const pid = /^Pid: (\d+)$/m.exec(await this.read((traffic) => traffic.command(runtime.showInfo())))?.[1];
     if (!pid) throw new Error('HAProxy did not report its pid');
     return pid;
   }

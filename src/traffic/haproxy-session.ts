@@ -1,5 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { runtime, type RuntimeCommand } from './haproxy-runtime.js';
 
 /**
  * One held-open conversation with HAProxy's runtime API in prompt mode: after `prompt`, HAProxy
@@ -36,7 +37,7 @@ export class RuntimeSession {
    */
   static async over(stream: Duplex, timeoutMs: number, closedBy = 'HAProxy closed the session'): Promise<RuntimeSession> {
     const session = new RuntimeSession(stream, closedBy);
-    const answer = await session.send('prompt', timeoutMs);
+    const answer = await session.send(runtime.prompt(), timeoutMs);
     if (answer.trim() !== '') {
       session.close();
       throw new Error(`\`prompt\` was answered with ${JSON.stringify(answer.trim().slice(0, 80))}`);
@@ -49,11 +50,10 @@ export class RuntimeSession {
   }
 
   /**
-   * Sends one command (no `;`: each part would end with its own prompt) and returns its answer as
-   * a one-shot connection would give it, without the prompt. A timeout ends the session.
+   * Sends one command (made by haproxy-runtime.ts: one line, no `;`) and returns its answer as a
+   * one-shot connection would give it, without the prompt. A timeout ends the session.
    */
-  send(command: string, timeoutMs: number): Promise<string> {
-    if (/[;\n]/.test(command)) return Promise.reject(new Error(`one command per send: ${command}`));
+  send(command: RuntimeCommand, timeoutMs: number): Promise<string> {
     if (this.ended !== undefined) return Promise.reject(new Error(this.ended));
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -67,13 +67,13 @@ export class RuntimeSession {
   }
 
   /** Several commands, sent together; their answers in order. */
-  sendAll(commands: readonly string[], timeoutMs: number): Promise<string[]> {
+  sendAll(commands: readonly RuntimeCommand[], timeoutMs: number): Promise<string[]> {
     return Promise.all(commands.map((command) => this.send(command, timeoutMs)));
   }
 
   /** `show info` says `Stopping: 1` in a worker a reload replaced: its map is no longer the one that routes. */
   async stopping(timeoutMs: number): Promise<boolean> {
-    return /^Stopping: 1$/m.test(await this.send('show info', timeoutMs));
+    return /^Stopping: 1$/m.test(await this.send(runtime.showInfo(), timeoutMs));
   }
 
   close(): void {

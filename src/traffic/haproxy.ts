@@ -6,6 +6,7 @@ import { describeLive, liveColor } from '../plan.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { sleep } from '../retry.js';
 import type { Settings } from '../settings.js';
+import { commandLine, runtime, runtimeWordProblem, socatArgv, socketPathProblem, type MapKey, type RuntimeCommand } from './haproxy-runtime.js';
 import { RuntimeSession } from './haproxy-session.js';
 import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
 
@@ -90,8 +91,12 @@ export class HaproxyTraffic implements Traffic {
   ) {
     this.description = options.description;
     this.mapPath = mapPathFor(options.configPath);
-    // The map path goes into runtime API commands, where a space or `;` would start another argument or command.
-    if (/[\s;#]/.test(this.mapPath)) throw new UserError(`Input 'haproxy-config': '${options.configPath}' has a space, \`;\` or \`#\`. Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+    // The map path goes into runtime API commands and the socket path into socat's address: refused
+    // here, naming the input, by the rules haproxy-runtime.ts applies to every command it makes.
+    const mapProblem = runtimeWordProblem(this.mapPath);
+    if (mapProblem) throw new UserError(`Input 'haproxy-config': '${options.configPath}' ${mapProblem} in HAProxy's runtime API (the map file ${this.mapPath}). Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+    const socketProblem = socketPathProblem(options.socketPath);
+    if (socketProblem) throw new UserError(`Input 'haproxy-socket': '${options.socketPath}' ${socketProblem}. Use a plain path such as /run/haproxy/admin.sock.`);
   }
 
   /**
@@ -112,7 +117,7 @@ export class HaproxyTraffic implements Traffic {
     const servers = stats.filter((row) => row.svname !== 'FRONTEND' && row.svname !== 'BACKEND').map((row) => `${row.pxname}/${row.svname}`);
     if (servers.length === 0) return;
     // The maps it does use: a config rendered for another haproxy-config path shows up here.
-    const maps = [...(await this.command('show map')).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
+    const maps = [...(await this.command(runtime.showMaps())).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
     const shown = servers.length > 5 ? `${servers.slice(0, 5).join(', ')} and ${servers.length - 5} more` : servers.join(', ');
     throw new UserError(
       `HAProxy on ${this.runner.description} does not know the map ${this.mapPath} (from haproxy-config ${this.options.configPath}) but routes to servers (${shown}), so which color is live cannot be told. ${maps.length ? `It uses ${maps.join(', ')}: set haproxy-config to the config beside it` : 'Set haproxy-config to the file HAProxy runs'}. Nothing was changed.`,
@@ -364,7 +369,7 @@ export class HaproxyTraffic implements Traffic {
    * the file write is a command on that host, so the UP check is repeated after it.
    */
   private async tryRoute(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot; refused: boolean }> {
-    const entries: [string, string][] = [
+    const entries: [MapKey, string][] = [
       [MAP_KEYS.live, backendOf(route.live)],
       [MAP_KEYS.preview, backendOf(route.preview)],
       [MAP_KEYS.split, String(route.split)],
@@ -389,7 +394,7 @@ export class HaproxyTraffic implements Traffic {
         await this.restoreMapFile(before.map);
         return { before, refused: true };
       }
-      const answer = await this.command(entries.map(([key, value]) => `set map ${this.mapPath} ${key} ${value}`).join('; '));
+      const answer = await this.command(...entries.map(([key, value]) => runtime.setMap(this.mapPath, key, value)));
       // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
       if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
     } catch (error) {
@@ -429,16 +434,18 @@ export class HaproxyTraffic implements Traffic {
     }
   }
 
-  private async setMap(key: string, value: string): Promise<void> {
-    const answer = await this.command(`set map ${this.mapPath} ${key} ${value}`);
+  private async setMap(key: MapKey, value: string): Promise<void> {
+    const set = runtime.setMap(this.mapPath, key, value);
+    const answer = await this.command(set);
     // `set map` only changes existing keys; a map file someone trimmed by hand lacks one.
-    const final = /entry not found/i.test(answer) ? await this.command(`add map ${this.mapPath} ${key} ${value}`) : answer;
-    if (final.trim() !== '') throw new UserError(`HAProxy refused \`set map ${this.mapPath} ${key} ${value}\`: ${final.trim()}`);
+    const final = /entry not found/i.test(answer) ? await this.command(runtime.addMap(this.mapPath, key, value)) : answer;
+    if (final.trim() !== '') throw new UserError(`HAProxy refused \`${set}\`: ${final.trim()}`);
   }
 
   /** The runtime map, or undefined when the running config does not use our map file. */
   private async showMap(): Promise<Map<string, string> | undefined> {
-    return parseShowMap(await this.command(`show map ${this.mapPath}`), this.unreadable(`show map ${this.mapPath}`));
+    const show = runtime.showMap(this.mapPath);
+    return parseShowMap(await this.command(show), this.unreadable(show));
   }
 
   /** Describes an answer that is not what HAProxy's admin socket gives, as the error to refuse with. */
@@ -452,57 +459,53 @@ export class HaproxyTraffic implements Traffic {
   }
 
   async showStat(): Promise<StatRow[]> {
-    return parseShowStat(await this.command('show stat'));
+    return parseShowStat(await this.command(runtime.showStat()));
   }
 
   /** The runtime map and the stats, read in one call. */
   private async snapshot(): Promise<Snapshot> {
-    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`), this.unreadable(`show map ${this.mapPath}; show stat`));
+    const commands = [runtime.showMap(this.mapPath), runtime.showStat()];
+    return parseSnapshot(await this.command(...commands), this.unreadable(commands.join('; ')));
   }
 
   private async workerPid(): Promise<string> {
-    const pid = /^Pid:\s*(\d+)/m.exec(await this.command('show info'))?.[1];
+    const pid = /^Pid:\s*(\d+)/m.exec(await this.command(runtime.showInfo()))?.[1];
     if (!pid) throw new UserError(`HAProxy's admin socket ${this.options.socketPath} did not report a process id.`);
     return pid;
   }
 
-  /** socat between its stdin/stdout and the admin socket; `-t`: time HAProxy gets to answer after the command is sent. */
-  private socatArgv(): Argv {
-    return ['socat', '-t', '10', 'stdio', `unix-connect:${this.options.socketPath}`];
-  }
-
   /**
-   * Runtime API commands (`;`-separated), answers as one text, as a one-shot connection gives them.
+   * Runtime API commands (made by haproxy-runtime.ts), answers as one text, as a one-shot connection gives them.
    * Over the held-open session when there is one: a session that ended (HAProxy's `stats timeout`,
    * a restart) or that a reload left with the old worker is replaced once; when no session can be
    * opened, each call starts socat.
    */
-  async command(text: string): Promise<string> {
-    const commands = text.split(/;\s*/);
+  async command(...commands: RuntimeCommand[]): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       const session = await this.runtimeSession();
-      if (!session) return this.commandByProcess(text);
+      if (!session) return this.commandByProcess(commands);
       try {
         // `show info` first, in the same round trip: a worker a reload replaced says `Stopping: 1`.
-        const [info = '', ...answers] = await session.sendAll(['show info', ...commands], SESSION_ANSWER_TIMEOUT_MS);
+        const [info = '', ...answers] = await session.sendAll([runtime.showInfo(), ...commands], SESSION_ANSWER_TIMEOUT_MS);
         if (!/^Stopping: 1$/m.test(info)) return answers.join('');
         if (attempt > 1) throw new Error('the worker answering is stopping (a reload replaced it)');
         this.dropSession();
       } catch (error) {
         this.dropSession();
         const reason = failureOf(error);
-        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${commands[0]?.split(' ').slice(0, 2).join(' ')}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
         core.info(`HAProxy: the runtime API session ended (${reason}); opening another.`);
       }
     }
   }
 
   /** One runtime API command line through a socat process: the path when no session could be held open. */
-  private async commandByProcess(text: string): Promise<string> {
-    const result = await this.runner.run(this.socatArgv(), { stdin: `${text}\n`, timeoutMs: RUN_TIMEOUT_MS });
+  private async commandByProcess(commands: readonly RuntimeCommand[]): Promise<string> {
+    // `-t`: the time HAProxy gets to answer after the commands are sent.
+    const result = await this.runner.run(socatArgv(this.options.socketPath, SESSION_ANSWER_TIMEOUT_MS / 1000), { stdin: commandLine(commands), timeoutMs: RUN_TIMEOUT_MS });
     if (result.code !== 0) {
       const reason = oneLine(result.stderr) || `exit ${result.code}`;
-      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${text.split(' ')[0]} ${text.split(' ')[1] ?? ''}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
     }
     return result.stdout;
   }
@@ -530,7 +533,7 @@ export class HaproxyTraffic implements Traffic {
     const socket = this.options.socketPath;
     if (this.runner.connectSocket) return RuntimeSession.over(await this.runner.connectSocket(socket), SESSION_OPEN_TIMEOUT_MS);
     if (this.runner.open) {
-      const channel = await this.runner.open(['socat', 'stdio', `unix-connect:${socket}`]).catch((error: unknown) => {
+      const channel = await this.runner.open(socatArgv(socket)).catch((error: unknown) => {
         throw new NoChannel(error);
       });
       return RuntimeSession.over(channel, SESSION_OPEN_TIMEOUT_MS, `socat on ${this.runner.description} ended: HAProxy or the connection to the host closed the session`);
@@ -633,6 +636,11 @@ function sessionsIn(stats: StatRow[], color: Color): number {
 function liveKeyColor(entries: Map<string, string> | undefined): Color | undefined {
   const backend = entries?.get(MAP_KEYS.live);
   return backend === undefined ? undefined : colorOfBackend(backend);
+}
+
+/** What a command line asks, for an error: `show map`, `set map`. */
+function verbOf(commands: readonly RuntimeCommand[]): string {
+  return commands[0]?.split(' ').slice(0, 2).join(' ') ?? '';
 }
 
 /** A message as a sentence, to go on with another. */
