@@ -504,7 +504,8 @@ export class HaproxyTraffic implements Traffic {
     // `-t`: the time HAProxy gets to answer after the commands are sent.
     const result = await this.runner.run(socatArgv(this.options.socketPath, SESSION_ANSWER_TIMEOUT_MS / 1000), { stdin: commandLine(commands), timeoutMs: RUN_TIMEOUT_MS });
     if (result.code !== 0) {
-      const reason = oneLine(result.stderr) || `exit ${result.code}`;
+      // socat starts each message with a timestamp and its pid: `2026/01/05 10:00:00 socat[4242] E connect(...): Connection refused`.
+      const reason = oneLine(result.stderr.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? socat\[\d+\] [A-Z] /gm, '')) || `exit ${result.code}`;
       throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
     }
     return result.stdout;
