@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import { ColorLoad } from '../bench/support/color-load.js';
 import { LocalRunner, type Argv, type CommandResult, type CommandRunner, type RunOptions } from '../src/hosts/command.js';
 import type { AppState } from '../src/state/model.js';
@@ -33,43 +34,66 @@ afterAll(async () => {
 type KillPoint = 'before set map' | 'after the map file is written' | 'after set map';
 
 /**
- * The switch's commands as the action runs them, with HAProxy killed at `point` inside the one
- * script that switches (see SWITCH_SCRIPT in src/traffic/haproxy.ts): the socat it calls to read
- * HAProxy before anything is written, the socat that sends `set map` after the map file was
- * renamed into place, or right after that socat returned. Every other command runs untouched.
+ * The switch's commands as the action runs them on this machine (Node's own connection to the
+ * admin socket and its own file writes, passed on to a LocalRunner), with HAProxy killed at `point`
+ * and gone before the switch goes on: when the switch, having read HAProxy, goes to write the map
+ * file for green (nothing is written yet); right after that file was renamed into place, before
+ * `set map`; or after HAProxy answered `set map`, before the run reads it back. Every other command
+ * runs untouched.
  */
 class KillHaproxyDuringSwitch implements CommandRunner {
   readonly description = 'the runner';
   private readonly local = new LocalRunner();
-  readonly pidFile = join(lab.dir, 'kill-pids');
+  private killed = false;
 
   constructor(private readonly point: KillPoint) {}
 
-  async run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
-    const isSwitch = argv[0] === 'sh' && argv[1] === '-c' && /--- switched/.test(argv[2] ?? '');
-    if (!isSwitch) return this.local.run(argv, options);
-    const [sh, c, script, name, map, backend, commands, content, ...socat] = argv as string[];
-    // The script calls "$@" (socat) twice: to read, then to switch. This wrapper counts the calls.
-    const kill = `kill -9 $(cat ${this.pidFile})`;
-    const wrapper = {
-      'before set map': `if [ ! -e "$0.n" ]; then : > "$0.n"; ${kill}; fi; exec "$@"`,
-      'after the map file is written': `if [ -e "$0.n" ]; then ${kill}; else : > "$0.n"; fi; exec "$@"`,
-      'after set map': `if [ -e "$0.n" ]; then "$@"; rc=$?; ${kill}; exit $rc; else : > "$0.n"; exec "$@"; fi`,
-    }[this.point];
-    rmSync(`${this.pidFile}.n`, { force: true });
-    return this.local.run([sh, c, script, name, map, backend, commands, content, 'sh', '-c', wrapper, this.pidFile, ...socat] as Argv, options);
+  run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
+    return this.local.run(argv, options);
+  }
+
+  async writeFile(path: string, content: string): Promise<void> {
+    const switching = path === mapPathFor(lab.configPath) && /^live bg_green$/m.test(content);
+    if (switching && this.point === 'before set map') await this.kill();
+    await this.local.writeFile(path, content);
+    if (switching && this.point === 'after the map file is written') await this.kill();
+  }
+
+  /** The runtime API session; for 'after set map', the first command written after `set map` finds HAProxy killed. */
+  async connectSocket(path: string): Promise<Duplex> {
+    const socket = (await this.local.connectSocket(path)) as Socket;
+    if (this.point !== 'after set map') return socket;
+    let setMapSent = false;
+    const session = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _encoding, done) => {
+        const command = String(chunk);
+        const killFirst = setMapSent && !command.startsWith('set map ');
+        setMapSent ||= command.startsWith('set map ');
+        (killFirst ? this.kill() : Promise.resolve()).then(() => (socket.destroyed ? done() : socket.write(chunk, () => done())), done);
+      },
+      destroy: (error, done) => (socket.destroy(), done(error)),
+    });
+    socket.on('data', (chunk: Buffer) => session.push(chunk));
+    socket.on('end', () => session.push(null));
+    socket.on('close', () => session.destroy());
+    socket.on('error', (error) => session.destroy(error));
+    // As Node's socket: an idle session does not keep the test's process alive.
+    return Object.assign(session, { ref: () => socket.ref(), unref: () => socket.unref() });
+  }
+
+  private async kill(): Promise<void> {
+    if (this.killed) return;
+    this.killed = true;
+    await lab.killHaproxy();
   }
 
   async close(): Promise<void> {}
 }
 
-async function haproxyPids(): Promise<string> {
-  return [String(lab.masterPid), await lab.workerPid()].join(' ');
-}
-
 /** The live color as the map file, HAProxy's runtime map, requests through HAProxy, and the state each tell it. */
 async function liveEverywhere(): Promise<{ file?: string; haproxy?: string; answers: string; state?: string }> {
-  const live = await lab.traffic().readLive();
+  const live = await lab.read((traffic) => traffic.readLive());
   return {
     file: /^live bg_(\w+)$/m.exec(readFileSync(mapPathFor(lab.configPath), 'utf8'))?.[1],
     haproxy: live.kind === 'color' ? live.color : live.kind,
@@ -80,28 +104,31 @@ async function liveEverywhere(): Promise<{ file?: string; haproxy?: string; answ
 
 /** Each test starts from blue live (moved there directly, as an operator would), HAProxy running its files. */
 async function blueLive(): Promise<void> {
-  const live = await lab.traffic().readLive();
-  if (live.kind !== 'color' || live.color !== 'blue') await lab.traffic().moveTo('blue', lab.hosts.blue);
+  await lab.read(async (traffic) => {
+    const live = await traffic.readLive();
+    if (live.kind !== 'color' || live.color !== 'blue') await traffic.moveTo('blue', lab.hosts.blue);
+  });
 }
 
 describe('HAProxy killed during a switch and restarted from its files', () => {
   it.each<[KillPoint, RegExp]>([
     ['before set map', /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/],
-    // Killed before `set map` could reach it, the run puts the map file back to what HAProxy routed,
-    // so HAProxy restarts on blue and the rerun switches; a kill that lands after `set map` went
-    // through (SIGKILL is not instant) leaves green live, and the rerun validates it. Either way the
-    // rerun says which it found, and ends green everywhere.
-    ['after the map file is written', /<td>Read live traffic<\/td>.*<td>live: (blue; switching to green|green, moved there by an earlier attempt of this switch that stopped before validating; validating it now)<\/td>/],
+    // HAProxy is gone before `set map` is sent: the run puts the map file back to what HAProxy
+    // routed, so HAProxy restarts on blue and the rerun switches.
+    ['after the map file is written', /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/],
+    // `set map` took effect, then HAProxy died: it restarts from the map file on green, and the
+    // rerun validates that move instead of undoing it.
     ['after set map', /<td>Read live traffic<\/td>.*<td>live: green, moved there by an earlier attempt of this switch that stopped before validating; validating it now<\/td>/],
   ])('%s: a rerun of the switch ends with green live in the map file, in HAProxy and in the state', async (point, found) => {
     await blueLive();
     runId++;
 
-    writeFileSync(join(lab.dir, 'kill-pids'), await haproxyPids());
     const killed = await runAction(inputs(), lab.provider(lab.traffic({}, new KillHaproxyDuringSwitch(point))), env(1));
     expect(killed.outputs).toMatchObject({ result: 'failure', 'target-color': 'green' });
     expect(errorLines(killed.log).at(-1)).toMatch(/^::error::(Could not switch HAProxy|HAProxy's admin socket) .*$/);
     expect(killed.summary).toMatch(/<td>Move traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>❌ failed<\/td>/);
+    // What HAProxy will start from: what it routed when it died (the run put back a file it had already written).
+    expect(/^live bg_(\w+)$/m.exec(readFileSync(mapPathFor(lab.configPath), 'utf8'))?.[1]).toBe(point === 'after set map' ? 'green' : 'blue');
 
     // systemd starts it again: the same config, the same map file.
     await lab.startHaproxy();
@@ -156,7 +183,7 @@ describe('HAProxy refusing a membership change during a switch', () => {
     expect(errorLines(run.log).at(-1)).toMatch(/^::error::HAProxy did not load the new .*haproxy\.cfg: no new worker answered .*\. The previous config was restored to .*haproxy\.cfg; HAProxy reloaded it\.$/);
     expect(readFileSync(lab.configPath, 'utf8')).toBe(config);
     expect(readFileSync(mapPathFor(lab.configPath), 'utf8')).toBe(map);
-    expect(await lab.traffic().readLive()).toEqual({ kind: 'color', color: 'blue' });
+    expect(await lab.read((traffic) => traffic.readLive())).toEqual({ kind: 'color', color: 'blue' });
     // Blue answered every request that was answered. HAProxy pauses its listeners while a new worker
     // starts and resumes them when it fails, so a connection may be refused in that moment (about
     // one in ten thousand here); a load balancer answering 5xx or another color would be a fault.

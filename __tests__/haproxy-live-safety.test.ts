@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Host, Provider } from '../src/providers/types.js';
 import { mapPathFor, renderLiveMap } from '../src/traffic/haproxy-config.js';
+import { runtime } from '../src/traffic/haproxy-runtime.js';
 import type { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { errorLines, runAction } from './support/action.js';
 import { inputsWithToken, runnerEnv, useGitHubApi } from './support/github-api.js';
@@ -95,7 +96,7 @@ describe('"nothing live" counts only when HAProxy\'s map and the state agree', (
     const traffic = lab.traffic();
     // HAProxy's own map: no color live (as after a first run that never switched).
     writeFileSync(mapPathFor(lab.configPath), renderLiveMap(undefined, 'blue'));
-    expect(await traffic.command(`set map ${mapPathFor(lab.configPath)} live bg_none; set map ${mapPathFor(lab.configPath)} preview bg_blue`)).toBe('\n\n');
+    expect(await traffic.command(runtime.setMap(mapPathFor(lab.configPath), 'live', 'bg_none'), runtime.setMap(mapPathFor(lab.configPath), 'preview', 'bg_blue'))).toBe('\n\n');
     try {
       expect(await traffic.readLive()).toEqual({ kind: 'none' });
       api.setVariable('BLUEGREEN_SHOP', JSON.stringify({ version: 1, live: 'blue', releases: { blue: 'r1' }, history: [] }));
@@ -115,7 +116,7 @@ describe('"nothing live" counts only when HAProxy\'s map and the state agree', (
       expect(agreed.released).toEqual(['127.0.5.101']);
     } finally {
       writeFileSync(mapPathFor(lab.configPath), renderLiveMap('blue', 'green'));
-      await traffic.command(`set map ${mapPathFor(lab.configPath)} live bg_blue; set map ${mapPathFor(lab.configPath)} preview bg_green`);
+      await traffic.command(runtime.setMap(mapPathFor(lab.configPath), 'live', 'bg_blue'), runtime.setMap(mapPathFor(lab.configPath), 'preview', 'bg_green'));
     }
     expect(await lab.answerOf()).toMatchObject({ color: 'blue', status: 200 });
   }, 60_000);

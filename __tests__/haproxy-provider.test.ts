@@ -1,5 +1,7 @@
-import { describe, expect, it } from '@jest/globals';
-import { LocalRunner, type CommandRunner } from '../src/hosts/command.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { PassThrough, type Duplex } from 'node:stream';
+import { ConnectionLost } from '../src/errors.js';
+import { LocalRunner, type Argv, type CommandRunner } from '../src/hosts/command.js';
 import { ConnectOnFirstUse } from '../src/hosts/lazy-runner.js';
 import { createProvider, runnerForHaproxyHost } from '../src/run/provider.js';
 import { readSettings } from '../src/settings.js';
@@ -65,5 +67,48 @@ describe('a runner that connects on first use', () => {
     });
     await expect(runner.run(['true'])).rejects.toThrow('Could not connect to lb@10.0.0.5:22: connection refused');
     await runner.close();
+  });
+
+  it('opens a held-open command (the runtime API session) over a new connection when the held one dropped before it started', async () => {
+    const opened: string[] = [];
+    let connects = 0;
+    const connection = (n: number, lost?: ConnectionLost): CommandRunner => ({
+      description: `connection ${n}`,
+      run: async () => ({ code: 0, stdout: '', stderr: '' }),
+      open: async (argv: Argv): Promise<Duplex> => {
+        if (lost) throw lost;
+        opened.push(`${argv[0]} over connection ${n}`);
+        return new PassThrough();
+      },
+      close: async () => undefined,
+    });
+    const dropped = new ConnectionLost('The SSH connection to lb was lost (Keepalive timeout) before socat could start there, so nothing of it ran', false);
+    const runner = new ConnectOnFirstUse('lb', async () => (++connects === 1 ? connection(1, dropped) : connection(connects)));
+    const printed: string[] = [];
+    jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0);
+    try {
+      await runner.open(['socat', 'stdio', 'unix-connect:/run/haproxy/admin.sock']);
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(opened).toEqual(['socat over connection 2']);
+    expect(printed).toEqual([`${dropped.message}; connected to lb again and ran it over the new connection.\n`]);
+  });
+
+  it('does not open a held-open command again when the connection dropped while it ran, nor when connecting again fails', async () => {
+    const started = new ConnectionLost('The SSH connection to lb was lost (reset) while socat ran there, so whether it finished is not known', true);
+    let connects = 0;
+    const failing = (lost: ConnectionLost): CommandRunner => ({ description: 'lb', run: async () => ({ code: 0, stdout: '', stderr: '' }), open: async () => Promise.reject(lost), close: async () => undefined });
+    const once = new ConnectOnFirstUse('lb', async () => (connects++, failing(started)));
+    await expect(once.open(['socat'])).rejects.toBe(started);
+    expect(connects).toBe(1);
+
+    const notStarted = new ConnectionLost('The SSH connection to lb was lost (the connection closed) before socat could start there, so nothing of it ran', false);
+    let attempts = 0;
+    const gone = new ConnectOnFirstUse('lb', async () => {
+      if (++attempts > 1) throw new Error('Cannot connect to lb over SSH: connection refused');
+      return failing(notStarted);
+    });
+    await expect(gone.open(['socat'])).rejects.toThrow(`${notStarted.message}; connecting again failed: Cannot connect to lb over SSH: connection refused`);
   });
 });

@@ -8,6 +8,7 @@ import { hostScriptShellCommand } from '../src/hosts/host-script.js';
 import { sleep } from '../src/retry.js';
 import { readSettings } from '../src/settings.js';
 import { BACKENDS, MAP_KEYS, backendOf, mapPathFor, renderHaproxyConfig, renderLiveMap } from '../src/traffic/haproxy-config.js';
+import { runtime, type MapKey, type RuntimeCommand } from '../src/traffic/haproxy-runtime.js';
 import { HaproxyTraffic } from '../src/traffic/haproxy.js';
 import { AwsAccount, LISTENER_ARN, TEST_LISTENER_ARN, type GroupModel, type InstanceModel } from './aws-account.js';
 import { AwsWire } from './aws-wire.js';
@@ -136,7 +137,7 @@ export class AwsWorld {
     this.haproxy = startChild('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy', 'haproxy.log'));
     this.haproxyTraffic = new HaproxyTraffic(new LocalRunner(), { hostsOf: async () => [] }, { description: 'the AWS world balancer', configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081`, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200, initialColor: 'blue', drainTimeoutMs: 1000 });
     const traffic = this.haproxyTraffic;
-    await waitFor('HAProxy of the AWS world', async () => existsSync(this.socketPath) && (await traffic.command('show info')).includes('Pid:'), this.haproxy);
+    await waitFor('HAProxy of the AWS world', async () => existsSync(this.socketPath) && (await traffic.command(runtime.showInfo())).includes('Pid:'), this.haproxy);
     this.statsTimer = setInterval(() => void this.readStats(), 250);
   }
 
@@ -399,7 +400,7 @@ export class AwsWorld {
   }
 
   /** The listener's forward as the map: the test listener's color is the preview, the forward's share of it the split. */
-  private renderMap(): { text: string; entries: [string, string][] } {
+  private renderMap(): { text: string; entries: [MapKey, string][] } {
     const colorOf = (arn: string | undefined) => COLORS.find((c) => this.targetGroupArns[c] === arn);
     const weights: Record<Color, number> = { blue: 0, green: 0 };
     const forward = this.account.listeners.get(LISTENER_ARN)?.actions.find((a) => a.Type === 'forward');
@@ -414,7 +415,7 @@ export class AwsWorld {
     let split = total === 0 ? 0 : Math.round((weights[preview] * 100) / total);
     if (total === 0) live = undefined;
     else if (split === 100) [live, split] = [preview, 0];
-    const entries: [string, string][] = [
+    const entries: [MapKey, string][] = [
       [MAP_KEYS.live, live ? backendOf(live) : BACKENDS.none],
       [MAP_KEYS.preview, backendOf(preview)],
       [MAP_KEYS.split, String(split)],
@@ -435,13 +436,13 @@ export class AwsWorld {
     const map = this.renderMap();
     writeFileSync(mapPathFor(this.configPath), map.text);
     const registered = this.registered();
-    const commands = map.entries.map(([key, value]) => `set map ${mapPathFor(this.configPath)} ${key} ${value}`);
+    const commands: RuntimeCommand[] = map.entries.map(([key, value]) => runtime.setMap(mapPathFor(this.configPath), key, value));
     for (const host of this.ssh.hosts) {
       const want = registered.has(host.address);
-      if (want !== this.applied.has(host.address)) commands.push(`set server ${backendOf(host.color)}/${host.address} state ${want ? 'ready' : 'maint'}`);
+      if (want !== this.applied.has(host.address)) commands.push(runtime.setServerState(backendOf(host.color), host.address, want ? 'ready' : 'maint'));
     }
     this.applied = registered;
-    await this.haproxyTraffic.command(commands.join('; '));
+    await this.haproxyTraffic.command(...commands);
   }
 
   private async readStats(): Promise<void> {

@@ -11,6 +11,7 @@ import type { Host, Inventory, Provider } from '../src/providers/types.js';
 import type { HealthSettings } from '../src/settings.js';
 import { sleep } from '../src/retry.js';
 import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../src/traffic/haproxy-config.js';
+import { runtime } from '../src/traffic/haproxy-runtime.js';
 import { HaproxyTraffic, type HaproxyOptions } from '../src/traffic/haproxy.js';
 import { EXAMPLE_APP_DIR } from './memory-provider.js';
 
@@ -218,13 +219,28 @@ export class HaproxyLab {
       releaser: { release: async () => [] },
       traffic,
       health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(health)),
-      close: async () => undefined,
+      // As the action's provider: the run's runtime API session ends with the run.
+      close: () => traffic.close(),
     };
   }
 
   /** The traffic switch under test, as the action builds it for a local HAProxy (or with another runner). */
   traffic(overrides: Partial<HaproxyOptions> = {}, runner: CommandRunner = new LocalRunner()): HaproxyTraffic {
     return new HaproxyTraffic(runner, this.inventory, this.haproxyOptions(overrides));
+  }
+
+  /**
+   * Looks at HAProxy once, as an operator would, closing the runtime API session after: HAProxy
+   * accepts 10 connections on its stats socket (`stats maxconn`), so sessions left open by polling
+   * would keep the action's own from opening.
+   */
+  async read<T>(look: (traffic: HaproxyTraffic) => Promise<T>): Promise<T> {
+    const traffic = this.traffic();
+    try {
+      return await look(traffic);
+    } finally {
+      await traffic.close();
+    }
   }
 
   /**
@@ -256,7 +272,11 @@ export class HaproxyLab {
     // Asked only once the admin socket exists: a traffic object that finds no socket holds no
     // runtime session for the rest of its life (it falls back to one socat per command).
     const traffic = this.traffic();
-    await waitFor('HAProxy', async () => existsSync(this.socketPath) && (await traffic.command('show info')).includes('Pid:'), this.haproxy);
+    try {
+      await waitFor('HAProxy', async () => existsSync(this.socketPath) && (await traffic.command(runtime.showInfo())).includes('Pid:'), this.haproxy);
+    } finally {
+      await traffic.close();
+    }
   }
 
   async stopHaproxy(): Promise<void> {
@@ -288,7 +308,7 @@ export class HaproxyLab {
 
   /** The pid of the worker answering on the admin socket. */
   async workerPid(): Promise<string> {
-    const pid = /^Pid: (\d+)$/m.exec(await this.traffic().command('show info'))?.[1];
+    const pid = /^Pid: (\d+)$/m.exec(await this.read((traffic) => traffic.command(runtime.showInfo())))?.[1];
     if (!pid) throw new Error('HAProxy did not report its pid');
     return pid;
   }
@@ -304,12 +324,14 @@ export class HaproxyLab {
 
   /** Waits until HAProxy's own health checks see `server` as `state` (`UP`, `DOWN`). */
   async waitForServerState(server: string, state: string): Promise<void> {
-    const traffic = this.traffic();
-    for (let i = 0; i < 200; i++) {
-      const row = (await traffic.showStat()).find((r) => r.svname === server);
-      if (row?.status === state) return;
-      await sleep(100);
-    }
+    const seen = await this.read(async (traffic) => {
+      for (let i = 0; i < 200; i++) {
+        if ((await traffic.showStat()).find((r) => r.svname === server)?.status === state) return true;
+        await sleep(100);
+      }
+      return false;
+    });
+    if (seen) return;
     throw new Error(`HAProxy did not see ${server} ${state} within 20 s`);
   }
 

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { rename, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 /**
@@ -36,6 +38,14 @@ export interface CommandRunner {
    * process (HAProxy's runtime API through socat). Optional: without it, one process per command.
    */
   open?(argv: Argv): Promise<Duplex>;
+  /**
+   * Only where commands run on this machine: Node's own connection to a Unix socket (HAProxy's
+   * admin socket), with no process started. A runner that wraps another passes it on, so what it
+   * wraps (a test's fault injector) sees the conversation.
+   */
+  connectSocket?(path: string): Promise<Duplex>;
+  /** Only where commands run on this machine: writes a file by Node, temp file + rename, with no process started. */
+  writeFile?(path: string, content: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -91,6 +101,21 @@ export class LocalRunner implements CommandRunner {
       child.stdin.on('error', () => undefined);
       child.stdin.end(options.stdin ?? '');
     });
+  }
+
+  /** A connected socket; it does not keep the process alive while unref'd (the caller does that when idle). */
+  connectSocket(path: string): Promise<Duplex> {
+    const socket = connect(path);
+    return new Promise((resolve, reject) => {
+      socket.once('connect', () => (socket.removeListener('error', reject), resolve(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** A reader (or a reload) sees the old file or the new one, never half of one. */
+  async writeFile(path: string, content: string): Promise<void> {
+    await writeFile(`${path}.bluegreen-tmp`, content);
+    await rename(`${path}.bluegreen-tmp`, path);
   }
 
   async close(): Promise<void> {}

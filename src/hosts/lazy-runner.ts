@@ -21,18 +21,30 @@ export class ConnectOnFirstUse implements CommandRunner {
     private readonly connect: () => Promise<CommandRunner>,
   ) {}
 
-  async run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
+  run(argv: Argv, options?: RunOptions): Promise<CommandResult> {
+    return this.onConnection((runner) => runner.run(argv, options));
+  }
+
+  /** A held-open command (HAProxy's runtime API session): a dropped connection is connected again as for `run`. */
+  open(argv: Argv): Promise<Duplex> {
+    return this.onConnection((runner) => {
+      if (!runner.open) throw new Error(`${this.description} cannot hold a command open`);
+      return runner.open(argv);
+    });
+  }
+
+  private async onConnection<T>(use: (runner: CommandRunner) => Promise<T>): Promise<T> {
     this.connection ??= this.connect();
     const current = this.connection;
     try {
-      return await (await current).run(argv, options);
+      return await use(await current);
     } catch (error) {
       if (!(error instanceof ConnectionLost) || error.commandStarted) throw error;
-      return this.reconnectAndRun(current, error, argv, options);
+      return this.reconnectAnd(current, error, use);
     }
   }
 
-  private async reconnectAndRun(dropped: Promise<CommandRunner>, lost: ConnectionLost, argv: Argv, options?: RunOptions): Promise<CommandResult> {
+  private async reconnectAnd<T>(dropped: Promise<CommandRunner>, lost: ConnectionLost, use: (runner: CommandRunner) => Promise<T>): Promise<T> {
     // Commands running side by side may all meet the drop: the first one reconnects for them all.
     if (this.connection === dropped) {
       this.connection = this.connect();
@@ -48,14 +60,7 @@ export class ConnectOnFirstUse implements CommandRunner {
       throw new ConnectionLost(`${lost.message}; connecting again failed: ${messageOf(error)}`, false);
     }
     core.info(`${lost.message}; connected to ${this.description} again and ran it over the new connection.`);
-    return runner.run(argv, options);
-  }
-
-  async open(argv: Argv): Promise<Duplex> {
-    this.connection ??= this.connect();
-    const runner = await this.connection;
-    if (!runner.open) throw new Error(`${this.description} cannot hold a command open`);
-    return runner.open(argv);
+    return use(runner);
   }
 
   async close(): Promise<void> {

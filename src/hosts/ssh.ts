@@ -136,6 +136,7 @@ async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, 
   const connection = new NodeSSH();
   try {
     await connection.connect(config);
+    keepEnding(connection);
     return connection;
   } catch (error) {
     connection.dispose();
@@ -143,6 +144,29 @@ async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, 
     if (refusal) throw refusal;
     throw new UserError(`Cannot connect to ${what}${to.user}@${to.name} over SSH: ${connectionProblem(error, to)}`);
   }
+}
+
+/**
+ * Why each open connection ended, once it did. node-ssh listens for 'error' only while it connects:
+ * a later one (a reset, a keepalive timeout) with no listener would crash the process, even in the
+ * moment before a runner takes the connection over (a jump host's, while the target's handshake
+ * runs through it). So a listener is kept from 'ready' for the connection's life; a runner reports
+ * what it recorded to the next command (`connectionEnded`).
+ */
+const endings = new WeakMap<NodeSSH, string>();
+
+function keepEnding(connection: NodeSSH): void {
+  const client = connection.connection;
+  const ended = (reason: string) => {
+    if (!endings.has(connection)) endings.set(connection, reason);
+  };
+  client?.on('error', (error: unknown) => ended(reasonOf(error)));
+  client?.on('close', () => ended('the connection closed'));
+}
+
+/** Why `connection` ended; undefined while it is open. */
+function connectionEnded(connection: NodeSSH | undefined): string | undefined {
+  return connection && endings.get(connection);
 }
 
 interface HostKeyCheck {
@@ -195,8 +219,9 @@ function hostKeyCheck(to: Endpoint, ssh: SshSettings): HostKeyCheck {
   };
 }
 
+/** An error's message; ssh2's and Node's socket errors included, whichever realm made them. */
 function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
 }
 
 /** A connection failure in words, with what to check. */
@@ -221,23 +246,20 @@ function connectionProblem(error: unknown, to: Endpoint): string {
 
 /** Runs commands on one host over an open SSH connection: each argv becomes shell text through `toShell` only. */
 export class SshRunner implements CommandRunner {
-  /** Why the connection (or the jump host's) ended, once it did. */
-  private lost?: string;
+  /** Why a command found the connection gone, when no 'error' or 'close' said so. */
+  private failed?: string;
 
   constructor(
     private readonly connection: NodeSSH,
     private readonly jump: NodeSSH | undefined,
     readonly description: string,
-  ) {
-    // node-ssh listens for 'error' only while connecting: a later one (a keepalive timeout, a
-    // reset) with no listener would crash the process. Record it; the next command reports it.
-    for (const [client, via] of [
-      [connection.connection, ''],
-      [jump?.connection, 'the jump host: '],
-    ] as const) {
-      client?.on('error', (error: Error) => (this.lost ??= `${via}${reasonOf(error)}`));
-      client?.on('close', () => (this.lost ??= `${via}the connection closed`));
-    }
+  ) {}
+
+  /** Why the connection (or the jump host's) ended, once it did; the next command reports it. */
+  private get lost(): string | undefined {
+    // A jump host's connection that ended takes the target's with it: its reason is the one to give.
+    const jumpEnded = connectionEnded(this.jump);
+    return (jumpEnded === undefined ? undefined : `the jump host: ${jumpEnded}`) ?? connectionEnded(this.connection) ?? this.failed;
   }
 
   async run(argv: Argv, options: RunOptions = {}): Promise<CommandResult> {
@@ -283,7 +305,7 @@ export class SshRunner implements CommandRunner {
     } catch (error) {
       if (error instanceof ConnectionLost) throw error;
       if (this.lost !== undefined || !this.connection.isConnected()) {
-        this.lost ??= reasonOf(error);
+        this.failed ??= reasonOf(error);
         throw this.connectionLost(argv, started);
       }
       throw new UserError(`SSH to ${this.description} failed while running ${argv[0] ?? 'a command'}: ${reasonOf(error)}`);
@@ -293,12 +315,21 @@ export class SshRunner implements CommandRunner {
     }
   }
 
-  /** One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). */
+  /**
+   * One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). A
+   * connection that dropped before the channel opened is a ConnectionLost of a command that did
+   * not start, which the caller may run again over a new connection.
+   */
   async open(argv: Argv): Promise<Duplex> {
     const client = this.connection.connection;
-    if (!client) throw new UserError(`SSH to ${this.description} is closed`);
+    if (this.lost !== undefined || !client) throw this.connectionLost(argv, false);
     return new Promise((resolve, reject) => {
-      client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? reject(new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`)) : (channel.stderr.resume(), resolve(channel))));
+      const failed = (error: unknown) => reject(this.lost !== undefined || !this.connection.isConnected() ? this.connectionLost(argv, false) : new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`));
+      try {
+        client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? failed(error) : (channel.stderr.resume(), resolve(channel))));
+      } catch (error) {
+        failed(error);
+      }
     });
   }
 

@@ -1,6 +1,6 @@
-import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
+import { runtime, type RuntimeCommand } from './haproxy-runtime.js';
 
 /**
  * One held-open conversation with HAProxy's runtime API in prompt mode: after `prompt`, HAProxy
@@ -10,7 +10,9 @@ import { StringDecoder } from 'node:string_decoder';
  * on the HAProxy host over one SSH channel.
  *
  * HAProxy closes an idle session after its `stats timeout`, and a reload leaves this session with
- * the old worker; the caller checks `stopping()` before a switch and reopens a dead session.
+ * the old worker; the caller checks `stopping()` before a switch and reopens a dead session. A
+ * session whose far end stops answering (a frozen host) ends at the first answer that does not come
+ * in time, so no command waits longer than its timeout.
  */
 export class RuntimeSession {
   private buffer = '';
@@ -19,19 +21,23 @@ export class RuntimeSession {
   private ended?: string;
 
   private constructor(
-    private readonly stream: Duplex,
-    private readonly onIdle: (idle: boolean) => void,
+    private readonly stream: Duplex & { ref?: () => unknown; unref?: () => unknown },
+    /** Why the session ended when its stream closes: who may have closed it. */
+    closedBy: string,
   ) {
     stream.on('data', (chunk: Buffer | string) => this.take(typeof chunk === 'string' ? chunk : this.decoder.write(chunk)));
     stream.on('error', (error: Error) => this.end(error.message));
-    stream.on('close', () => this.end('HAProxy closed the session'));
-    stream.on('end', () => this.end('HAProxy closed the session'));
+    stream.on('close', () => this.end(closedBy));
+    stream.on('end', () => this.end(closedBy));
   }
 
-  /** Puts a stream in prompt mode; `onIdle(true)` when no answer is awaited (a local socket is unref'd then). */
-  static async over(stream: Duplex, timeoutMs: number, onIdle: (idle: boolean) => void = () => undefined): Promise<RuntimeSession> {
-    const session = new RuntimeSession(stream, onIdle);
-    const answer = await session.send('prompt', timeoutMs);
+  /**
+   * Puts a stream in prompt mode: Node's own socket to a local admin socket, or the stdin/stdout of
+   * socat on the HAProxy host. `closedBy` says why the session ends when the stream closes.
+   */
+  static async over(stream: Duplex, timeoutMs: number, closedBy = 'HAProxy closed the session'): Promise<RuntimeSession> {
+    const session = new RuntimeSession(stream, closedBy);
+    const answer = await session.send(runtime.prompt(), timeoutMs);
     if (answer.trim() !== '') {
       session.close();
       throw new Error(`\`prompt\` was answered with ${JSON.stringify(answer.trim().slice(0, 80))}`);
@@ -39,27 +45,15 @@ export class RuntimeSession {
     return session;
   }
 
-  /** A session over Node's own connection to a local admin socket. */
-  static async local(socketPath: string, timeoutMs: number): Promise<RuntimeSession> {
-    const socket = connect(socketPath);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('connect', resolve);
-      socket.once('error', reject);
-    });
-    // An idle session must not keep the process alive: a run ends by closing it, a test may not.
-    return RuntimeSession.over(socket, timeoutMs, (idle) => (idle ? socket.unref() : socket.ref()));
-  }
-
   get open(): boolean {
     return this.ended === undefined;
   }
 
   /**
-   * Sends one command (no `;`: each part would end with its own prompt) and returns its answer as
-   * a one-shot connection would give it, without the prompt. A timeout ends the session.
+   * Sends one command (made by haproxy-runtime.ts: one line, no `;`) and returns its answer as a
+   * one-shot connection would give it, without the prompt. A timeout ends the session.
    */
-  send(command: string, timeoutMs: number): Promise<string> {
-    if (/[;\n]/.test(command)) return Promise.reject(new Error(`one command per send: ${command}`));
+  send(command: RuntimeCommand, timeoutMs: number): Promise<string> {
     if (this.ended !== undefined) return Promise.reject(new Error(this.ended));
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -67,19 +61,19 @@ export class RuntimeSession {
       }, timeoutMs);
       const done = () => clearTimeout(timer);
       this.waiting.push({ resolve: (answer) => (done(), resolve(answer)), reject: (error) => (done(), reject(error)) });
-      this.onIdle(false);
+      this.idle(false);
       this.stream.write(`${command}\n`);
     });
   }
 
   /** Several commands, sent together; their answers in order. */
-  sendAll(commands: readonly string[], timeoutMs: number): Promise<string[]> {
+  sendAll(commands: readonly RuntimeCommand[], timeoutMs: number): Promise<string[]> {
     return Promise.all(commands.map((command) => this.send(command, timeoutMs)));
   }
 
   /** `show info` says `Stopping: 1` in a worker a reload replaced: its map is no longer the one that routes. */
   async stopping(timeoutMs: number): Promise<boolean> {
-    return /^Stopping: 1$/m.test(await this.send('show info', timeoutMs));
+    return /^Stopping: 1$/m.test(await this.send(runtime.showInfo(), timeoutMs));
   }
 
   close(): void {
@@ -95,14 +89,20 @@ export class RuntimeSession {
       this.buffer = this.buffer.slice(at + 3);
       this.waiting.shift()?.resolve(answer);
     }
-    if (this.waiting.length === 0) this.onIdle(true);
+    if (this.waiting.length === 0) this.idle(true);
+  }
+
+  /** An idle local socket must not keep the process alive: a run ends by closing it, a test may not. */
+  private idle(idle: boolean): void {
+    if (idle) this.stream.unref?.();
+    else this.stream.ref?.();
   }
 
   private end(reason: string): void {
     if (this.ended !== undefined) return;
     this.ended = reason;
     for (const waiter of this.waiting.splice(0)) waiter.reject(new Error(reason));
-    this.onIdle(true);
+    this.idle(true);
     this.stream.destroy();
   }
 }

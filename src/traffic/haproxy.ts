@@ -1,12 +1,12 @@
 import * as core from '@actions/core';
-import { rename, writeFile } from 'node:fs/promises';
 import { otherColor, type Color } from '../colors.js';
-import { UserError, messageOf, oneLine } from '../errors.js';
-import { LocalRunner, type Argv, type CommandResult, type CommandRunner } from '../hosts/command.js';
+import { ConnectionLost, UserError, messageOf, oneLine } from '../errors.js';
+import type { Argv, CommandResult, CommandRunner } from '../hosts/command.js';
 import { describeLive, liveColor } from '../live-traffic.js';
 import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '../providers/types.js';
 import { waitUntil } from '../retry.js';
 import type { Settings } from '../settings.js';
+import { commandLine, runtime, runtimeWordProblem, socatArgv, socketPathProblem, type MapKey, type RuntimeCommand } from './haproxy-runtime.js';
 import { RuntimeSession } from './haproxy-session.js';
 import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
 
@@ -51,6 +51,13 @@ class RuntimeApiError extends UserError {
   }
 }
 
+/** The HAProxy host gave the session no channel: a problem of the connection to it, not of the session. */
+class NoChannel extends Error {
+  constructor(override readonly cause: unknown) {
+    super(failureOf(cause));
+  }
+}
+
 /**
  * Live traffic through an HAProxy the action manages (haproxy-config.ts renders its config).
  *
@@ -84,8 +91,12 @@ export class HaproxyTraffic implements Traffic {
   ) {
     this.description = options.description;
     this.mapPath = mapPathFor(options.configPath);
-    // The map path goes into runtime API commands, where a space or `;` would start another argument or command.
-    if (/[\s;#]/.test(this.mapPath)) throw new UserError(`Input 'haproxy-config': '${options.configPath}' has a space, \`;\` or \`#\`. Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+    // The map path goes into runtime API commands and the socket path into socat's address: refused
+    // here, naming the input, by the rules haproxy-runtime.ts applies to every command it makes.
+    const mapProblem = runtimeWordProblem(this.mapPath);
+    if (mapProblem) throw new UserError(`Input 'haproxy-config': '${options.configPath}' ${mapProblem} in HAProxy's runtime API (the map file ${this.mapPath}). Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+    const socketProblem = socketPathProblem(options.socketPath);
+    if (socketProblem) throw new UserError(`Input 'haproxy-socket': '${options.socketPath}' ${socketProblem}. Use a plain path such as /run/haproxy/admin.sock.`);
   }
 
   /**
@@ -106,7 +117,7 @@ export class HaproxyTraffic implements Traffic {
     const servers = stats.filter((row) => row.svname !== 'FRONTEND' && row.svname !== 'BACKEND').map((row) => `${row.pxname}/${row.svname}`);
     if (servers.length === 0) return;
     // The maps it does use: a config rendered for another haproxy-config path shows up here.
-    const maps = [...(await this.command('show map')).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
+    const maps = [...(await this.command(runtime.showMaps())).matchAll(/^\d+ \((.+?)\) pattern loaded from file/gm)].map((m) => m[1]);
     const shown = servers.length > 5 ? `${servers.slice(0, 5).join(', ')} and ${servers.length - 5} more` : servers.join(', ');
     throw new UserError(
       `HAProxy on ${this.runner.description} does not know the map ${this.mapPath} (from haproxy-config ${this.options.configPath}) but routes to servers (${shown}), so which color is live cannot be told. ${maps.length ? `It uses ${maps.join(', ')}: set haproxy-config to the config beside it` : 'Set haproxy-config to the file HAProxy runs'}. Nothing was changed.`,
@@ -349,7 +360,7 @@ export class HaproxyTraffic implements Traffic {
    * the file write is a command on that host, so the UP check is repeated after it.
    */
   private async tryRoute(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot; refused: boolean }> {
-    const entries: [string, string][] = [
+    const entries: [MapKey, string][] = [
       [MAP_KEYS.live, backendOf(route.live)],
       [MAP_KEYS.preview, backendOf(route.preview)],
       [MAP_KEYS.split, String(route.split)],
@@ -363,6 +374,10 @@ export class HaproxyTraffic implements Traffic {
     try {
       await this.writeFileAtomically(this.mapPath, renderLiveMap(route.live, route.preview, route.split));
     } catch (error) {
+      // A connection to the HAProxy host lost before the write started: nothing changed, and its own
+      // message says so (the phase runner names the step); not a reason to check HAProxy or the file.
+      if (error instanceof ConnectionLost && !error.commandStarted) throw error;
+      if (error instanceof ConnectionLost) throw new ConnectionLost(`${sentence(error.message)} ${await this.restoreMapFile(before.map)}`, true);
       throw failed(reasonOf(error));
     }
     try {
@@ -370,14 +385,16 @@ export class HaproxyTraffic implements Traffic {
         await this.restoreMapFile(before.map);
         return { before, refused: true };
       }
-      const answer = await this.command(entries.map(([key, value]) => `set map ${this.mapPath} ${key} ${value}`).join('; '));
+      const answer = await this.command(...entries.map(([key, value]) => runtime.setMap(this.mapPath, key, value)));
       // An answer means a key was missing from the runtime map (a file trimmed by hand, or written by an older version): set them one by one.
       if (answer.trim() !== '') for (const [key, value] of entries) await this.setMap(key, value);
     } catch (error) {
       // The map file already names the new route; left so, a later reload or restart would route
       // there, unvalidated. Put it back to what HAProxy routes to now.
+      const restored = await this.restoreMapFile(before.map);
+      if (error instanceof ConnectionLost) throw new ConnectionLost(`${sentence(error.message)} ${restored}`, error.commandStarted);
       const message = error instanceof RuntimeApiError ? failed(error.reason).message : messageOf(error);
-      throw new UserError(`${message} ${await this.restoreMapFile(before.map)}`);
+      throw new UserError(`${message} ${restored}`);
     }
     return { before, refused: false };
   }
@@ -408,16 +425,18 @@ export class HaproxyTraffic implements Traffic {
     }
   }
 
-  private async setMap(key: string, value: string): Promise<void> {
-    const answer = await this.command(`set map ${this.mapPath} ${key} ${value}`);
+  private async setMap(key: MapKey, value: string): Promise<void> {
+    const set = runtime.setMap(this.mapPath, key, value);
+    const answer = await this.command(set);
     // `set map` only changes existing keys; a map file someone trimmed by hand lacks one.
-    const final = /entry not found/i.test(answer) ? await this.command(`add map ${this.mapPath} ${key} ${value}`) : answer;
-    if (final.trim() !== '') throw new UserError(`HAProxy refused \`set map ${this.mapPath} ${key} ${value}\`: ${final.trim()}`);
+    const final = /entry not found/i.test(answer) ? await this.command(runtime.addMap(this.mapPath, key, value)) : answer;
+    if (final.trim() !== '') throw new UserError(`HAProxy refused \`${set}\`: ${final.trim()}`);
   }
 
   /** The runtime map, or undefined when the running config does not use our map file. */
   private async showMap(): Promise<Map<string, string> | undefined> {
-    return parseShowMap(await this.command(`show map ${this.mapPath}`), this.unreadable(`show map ${this.mapPath}`));
+    const show = runtime.showMap(this.mapPath);
+    return parseShowMap(await this.command(show), this.unreadable(show));
   }
 
   /** Describes an answer that is not what HAProxy's admin socket gives, as the error to refuse with. */
@@ -431,57 +450,54 @@ export class HaproxyTraffic implements Traffic {
   }
 
   async showStat(): Promise<StatRow[]> {
-    return parseShowStat(await this.command('show stat'));
+    return parseShowStat(await this.command(runtime.showStat()));
   }
 
   /** The runtime map and the stats, read in one call. */
   private async snapshot(): Promise<Snapshot> {
-    return parseSnapshot(await this.command(`show map ${this.mapPath}; show stat`), this.unreadable(`show map ${this.mapPath}; show stat`));
+    const commands = [runtime.showMap(this.mapPath), runtime.showStat()];
+    return parseSnapshot(await this.command(...commands), this.unreadable(commands.join('; ')));
   }
 
   private async workerPid(): Promise<string> {
-    const pid = /^Pid:\s*(\d+)/m.exec(await this.command('show info'))?.[1];
+    const pid = /^Pid:\s*(\d+)/m.exec(await this.command(runtime.showInfo()))?.[1];
     if (!pid) throw new UserError(`HAProxy's admin socket ${this.options.socketPath} did not report a process id.`);
     return pid;
   }
 
-  /** socat between its stdin/stdout and the admin socket; `-t`: time HAProxy gets to answer after the command is sent. */
-  private socatArgv(): Argv {
-    return ['socat', '-t', '10', 'stdio', `unix-connect:${this.options.socketPath}`];
-  }
-
   /**
-   * Runtime API commands (`;`-separated), answers as one text, as a one-shot connection gives them.
+   * Runtime API commands (made by haproxy-runtime.ts), answers as one text, as a one-shot connection gives them.
    * Over the held-open session when there is one: a session that ended (HAProxy's `stats timeout`,
    * a restart) or that a reload left with the old worker is replaced once; when no session can be
    * opened, each call starts socat.
    */
-  async command(text: string): Promise<string> {
-    const commands = text.split(/;\s*/);
+  async command(...commands: RuntimeCommand[]): Promise<string> {
     for (let attempt = 1; ; attempt++) {
       const session = await this.runtimeSession();
-      if (!session) return this.commandByProcess(text);
+      if (!session) return this.commandByProcess(commands);
       try {
         // `show info` first, in the same round trip: a worker a reload replaced says `Stopping: 1`.
-        const [info = '', ...answers] = await session.sendAll(['show info', ...commands], SESSION_ANSWER_TIMEOUT_MS);
+        const [info = '', ...answers] = await session.sendAll([runtime.showInfo(), ...commands], SESSION_ANSWER_TIMEOUT_MS);
         if (!/^Stopping: 1$/m.test(info)) return answers.join('');
         if (attempt > 1) throw new Error('the worker answering is stopping (a reload replaced it)');
         this.dropSession();
       } catch (error) {
         this.dropSession();
         const reason = failureOf(error);
-        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${commands[0]?.split(' ').slice(0, 2).join(' ')}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
         core.info(`HAProxy: the runtime API session ended (${reason}); opening another.`);
       }
     }
   }
 
   /** One runtime API command line through a socat process: the path when no session could be held open. */
-  private async commandByProcess(text: string): Promise<string> {
-    const result = await this.runner.run(this.socatArgv(), { stdin: `${text}\n`, timeoutMs: RUN_TIMEOUT_MS });
+  private async commandByProcess(commands: readonly RuntimeCommand[]): Promise<string> {
+    // `-t`: the time HAProxy gets to answer after the commands are sent.
+    const result = await this.runner.run(socatArgv(this.options.socketPath, SESSION_ANSWER_TIMEOUT_MS / 1000), { stdin: commandLine(commands), timeoutMs: RUN_TIMEOUT_MS });
     if (result.code !== 0) {
-      const reason = oneLine(result.stderr) || `exit ${result.code}`;
-      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${text.split(' ')[0]} ${text.split(' ')[1] ?? ''}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+      // socat starts each message with a timestamp and its pid: `2026/01/05 10:00:00 socat[4242] E connect(...): Connection refused`.
+      const reason = oneLine(result.stderr.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? socat\[\d+\] [A-Z] /gm, '')) || `exit ${result.code}`;
+      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
     }
     return result.stdout;
   }
@@ -490,19 +506,30 @@ export class HaproxyTraffic implements Traffic {
   private runtimeSession(): Promise<RuntimeSession | undefined> {
     if (this.perProcess) return Promise.resolve(undefined);
     this.session ??= this.openSession().catch((error: unknown) => {
-      this.perProcess = true;
       this.session = undefined;
+      // No channel to the HAProxy host (it is unreachable, and connecting again failed): a socat per
+      // command would meet the same, so the command fails with that; a later one tries again.
+      if (error instanceof NoChannel) throw error.cause;
+      this.perProcess = true;
       core.info(`HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`);
       return undefined;
     });
     return this.session;
   }
 
-  /** Node's own socket to a local admin socket; one SSH channel to `socat` on a remote host. */
+  /**
+   * Node's own socket to a local admin socket; one SSH channel to `socat` on a remote host (a lost
+   * connection is connected again, once, by the runner, as for any command that had not started).
+   */
   private async openSession(): Promise<RuntimeSession> {
     const socket = this.options.socketPath;
-    if (this.runner.open) return RuntimeSession.over(await this.runner.open(['socat', 'stdio', `unix-connect:${socket}`]), SESSION_OPEN_TIMEOUT_MS);
-    if (this.runner instanceof LocalRunner) return RuntimeSession.local(socket, SESSION_OPEN_TIMEOUT_MS);
+    if (this.runner.connectSocket) return RuntimeSession.over(await this.runner.connectSocket(socket), SESSION_OPEN_TIMEOUT_MS);
+    if (this.runner.open) {
+      const channel = await this.runner.open(socatArgv(socket)).catch((error: unknown) => {
+        throw new NoChannel(error);
+      });
+      return RuntimeSession.over(channel, SESSION_OPEN_TIMEOUT_MS, `socat on ${this.runner.description} ended: HAProxy or the connection to the host closed the session`);
+    }
     throw new Error(`commands on ${this.runner.description} cannot be held open`);
   }
 
@@ -514,7 +541,7 @@ export class HaproxyTraffic implements Traffic {
 
   /** The HAProxy host is this machine: files are written by Node, with no process started. */
   private writesLocally(): boolean {
-    return this.runner instanceof LocalRunner;
+    return this.runner.writeFile !== undefined;
   }
 
   private async readFile(path: string): Promise<string | undefined> {
@@ -527,10 +554,9 @@ export class HaproxyTraffic implements Traffic {
 
   /** Temp file + rename: a reader (or a reload) sees the old file or the new one, never half of one. */
   private async writeFileAtomically(path: string, content: string): Promise<void> {
-    if (this.writesLocally()) {
+    if (this.runner.writeFile) {
       try {
-        await writeFile(`${path}.bluegreen-tmp`, content);
-        await rename(`${path}.bluegreen-tmp`, path);
+        await this.runner.writeFile(path, content);
         return;
       } catch (error) {
         throw new UserError(`Could not write ${path} on ${this.runner.description}: ${messageOf(error)}`);
@@ -602,6 +628,16 @@ function sessionsIn(stats: StatRow[], color: Color): number {
 function liveKeyColor(entries: Map<string, string> | undefined): Color | undefined {
   const backend = entries?.get(MAP_KEYS.live);
   return backend === undefined ? undefined : colorOfBackend(backend);
+}
+
+/** What a command line asks, for an error: `show map`, `set map`. */
+function verbOf(commands: readonly RuntimeCommand[]): string {
+  return commands[0]?.split(' ').slice(0, 2).join(' ') ?? '';
+}
+
+/** A message as a sentence, to go on with another. */
+function sentence(message: string): string {
+  return /[.!?]$/.test(message) ? message : `${message}.`;
 }
 
 /** An error's message; Node's socket errors included, whichever realm made them. */
