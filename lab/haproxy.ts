@@ -143,6 +143,7 @@ export interface LabOptions {
 export class HaproxyLab {
   readonly dir = mkdtempSync(join(tmpdir(), 'bgp-haproxy-'));
   readonly configPath = join(this.dir, 'haproxy.cfg');
+  private readonly handedOut = new Set<HaproxyTraffic>();
   readonly socketPath = join(this.dir, 'admin.sock');
   /** The master CLI (`haproxy -S`): a socket that answers `show map` with "Unknown command". */
   readonly masterSocketPath = join(this.dir, 'master.sock');
@@ -226,7 +227,20 @@ export class HaproxyLab {
 
   /** The traffic switch under test, as the action builds it for a local HAProxy (or with another runner). */
   traffic(overrides: Partial<HaproxyOptions> = {}, runner: CommandRunner = new LocalRunner()): HaproxyTraffic {
-    return new HaproxyTraffic(runner, this.inventory, this.haproxyOptions(overrides));
+    const traffic = new HaproxyTraffic(runner, this.inventory, this.haproxyOptions(overrides));
+    this.handedOut.add(traffic);
+    return traffic;
+  }
+
+  /**
+   * Closes the runtime API sessions of every traffic object `traffic()` handed out: HAProxy takes 10
+   * connections on its stats socket (`stats maxconn`), so sessions left open by earlier tests would
+   * keep a later run's own from opening. The jest hook calls it after each test.
+   */
+  async closeHandedOut(): Promise<void> {
+    const all = [...this.handedOut];
+    this.handedOut.clear();
+    await Promise.all(all.map((traffic) => traffic.close()));
   }
 
   /**
@@ -344,6 +358,7 @@ export class HaproxyLab {
   }
 
   async stop(): Promise<void> {
+    await this.closeHandedOut();
     await this.stopHaproxy();
     await Promise.all(this.servers.map((s) => s.stop()));
     rmSync(this.dir, { recursive: true, force: true });
