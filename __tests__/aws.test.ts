@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { AwsCalls, SDK_MAX_ATTEMPTS, awsClients, type AwsTiming } from '../src/aws/clients.js';
 import { awsError, isRetryable } from '../src/aws/errors.js';
 import { hostScript, hostScriptArguments, hostScriptShellCommand } from '../src/hosts/host-script.js';
-import { SsmReleaser } from '../src/hosts/ssm.js';
+import { CANCELLED_COLLECT_MS, CANCELLED_POLL_MS, SsmReleaser } from '../src/hosts/ssm.js';
+import { Cancellation, WIND_DOWN_MS } from '../src/cancellation.js';
 import { releaseTarball } from '../src/hosts/releaser.js';
 import { SCALE_DOWN_ACTION } from '../src/inventory/asg.js';
 import { createProvider } from '../src/run/provider.js';
@@ -422,6 +423,67 @@ describe('provider aws, run as the action against a model of the account', () =>
     expect((send?.Parameters as Record<string, string[]>).executionTimeout).toEqual([String(600 + 60 + 30 + 30)]);
     expect(account.callsOf('ssm:CancelCommand')).toEqual([expect.objectContaining({ CommandId: expect.any(String) })]);
     expect(outcomes.map((o) => [o.ok, o.detail])).toEqual(instances.map(() => [false, 'SSM Cancelled']));
+  });
+
+  it('cancels the SSM commands as soon as the run is cancelled, in the middle of a poll wait, and the release phase ends cancelled', async () => {
+    account.restore();
+    account = world({ green: 2 }).install();
+    for (const instance of account.instancesOf('shop-green')) instance.hangs = true;
+    const cancellation = new Cancellation();
+    // Virtual time: a sleep passes its whole time unless its signal wakes it first. The job is
+    // cancelled while the release waits out its first 15 s poll wait.
+    let now = 0;
+    let abort: { at: number; calls: number } | undefined;
+    const sleeps: { at: number; ms: number; woken: boolean; afterCancel: boolean }[] = [];
+    const timing: AwsTiming = {
+      ...clock.timing,
+      pollMs: 15_000,
+      maxPollMs: 15_000,
+      commandTimeoutMs: 600_000,
+      sleep: (ms, signal) =>
+        new Promise<void>((resolve) => {
+          const entry = { at: now, ms, woken: false, afterCancel: cancellation.requested };
+          sleeps.push(entry);
+          let over = false;
+          const end = (woken: boolean) => {
+            if (over) return;
+            over = true;
+            entry.woken = woken;
+            if (!woken) now += ms;
+            resolve();
+          };
+          if (signal?.aborted) return end(true);
+          signal?.addEventListener('abort', () => end(true), { once: true });
+          if (!cancellation.requested && account.callsOf('ssm:SendCommand').length > 0) {
+            setImmediate(() => {
+              abort = { at: now, calls: account.calls.length };
+              cancellation.cancel('SIGINT');
+            });
+          }
+          setImmediate(() => setImmediate(() => end(false)));
+        }),
+    };
+    const inputs = inputsFor('deploy');
+    const settings = readSettings((name) => inputs[name] ?? '', ENV);
+    const run = await runAction(inputs, await createProvider(settings, timing, cancellation.aborted), ENV, { cancellation });
+    // The very next call after the abort cancels the command, with no time slept in between.
+    expect(abort).toBeDefined();
+    expect(account.calls.slice(abort?.calls).map((c) => c.action)[0]).toBe('ssm:CancelCommand');
+    expect(sleeps.find((s) => s.afterCancel)?.at).toBe(abort?.at);
+    expect(account.callsOf('ssm:CancelCommand')).toEqual([{ CommandId: expect.any(String) }]);
+    // The poll wait it landed in was cut short; the statuses came in with short polls, within the wind-down.
+    const cut = sleeps.filter((s) => s.woken);
+    expect(cut.map((s) => s.ms)).toEqual([15_000]);
+    const collecting = sleeps.filter((s) => s.afterCancel);
+    expect(collecting.length).toBeGreaterThan(0);
+    expect(collecting.every((s) => s.ms === CANCELLED_POLL_MS)).toBe(true);
+    expect(now - (abort?.at ?? 0)).toBeLessThanOrEqual(CANCELLED_COLLECT_MS);
+    expect(CANCELLED_COLLECT_MS).toBeLessThan(WIND_DOWN_MS);
+    // Both instances report SSM's Cancelled; the release phase ends cancelled, not failed, and traffic stays on blue.
+    expect(visibleLog(run.log)).toMatch(/✖ Release[^\n]*: cancelled \(SIGINT\)[^\n]*SSM Cancelled/);
+    expect(run.failed).toBe(true);
+    expect(run.summary).toMatch(/cancelled/);
+    expect(account.callsOf('elasticloadbalancing:ModifyListener')).toEqual([]);
   });
 
   it('names the input when a target group does not exist', async () => {

@@ -112,7 +112,7 @@ interface CommandModel {
   instanceIds: string[];
   input: Record<string, unknown>;
   listed: number;
-  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelled' | 'TimedOut'; exitCode?: number; output?: string }>;
+  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelling' | 'Cancelled' | 'TimedOut'; exitCode?: number; output?: string }>;
 }
 
 /** A succeeding host script's output, as host-script.pl prints it. */
@@ -694,10 +694,9 @@ export class AwsAccount {
       }
     }
     const { items, NextToken } = this.page([...command.invocations], input);
-    return {
-      CommandInvocations: items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: statusDetails(inv.status), DocumentName: 'AWS-RunShellScript' })),
-      ...(NextToken && { NextToken }),
-    };
+    const listed = items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: statusDetails(inv.status), DocumentName: 'AWS-RunShellScript' }));
+    for (const [, invocation] of items) if (invocation.status === 'Cancelling') invocation.status = 'Cancelled';
+    return { CommandInvocations: listed, ...(NextToken && { NextToken }) };
   }
 
   /** Invocations not finished yet end as Cancelled (the agent stops the command on the instance). */
@@ -706,7 +705,8 @@ export class AwsAccount {
     if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
     for (const [id, invocation] of command.invocations) {
       if ((input.InstanceIds as string[] | undefined)?.includes(id) === false) continue;
-      if (invocation.status === 'Pending' || invocation.status === 'InProgress') Object.assign(invocation, { status: 'Cancelled', exitCode: -1, output: '' });
+      // As SSM does: `Cancelling` at first, `Cancelled` once the agent stopped it (here: after one listing).
+      if (invocation.status === 'Pending' || invocation.status === 'InProgress') Object.assign(invocation, { status: 'Cancelling', exitCode: -1, output: '' });
     }
     return {};
   }

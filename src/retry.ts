@@ -46,22 +46,22 @@ export const systemClock: Clock = {
     }),
 };
 
-export const sleep = (ms: number): Promise<void> => systemClock.sleep(ms);
+export const sleep = (ms: number, signal?: AbortSignal): Promise<void> => systemClock.sleep(ms, signal);
 
 /**
  * A clock that moves only when it sleeps, each sleep going through `sleeper`: its time is the time
  * slept. With a sleeper that does not wait it is a test clock; the AWS waits use it around their
  * injectable sleep, so their limits count the time they slept, not the time their calls took.
  */
-export function sleepingClock(sleeper: (ms: number) => Promise<void> = async () => undefined): Clock & { slept: number[] } {
+export function sleepingClock(sleeper: (ms: number, signal?: AbortSignal) => Promise<void> = async () => undefined): Clock & { slept: number[] } {
   const slept: number[] = [];
   let time = 0;
   return {
     slept,
     now: () => time,
-    sleep: async (ms) => {
+    sleep: async (ms, signal) => {
       slept.push(ms);
-      await sleeper(ms);
+      await sleeper(ms, signal);
       time += ms;
     },
   };
@@ -181,8 +181,9 @@ export async function retry<T>(attempt: (n: number) => Promise<T>, options: Retr
 /**
  * Calls `attempt` until it returns a value `done` accepts or the retries run out; returns the last
  * value either way, with the number of attempts made. `attempt` reports failures as values, not throws.
+ * An aborted `signal` ends it at once with `WaitAbortedError`.
  */
-export async function retryUntil<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, done: (value: T) => boolean, clock?: Clock): Promise<{ value: T; attempts: number }> {
-  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, { ...retryBounds(policy), ...(clock && { clock }) });
+export async function retryUntil<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, done: (value: T) => boolean, clock?: Clock, signal?: AbortSignal): Promise<{ value: T; attempts: number }> {
+  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, { ...retryBounds(policy), ...(clock && { clock }), ...(signal && { signal }) });
   return { value, attempts };
 }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as core from '@actions/core';
-import { run } from '../../src/run/run.js';
+import { run, type RunDependencies } from '../../src/run/run.js';
 import type { Provider } from '../../src/providers/types.js';
 import { parseOutputFile } from '../../lab/runner-files.js';
 
@@ -29,7 +29,7 @@ const summaryFile = join(dir, 'summary.md');
 const outputFile = join(dir, 'output.txt');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-export async function runAction(inputs: Record<string, string>, provider?: Provider, env: NodeJS.ProcessEnv = {}): Promise<ActionRun> {
+export async function runAction(inputs: Record<string, string>, provider?: Provider, env: NodeJS.ProcessEnv = {}, extra: Pick<RunDependencies, 'cancellation'> = {}): Promise<ActionRun> {
   writeFileSync(summaryFile, '');
   writeFileSync(outputFile, '');
   const saved = { summary: process.env.GITHUB_STEP_SUMMARY, output: process.env.GITHUB_OUTPUT };
@@ -45,6 +45,7 @@ export async function runAction(inputs: Record<string, string>, provider?: Provi
       source: (name) => inputs[name] ?? '',
       env: { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567', ...env },
       ...(provider && { createProvider: () => provider }),
+      ...extra,
     });
     return {
       outputs: parseOutputFile(readFileSync(outputFile, 'utf8')),

@@ -76,7 +76,8 @@ export interface AwsTiming {
   capacityTimeoutMs: number;
   /** A cap on how long a release may run on an instance (SSM `executionTimeout`), and then report; by default host-timeout and its grace. */
   commandTimeoutMs?: number;
-  sleep: (ms: number) => Promise<void>;
+  /** Resolves after `ms`, or as soon as `signal` aborts (a cancelled run must not sleep through its wind-down). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 export const DEFAULT_AWS_TIMING: AwsTiming = {

@@ -10,13 +10,15 @@ export class DirectProbeHealth implements HealthReader {
   constructor(
     private readonly health: HealthSettings,
     private readonly via?: ProbeTransport,
+    /** Aborted when the run is cancelled: the probes end at once. */
+    private readonly signal?: AbortSignal,
   ) {}
 
   async check(hosts: Host[]): Promise<HostHealth[]> {
     return Promise.all(
       hosts.map(async (host): Promise<HostHealth> => {
         if (!host.healthUrl) return { host, ok: false, balancerState: 'no health URL known for this host' };
-        const probe = await probeUntilHealthy(host.healthUrl, this.health, { ...(this.via && { via: this.via }) });
+        const probe = await probeUntilHealthy(host.healthUrl, this.health, { ...(this.via && { via: this.via }), ...(this.signal && { signal: this.signal }) });
         return { host, ok: probe.ok, probe };
       }),
     );

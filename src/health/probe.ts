@@ -11,6 +11,11 @@ export interface ProbeOptions {
   headers?: Record<string, string>;
   /** Absent: the runner connects to the URL's host itself. */
   via?: ProbeTransport;
+  /**
+   * Aborted when the run is cancelled: the probe in flight and the waits between retries end at
+   * once, and probeUntilHealthy rejects with WaitAbortedError (the cancel's reason).
+   */
+  signal?: AbortSignal;
 }
 
 const BODY_BYTES = 512;
@@ -29,7 +34,7 @@ export async function probeOnce(url: string, health: HealthSettings, options: Pr
 /** Probes until healthy or the retries are spent, waiting `interval` and backing off up to 4x. */
 export async function probeUntilHealthy(url: string, health: HealthSettings, options: ProbeOptions = {}): Promise<ProbeResult> {
   const policy = { retries: health.retries, initialDelayMs: health.intervalMs, maxDelayMs: health.intervalMs * 4 };
-  const { value, attempts } = await retryUntil(policy, () => probeOnce(url, health, options), (r) => r.ok);
+  const { value, attempts } = await retryUntil(policy, () => probeOnce(url, health, options), (r) => r.ok, undefined, options.signal);
   return { ...value, attempts };
 }
 
@@ -38,13 +43,13 @@ export async function probeUntilHealthy(url: string, health: HealthSettings, opt
  * the runner opens, or a forwarded stream, wrapped in TLS for https). Redirects are not followed:
  * a health path that redirects answers with its own status. The timeout covers connect and body.
  */
-function get(url: URL, timeoutMs: number, { headers = {}, via }: ProbeOptions): Promise<{ status: number; body: string }> {
+function get(url: URL, timeoutMs: number, { headers = {}, via, signal: cancelled }: ProbeOptions): Promise<{ status: number; body: string }> {
   const secure = url.protocol === 'https:';
   if (!secure && url.protocol !== 'http:') return Promise.reject(new Error(`cannot probe a ${url.protocol} URL; use http:// or https://`));
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = Number(url.port || (secure ? 443 : 80));
   return new Promise((resolve, reject) => {
-    const signal = AbortSignal.timeout(timeoutMs);
+    const signal = cancelled ? AbortSignal.any([AbortSignal.timeout(timeoutMs), cancelled]) : AbortSignal.timeout(timeoutMs);
     // Once timed out, whatever error the connection ends with (a forwarded channel closes without
     // one: "socket hang up") is the timeout.
     const fail = (error: unknown) => reject(signal.aborted ? signal.reason : error);

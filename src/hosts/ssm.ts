@@ -13,7 +13,8 @@ import { pollPolicy, type AwsCalls, type AwsTiming } from '../aws/clients.js';
 import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, Settings } from '../settings.js';
 import { hostHookArgv } from './hooks.js';
-import { waitUntil } from '../retry.js';
+import { sleepingClock, waitUntil, WaitAbortedError } from '../retry.js';
+import { WIND_DOWN_MS } from '../cancellation.js';
 import { toShell } from './command.js';
 import { showHostOutput } from './host-output.js';
 import { formatDuration } from '../log.js';
@@ -22,6 +23,12 @@ import { hostLogPath, hostScriptGraceSeconds, hostScriptShellCommand, readHostSc
 /** SendCommand takes at most 50 instance ids. */
 export const SSM_BATCH = 50;
 const FINISHED = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+/**
+ * After a cancel, how often and how long the invocations are polled for their `Cancelled` status:
+ * within the runner's wind-down, leaving a second of it to report and let go.
+ */
+export const CANCELLED_POLL_MS = 250;
+export const CANCELLED_COLLECT_MS = WIND_DOWN_MS - 1000;
 
 /** Where instances get the release over SSM without an artifact: a git fetch (SSM carries no files). */
 export function ssmReleaseSource(settings: Settings): ReleaseSource {
@@ -99,7 +106,11 @@ export class SsmReleaser implements Releaser {
     const batches = [...byText].flatMap(([text, group]) => chunks(group, SSM_BATCH).map((batch) => ({ text, batch })));
     const perCommand = Math.max(1, Math.floor(this.settings.hostRelease.concurrency / Math.max(1, batches.length)));
     const sent: Sent[] = [];
-    for (const { text, batch } of batches) sent.push(await this.send(text, batch, what, perCommand));
+    for (const { text, batch } of batches) {
+      // Cancelled between two SendCommands: the batches not sent yet stay as they are.
+      if (this.signal?.aborted) outcomes.push(...batch.map((host) => ({ host, ok: false, durationMs: 0, detail: 'not started: the run was cancelled' })));
+      else sent.push(await this.send(text, batch, what, perCommand));
+    }
     outcomes.push(...(await this.collect(sent, judge)));
     const order = new Map(hosts.map((h, i) => [h.name, i]));
     return outcomes.sort((x, y) => (order.get(x.host.name) ?? 0) - (order.get(y.host.name) ?? 0));
@@ -149,21 +160,20 @@ export class SsmReleaser implements Releaser {
     return { commandId, hosts, sentAt: Date.now() };
   }
 
-  /** Polls every command's invocations until each instance finished, or the command timeout passed. */
+  /**
+   * Polls every command's invocations until each instance finished, or the command timeout passed.
+   * A cancel of the run wakes the wait (even in the middle of a poll's backoff, up to maxPollMs),
+   * cancels the commands still running at once, and then collects their `Cancelled` statuses with
+   * short polls that fit in the runner's wind-down.
+   */
   private async collect(sent: Sent[], judge: Judge): Promise<HostOutcome[]> {
     const outcomes: HostOutcome[] = [];
     const last = new Map<string, string>();
     const pending = new Set(sent.flatMap((s) => s.hosts.map((h) => `${s.commandId} ${h.address}`)));
     if (pending.size === 0) return outcomes;
-    let cancelled = false;
-    // A cancel does not end this wait: the commands are cancelled, and their invocations then report `Cancelled`.
+    const running = () => sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`)));
     const poll = async (): Promise<number> => {
-      if (this.signal?.aborted && !cancelled) {
-        cancelled = true;
-        await this.cancel(sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))));
-      }
-      for (const command of sent) {
-        if (!command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))) continue;
+      for (const command of running()) {
         for (const [instanceId, status] of await this.statuses(command.commandId)) {
           const key = `${command.commandId} ${instanceId}`;
           last.set(key, status);
@@ -175,13 +185,25 @@ export class SsmReleaser implements Releaser {
       }
       return pending.size;
     };
+    const finished = (left: number) => left === 0;
     // An invocation still Pending or InProgress past the command's own timeout will not report.
-    const { done, elapsedMs: waited } = await waitUntil(poll, (left) => left === 0, { deadlineMs: this.commandLimitMs + this.timing.maxPollMs, ...pollPolicy(this.timing) });
-    if (done) return outcomes;
+    let wait: { done: boolean; elapsedMs: number };
+    try {
+      wait = await waitUntil(poll, finished, { deadlineMs: this.commandLimitMs + this.timing.maxPollMs, ...pollPolicy(this.timing), ...(this.signal && { signal: this.signal }) });
+    } catch (error) {
+      if (!(error instanceof WaitAbortedError)) throw error;
+      await this.cancel(running());
+      wait = await waitUntil(poll, finished, { deadlineMs: CANCELLED_COLLECT_MS, intervalMs: CANCELLED_POLL_MS, clock: sleepingClock(this.timing.sleep) });
+    }
+    if (wait.done) return outcomes;
+    const waited = `${Math.round(wait.elapsedMs / 1000)}s`;
     for (const command of sent) {
       for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
         const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
-        outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail: `SSM command ${command.commandId} did not finish in ${Math.round(waited / 1000)}s (last status ${status})` });
+        const detail = this.signal?.aborted
+          ? `SSM command ${command.commandId} was cancelled with the run; the instance had not reported it Cancelled ${waited} later (last status ${status})`
+          : `SSM command ${command.commandId} did not finish in ${waited} (last status ${status})`;
+        outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail });
       }
     }
     return outcomes;

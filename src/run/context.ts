@@ -27,6 +27,8 @@ export interface RunContext {
   resumedMove?: boolean;
   /** True once the job is cancelled: a progressive step stops holding its share and ends. */
   cancelled?: () => boolean;
+  /** Aborted once the job is cancelled: probes end at once. */
+  aborted?: AbortSignal;
   /** The color the state variable records as live, when state is on and records one. */
   recordedLive?: Color;
   /** The release the state variable records on each color, when state is on. */

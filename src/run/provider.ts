@@ -34,7 +34,7 @@ export async function createProvider(settings: Settings, awsTiming?: AwsTiming, 
     inventory,
     releaser: aws?.releaser ?? releaserFor(settings, cancelled),
     traffic,
-    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health, probeVia)),
+    health: new BalancerAndProbeHealth(traffic, new DirectProbeHealth(settings.health, probeVia, cancelled)),
     ...(probeVia && { probeVia }),
     ...(aws?.alarms && { alarms: aws.alarms }),
     close: async () => {

@@ -58,7 +58,7 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       recordedReleases,
       ...(interruptedMoveTo && { interruptedMoveTo }),
       ...(recordedLive && { recordedLive }),
-      ...(cancellation && { cancelled: () => cancellation.requested }),
+      ...(cancellation && { cancelled: () => cancellation.requested, aborted: cancellation.aborted }),
     };
     if (settings.dryRun) core.info('Dry run: reading what can be read and changing nothing.');
 

@@ -153,11 +153,16 @@ const ABANDONED: unique symbol = Symbol('abandoned');
 async function windDown<C>(phase: Phase<C>, work: Promise<string>, cancellation: PhaseRunOptions['cancellation']): Promise<string | typeof ABANDONED> {
   if (!cancellation || phase.movesTraffic) return work;
   work.catch(() => undefined); // a failure after it was left is no one's to report
+  // The wind-down's timer ends with the work: no timer outlives the phase.
+  const settled = new AbortController();
   const abandoned = cancellation.cancelled.then(async (): Promise<typeof ABANDONED> => {
-    await sleep(cancellation.windDownMs);
+    await sleep(cancellation.windDownMs, settled.signal);
     return ABANDONED;
   });
-  return Promise.race([work, abandoned]);
+  const first = Promise.race([work, abandoned]);
+  const stop = () => settled.abort();
+  work.then(stop, stop);
+  return first;
 }
 
 function groupName<C>(phase: Phase<C>, context: C): string {
