@@ -137,6 +137,9 @@ async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, 
   try {
     await connection.connect(config);
     keepEnding(connection);
+    // Small writes go out at once: with Nagle's algorithm, a runtime API command sent right after
+    // another channel's traffic waits for the server's delayed ACK (40 ms) before it leaves.
+    connection.connection?.setNoDelay(true);
     return connection;
   } catch (error) {
     connection.dispose();
