@@ -114,7 +114,8 @@ const coldStart: Benchmark = {
       doApi.addDroplet('shop-green-1', 'shop-green', { privateIp: '127.0.47.22' });
       aws = await denyingAwsEndpoint('127.0.47.2');
       const bundle = join(bundleDir, 'index.js');
-      const common = { mode: 'deploy', 'app-name': 'shop', 'dry-run': 'true' };
+      // The checked-out app, as a job's checkout step leaves it: the preflight looks for its app.psgi.
+      const common = { mode: 'deploy', 'app-name': 'shop', 'dry-run': 'true', 'release-path': join(REPO, 'examples', 'app') };
       const cases: Array<{ name: string; args: string[]; inputs?: Record<string, string>; env?: NodeJS.ProcessEnv; expect: RegExp }> = [
         { name: 'node_e0', args: ['-e', '0'], expect: /^$/ },
         { name: 'ssh', args: [bundle], inputs: { ...common, provider: 'ssh', 'blue-hosts': '127.0.47.11', 'green-hosts': '127.0.47.12' }, expect: /result<<[\s\S]*planned/ },
