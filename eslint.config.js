@@ -1,16 +1,11 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', '.work/'] },
-  js.configs.recommended,
-  ...tseslint.configs.recommended,
-  {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
-    rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      eqeqeq: ['error', 'always'],
-      'no-console': 'off',
-    },
+export default tseslint.config({ ignores: ['dist/', 'node_modules/', 'coverage/', '.work/'] }, js.configs.recommended, ...tseslint.configs.recommended, {
+  languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
+  rules: {
+    '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    eqeqeq: ['error', 'always'],
+    'no-console': 'off',
   },
-);
+});

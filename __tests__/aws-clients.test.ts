@@ -7,7 +7,8 @@ import { AWS_HTTP_LIMITS, AwsCalls, DEFAULT_AWS_TIMING, SDK_MAX_ATTEMPTS, awsCli
 import { isRetryable } from '../src/aws/errors.js';
 
 /** What the SDK's HTTP handler was built with (resolved when it first sends, or here). */
-const handlerConfig = (client: { config: { requestHandler: unknown } }) => (client.config.requestHandler as { configProvider: Promise<Record<string, unknown>> }).configProvider;
+const handlerConfig = (client: { config: { requestHandler: unknown } }) =>
+  (client.config.requestHandler as { configProvider: Promise<Record<string, unknown>> }).configProvider;
 
 // An AWS endpoint that takes requests and never answers, as a black-holed VPC endpoint would.
 let server: Server;
@@ -32,7 +33,8 @@ afterAll(async () => {
 describe('AWS SDK clients: timeouts and bounded retries', () => {
   it('every client has a connection timeout, a request timeout that throws, and a bounded number of attempts', async () => {
     const clients = awsClients({ region: 'eu-west-1' });
-    const cloudWatch = (CloudWatchAlarms.forRegion(['a'], 'eu-west-1', new AwsCalls(DEFAULT_AWS_TIMING)) as unknown as { client: ElasticLoadBalancingV2Client }).client;
+    const cloudWatch = (CloudWatchAlarms.forRegion(['a'], 'eu-west-1', new AwsCalls(DEFAULT_AWS_TIMING)) as unknown as { client: ElasticLoadBalancingV2Client })
+      .client;
     for (const client of [clients.elb, clients.autoScaling, clients.ssm, cloudWatch]) {
       expect(await handlerConfig(client)).toMatchObject({ connectionTimeout: 5000, requestTimeout: 30_000, throwOnRequestTimeout: true });
       expect(await client.config.maxAttempts()).toBe(SDK_MAX_ATTEMPTS);
@@ -56,7 +58,9 @@ describe('AWS SDK clients: timeouts and bounded retries', () => {
     // With the action's own retries on top: still a bounded number of requests, then one line.
     received = 0;
     const calls = new AwsCalls({ ...DEFAULT_AWS_TIMING, retry: { retries: 1, initialDelayMs: 1, maxDelayMs: 1 }, sleep: async () => undefined });
-    await expect(calls.call('elasticloadbalancing:DescribeListeners', () => client.send(new DescribeListenersCommand({ LoadBalancerArn: 'arn' })))).rejects.toThrow(
+    await expect(
+      calls.call('elasticloadbalancing:DescribeListeners', () => client.send(new DescribeListenersCommand({ LoadBalancerArn: 'arn' }))),
+    ).rejects.toThrow(
       /^AWS elasticloadbalancing:DescribeListeners failed after 2 attempts: TimeoutError: @smithy\/node-http-handler - \[ERROR\] a request has exceeded the configured 200 ms requestTimeout\.$/,
     );
     expect(received).toBe(2 * SDK_MAX_ATTEMPTS);

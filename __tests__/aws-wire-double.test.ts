@@ -97,7 +97,10 @@ describe('the AWS double on the wire', () => {
     const deployed = await act('deploy');
     expect(errorLines(deployed.log)).toEqual([]);
     expect(deployed.outputs).toMatchObject({ result: 'success', 'target-color': 'green', 'live-color': 'blue' });
-    expect(account.instancesOf('shop-green').map((i) => [i.lifecycle, i.ran.length])).toEqual([['InService', 1], ['InService', 1]]);
+    expect(account.instancesOf('shop-green').map((i) => [i.lifecycle, i.ran.length])).toEqual([
+      ['InService', 1],
+      ['InService', 1],
+    ]);
 
     const switched = await act('switch', { 'scale-down-delay': '600', 'drain-timeout': '0' });
     expect(errorLines(switched.log)).toEqual([]);
@@ -111,8 +114,18 @@ describe('the AWS double on the wire', () => {
     account.alarms.set('shop-latency', { state: 'OK', reason: 'Threshold Crossed: no datapoints above 1' });
     const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '0', 'drain-timeout': '0', 'cloudwatch-alarms': 'shop-latency' });
     expect(errorLines(stepped.log)).toEqual([]);
-    const weights = account.callsOf('elasticloadbalancing:ModifyListener').map((c) => ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight));
-    expect(weights).toEqual([[100, 0], [100, 0], [10, 90], [50, 50], [100, 0]]);
+    const weights = account
+      .callsOf('elasticloadbalancing:ModifyListener')
+      .map((c) =>
+        ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight),
+      );
+    expect(weights).toEqual([
+      [100, 0],
+      [100, 0],
+      [10, 90],
+      [50, 50],
+      [100, 0],
+    ]);
 
     expect(wire.violations).toEqual([]);
     // Every service was reached over its own protocol.
@@ -140,17 +153,37 @@ describe('the AWS double on the wire', () => {
 
   it('refuses a request that breaks the model as AWS does (400 ValidationError) and records it', async () => {
     const elb = new ElasticLoadBalancingV2Client({ maxAttempts: 1 });
-    const missing = await elb.send(new DescribeTargetHealthCommand({} as never)).catch((error: unknown) => error as { name: string; message: string; $metadata: { httpStatusCode: number } });
+    const missing = await elb
+      .send(new DescribeTargetHealthCommand({} as never))
+      .catch((error: unknown) => error as { name: string; message: string; $metadata: { httpStatusCode: number } });
     expect(missing).toMatchObject({ name: 'ValidationError', $metadata: { httpStatusCode: 400 } });
-    expect((missing as { message: string }).message).toBe("1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null");
-    const badType = await elb.send(new ModifyListenerCommand({ ListenerArn: LISTENER_ARN, DefaultActions: [{ Type: 'forwards' as never }] })).catch((error: unknown) => error as { name: string; message: string });
-    expect(badType).toMatchObject({ name: 'ValidationError', message: expect.stringContaining("at 'defaultActions.1.member.type' failed to satisfy constraint: Member must satisfy enum value set: [forward, ") });
+    expect((missing as { message: string }).message).toBe(
+      "1 validation error detected: Value null at 'targetGroupArn' failed to satisfy constraint: Member must not be null",
+    );
+    const badType = await elb
+      .send(new ModifyListenerCommand({ ListenerArn: LISTENER_ARN, DefaultActions: [{ Type: 'forwards' as never }] }))
+      .catch((error: unknown) => error as { name: string; message: string });
+    expect(badType).toMatchObject({
+      name: 'ValidationError',
+      message: expect.stringContaining("at 'defaultActions.1.member.type' failed to satisfy constraint: Member must satisfy enum value set: [forward, "),
+    });
     elb.destroy();
     const ssm = new SSMClient({ maxAttempts: 1 });
-    const tooLong = await ssm.send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['i-00000000000000001'], Comment: 'x'.repeat(101), MaxConcurrency: '0' })).catch((error: unknown) => error as { name: string; message: string });
-    expect(tooLong).toMatchObject({ name: 'ValidationException', message: expect.stringMatching(/^2 validation errors detected: Value 'x+' at 'comment' failed to satisfy constraint: Member must have length less than or equal to 100; Value '0' at 'maxConcurrency'/) });
+    const tooLong = await ssm
+      .send(new SendCommandCommand({ DocumentName: 'AWS-RunShellScript', InstanceIds: ['i-00000000000000001'], Comment: 'x'.repeat(101), MaxConcurrency: '0' }))
+      .catch((error: unknown) => error as { name: string; message: string });
+    expect(tooLong).toMatchObject({
+      name: 'ValidationException',
+      message: expect.stringMatching(
+        /^2 validation errors detected: Value 'x+' at 'comment' failed to satisfy constraint: Member must have length less than or equal to 100; Value '0' at 'maxConcurrency'/,
+      ),
+    });
     ssm.destroy();
-    expect(wire.violations.map((v) => v.action)).toEqual(['elasticloadbalancing:DescribeTargetHealth', 'elasticloadbalancing:ModifyListener', 'ssm:SendCommand']);
+    expect(wire.violations.map((v) => v.action)).toEqual([
+      'elasticloadbalancing:DescribeTargetHealth',
+      'elasticloadbalancing:ModifyListener',
+      'ssm:SendCommand',
+    ]);
     expect(weightsOf(wire.account)).toEqual({ 'shop-blue': 1 });
   });
 
@@ -183,7 +216,9 @@ describe('the AWS double on the wire', () => {
     wire.account.deny('elasticloadbalancing:ModifyListener');
     const run = await act('switch', { 'drain-timeout': '0' });
     expect(run.failed).toBe(true);
-    expect(errorLines(run.log).at(-1)).toMatch(/^::error::AWS denied elasticloadbalancing:ModifyListener on arn:aws:elasticloadbalancing:.* \(AccessDenied: User: .* is not authorized to perform: elasticloadbalancing:ModifyListener .*\)\. Grant the role elasticloadbalancing:ModifyListener \(see the IAM policy in the README\)\.$/);
+    expect(errorLines(run.log).at(-1)).toMatch(
+      /^::error::AWS denied elasticloadbalancing:ModifyListener on arn:aws:elasticloadbalancing:.* \(AccessDenied: User: .* is not authorized to perform: elasticloadbalancing:ModifyListener .*\)\. Grant the role elasticloadbalancing:ModifyListener \(see the IAM policy in the README\)\.$/,
+    );
     expect(weightsOf(wire.account)).toEqual({ 'shop-blue': 1 });
     wire.account.deny('ssm:SendCommand');
     const deploy = await act('deploy');

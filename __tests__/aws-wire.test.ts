@@ -47,12 +47,21 @@ async function runBundle(inputs: Record<string, string>, env: Record<string, str
   const stateFile = join(dir, 'state.txt');
   for (const file of [files.summaryFile, files.outputFile, stateFile]) writeFileSync(file, '');
   try {
-    const child = spawn(process.execPath, [BUNDLE], { env: { ...runnerEnvironment(inputs, files), GITHUB_STATE: stateFile, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BUNDLE], {
+      env: { ...runnerEnvironment(inputs, files), GITHUB_STATE: stateFile, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    return { code, stdout, outputs: parseOutputFile(readFileSync(files.outputFile, 'utf8')), summary: readFileSync(files.summaryFile, 'utf8'), state: readFileSync(stateFile, 'utf8') };
+    return {
+      code,
+      stdout,
+      outputs: parseOutputFile(readFileSync(files.outputFile, 'utf8')),
+      summary: readFileSync(files.summaryFile, 'utf8'),
+      state: readFileSync(stateFile, 'utf8'),
+    };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -77,7 +86,7 @@ describe('provider aws on the wire, under load, through the bundle', () => {
 
   const failures = (counts: LoadCounts) => ({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors });
 
-  it('deploys, switches, deploys, catches a failing progressive switch and moves back, rolls back, and scales the idle group in: no failed request but the failing step\'s, no request breaking the models', async () => {
+  it("deploys, switches, deploys, catches a failing progressive switch and moves back, rolls back, and scales the idle group in: no failed request but the failing step's, no request breaking the models", async () => {
     const load = new ColorLoad(world.listenerUrl, 4);
     const act = async (mode: string, extra: Record<string, string> = {}) => runBundle(world.inputs({ mode, ...extra }), world.env());
     const steps: { what: string; run: BundleRun }[] = [];
@@ -104,7 +113,13 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       steps.push({ what: 'deploy r3 (faulty)', run: faulty });
       expect([errorsOf(faulty), faulty.outputs['target-color']]).toEqual([[], 'blue']);
 
-      const stepped = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '2', 'public-url': world.listenerUrl, 'validation-path': '/', 'validation-requests': '50' });
+      const stepped = await act('switch', {
+        'traffic-steps': '10,50,100',
+        'step-pause': '2',
+        'public-url': world.listenerUrl,
+        'validation-path': '/',
+        'validation-requests': '50',
+      });
       steps.push({ what: 'progressive switch to the faulty blue', run: stepped });
       expect(stepped.outputs).toMatchObject({ result: 'failure', 'live-color': 'green' });
       expect(errorsOf(stepped).at(-1)).toMatch(/^::error::Validation failed: .*Traffic was moved back to green \d+ ms after the failed check\.$/);
@@ -172,10 +187,16 @@ describe('provider aws on the wire, under load, through the bundle', () => {
       expect(world.account.instancesOf(`shop-${target}`).map((i) => i.lifecycle)).toEqual(['InService', 'InService']);
       // The object is the release packed from release-path, keyed by its SHA-256, and uploaded once
       // (header-signed); each instance fetched it once with the presigned URL (query-signed).
-      const [key] = [...s3.objects.keys()].filter((id) => id.startsWith(`${RELEASE_BUCKET}/releases/shop/r5/`)).map((id) => id.slice(RELEASE_BUCKET.length + 1));
+      const [key] = [...s3.objects.keys()]
+        .filter((id) => id.startsWith(`${RELEASE_BUCKET}/releases/shop/r5/`))
+        .map((id) => id.slice(RELEASE_BUCKET.length + 1));
       const object = key === undefined ? undefined : s3.object(RELEASE_BUCKET, key);
       expect(object?.body.equals(await releaseTarball(world.releaseDirectory('r5')))).toBe(true);
-      expect(key).toBe(`releases/shop/r5/${createHash('sha256').update(object?.body ?? '').digest('hex')}.tar.gz`);
+      expect(key).toBe(
+        `releases/shop/r5/${createHash('sha256')
+          .update(object?.body ?? '')
+          .digest('hex')}.tar.gz`,
+      );
       expect(requestsOf(before)).toEqual([`HEAD ${key} header 404`, `PUT ${key} header 200`, `GET ${key} query 200`, `GET ${key} query 200`]);
       expect(await world.whoAnswers(world.testListenerUrl)).toMatchObject({ status: 200, color: target, release: 'r5' });
 
@@ -210,8 +231,20 @@ describe('provider aws on the wire, under load, through the bundle', () => {
     expect(counts.byColor[target]).toBeGreaterThan(0);
     // The presigned URL is a credential: the deploys asked the runner to mask it, and it shows
     // nowhere else (log lines, the summary, the outputs, the state saved for the post step).
-    for (const { what, run } of steps.slice(0, 2)) expect([what, run.stdout.split('\n').some((line) => line.startsWith('::add-mask::') && line.includes('X-Amz-Signature='))]).toEqual([what, true]);
-    const shown = steps.map(({ what, run }) => ({ what, where: [run.stdout.split('\n').filter((line) => !line.startsWith('::add-mask::')).join('\n'), run.summary, JSON.stringify(run.outputs), run.state].filter((text) => /X-Amz-(Signature|Credential)/.test(text)).length }));
+    for (const { what, run } of steps.slice(0, 2))
+      expect([what, run.stdout.split('\n').some((line) => line.startsWith('::add-mask::') && line.includes('X-Amz-Signature='))]).toEqual([what, true]);
+    const shown = steps.map(({ what, run }) => ({
+      what,
+      where: [
+        run.stdout
+          .split('\n')
+          .filter((line) => !line.startsWith('::add-mask::'))
+          .join('\n'),
+        run.summary,
+        JSON.stringify(run.outputs),
+        run.state,
+      ].filter((text) => /X-Amz-(Signature|Credential)/.test(text)).length,
+    }));
     expect(shown).toEqual(steps.map(({ what }) => ({ what, where: 0 })));
     expect(s3.authFailures).toEqual([]);
     expect(world.wire.violations).toEqual([]);

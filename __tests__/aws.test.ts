@@ -107,10 +107,19 @@ afterEach(() => {
 });
 
 describe('AWS errors', () => {
-  const error = (name: string, status: number, extra: object = {}) => Object.assign(new Error('it went wrong'), { name, $metadata: { httpStatusCode: status }, ...extra });
+  const error = (name: string, status: number, extra: object = {}) =>
+    Object.assign(new Error('it went wrong'), { name, $metadata: { httpStatusCode: status }, ...extra });
 
   it('retries throttling, 5xx and dropped connections, not client errors', () => {
-    expect([error('Throttling', 400), error('ThrottlingException', 400), error('InternalFailure', 500), error('ServiceUnavailable', 503), error('x', 0, { code: 'ECONNRESET' })].map(isRetryable)).toEqual([true, true, true, true, true]);
+    expect(
+      [
+        error('Throttling', 400),
+        error('ThrottlingException', 400),
+        error('InternalFailure', 500),
+        error('ServiceUnavailable', 503),
+        error('x', 0, { code: 'ECONNRESET' }),
+      ].map(isRetryable),
+    ).toEqual([true, true, true, true, true]);
     expect([error('ValidationError', 400), error('AccessDenied', 403)].map(isRetryable)).toEqual([false, false]);
   });
 
@@ -142,7 +151,12 @@ describe('provider aws, run as the action against a model of the account', () =>
   it('deploys to green (scaling it up, releasing through SSM, previewing), then switches and schedules blue to scale down', async () => {
     const deployed = await act('deploy');
     expect(errorLines(deployed.log)).toEqual([]);
-    expect(deployed.outputs).toMatchObject({ result: 'success', 'target-color': 'green', 'live-color': 'blue', 'preview-url': `http://127.0.0.1:${previewPort}` });
+    expect(deployed.outputs).toMatchObject({
+      result: 'success',
+      'target-color': 'green',
+      'live-color': 'blue',
+      'preview-url': `http://127.0.0.1:${previewPort}`,
+    });
     const green = account.instancesOf('shop-green');
     expect(green.map((i) => i.lifecycle)).toEqual(['InService', 'InService']);
     expect(account.groups.get('shop-green')).toMatchObject({ desired: 2, min: 2 });
@@ -172,11 +186,17 @@ describe('provider aws, run as the action against a model of the account', () =>
     if (!broken) throw new Error('world without green instances');
     broken.run = () => ({
       exitCode: 1,
-      output: ['==> [3/7] install: carton install --deployment', "Can't locate Dancer2.pm in @INC (you may need to install the Dancer2 module)", '==> FAILED install: carton install exited 1'].join('\n'),
+      output: [
+        '==> [3/7] install: carton install --deployment',
+        "Can't locate Dancer2.pm in @INC (you may need to install the Dancer2 module)",
+        '==> FAILED install: carton install exited 1',
+      ].join('\n'),
     });
     const run = await act('deploy');
     expect(run.failed).toBe(true);
-    expect(failure(run)).toContain(`Release v1.2.3 failed on 1 of 2 green host(s): ${broken.id}: step install: carton install exited 1; last output: Can't locate Dancer2.pm in @INC`);
+    expect(failure(run)).toContain(
+      `Release v1.2.3 failed on 1 of 2 green host(s): ${broken.id}: step install: carton install exited 1; last output: Can't locate Dancer2.pm in @INC`,
+    );
     expect(account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 1 });
   });
 
@@ -188,7 +208,9 @@ describe('provider aws, run as the action against a model of the account', () =>
     sick.broken = true;
     const run = await act('switch', { 'health-retries': '3' });
     expect(run.failed).toBe(true);
-    expect(errorLines(run.log)).toContain(`::error title=Health check failed: ${sick.id} ${sick.id}::${sick.id} (green) is unhealthy: load balancer: unhealthy (Target.ResponseCodeMismatch)`);
+    expect(errorLines(run.log)).toContain(
+      `::error title=Health check failed: ${sick.id} ${sick.id}::${sick.id} (green) is unhealthy: load balancer: unhealthy (Target.ResponseCodeMismatch)`,
+    );
     expect(failure(run)).toMatch(/Refusing to switch to green: 1 of 2 green host\(s\) healthy/);
     expect(account.callsOf('elasticloadbalancing:ModifyListener')).toEqual([]);
     expect(account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 1 });
@@ -250,7 +272,9 @@ describe('provider aws, run as the action against a model of the account', () =>
     const [blue, green] = [...account.targetGroups.keys()] as [string, string];
     account.addListener(LISTENER_ARN, 80, account.forward([blue, 50], [green, 50]));
     const run = await act('deploy');
-    expect(failure(run)).toBe('::error::Traffic is split (blue 50%, green 50%): a progressive switch stopped halfway, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.');
+    expect(failure(run)).toBe(
+      '::error::Traffic is split (blue 50%, green 50%): a progressive switch stopped halfway, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.',
+    );
     expect(account.callsOf('autoscaling:UpdateAutoScalingGroup')).toEqual([]);
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
     expect(account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 50, 'shop-green': 50 });
@@ -286,26 +310,47 @@ describe('provider aws, run as the action against a model of the account', () =>
   it('moves traffic in weighted steps when traffic-steps asks for a progressive switch', async () => {
     account.restore();
     account = world({ green: 2 }).install();
-    const run = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '0', 'public-url': `http://127.0.0.1:${previewPort}`, 'validation-requests': '3' });
+    const run = await act('switch', {
+      'traffic-steps': '10,50,100',
+      'step-pause': '0',
+      'public-url': `http://127.0.0.1:${previewPort}`,
+      'validation-requests': '3',
+    });
     expect(errorLines(run.log)).toEqual([]);
     expect(run.outputs).toMatchObject({ result: 'success', 'live-color': 'green' });
-    const weights = account.callsOf('elasticloadbalancing:ModifyListener')
+    const weights = account
+      .callsOf('elasticloadbalancing:ModifyListener')
       .filter((c) => c.ListenerArn === LISTENER_ARN)
-      .map((c) => ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight));
-    expect(weights).toEqual([[10, 90], [50, 50], [100, 0]]);
+      .map((c) =>
+        ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight),
+      );
+    expect(weights).toEqual([
+      [10, 90],
+      [50, 50],
+      [100, 0],
+    ]);
   });
 
-  it('keeps clients on their target group during the steps (sticky-split-seconds), and puts the listener\'s stickiness back after', async () => {
+  it("keeps clients on their target group during the steps (sticky-split-seconds), and puts the listener's stickiness back after", async () => {
     account.restore();
     account = world({ green: 2 }).install();
     const [blue] = [...account.targetGroups.keys()] as [string];
     const own = { Enabled: true, DurationSeconds: 120 };
-    account.addListener(LISTENER_ARN, 80, [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 1 }], TargetGroupStickinessConfig: own } }]);
+    account.addListener(LISTENER_ARN, 80, [
+      { Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: blue, Weight: 1 }], TargetGroupStickinessConfig: own } },
+    ]);
     const stickinessOfWrites = () =>
-      account.callsOf('elasticloadbalancing:ModifyListener')
+      account
+        .callsOf('elasticloadbalancing:ModifyListener')
         .filter((c) => c.ListenerArn === LISTENER_ARN)
         .map((c) => (c.DefaultActions as { ForwardConfig: { TargetGroupStickinessConfig?: unknown } }[])[0]?.ForwardConfig.TargetGroupStickinessConfig);
-    const run = await act('switch', { 'traffic-steps': '10,50,100', 'step-pause': '0', 'public-url': `http://127.0.0.1:${previewPort}`, 'validation-requests': '3', 'sticky-split-seconds': '900' });
+    const run = await act('switch', {
+      'traffic-steps': '10,50,100',
+      'step-pause': '0',
+      'public-url': `http://127.0.0.1:${previewPort}`,
+      'validation-requests': '3',
+      'sticky-split-seconds': '900',
+    });
     expect(errorLines(run.log)).toEqual([]);
     expect(stickinessOfWrites()).toEqual([{ Enabled: true, DurationSeconds: 900 }, { Enabled: true, DurationSeconds: 900 }, own]);
 
@@ -315,7 +360,13 @@ describe('provider aws, run as the action against a model of the account', () =>
     expect(back.outputs).toMatchObject({ result: 'failure', 'live-color': 'green' });
     expect(stickinessOfWrites().slice(3)).toEqual([{ Enabled: true, DurationSeconds: 3600 }, own]);
     account.alarms.delete('shop-blue-5xx');
-    await act('switch', { 'traffic-steps': '20,100', 'step-pause': '0', 'public-url': `http://127.0.0.1:${previewPort}`, 'validation-requests': '3', 'sticky-split-seconds': '0' });
+    await act('switch', {
+      'traffic-steps': '20,100',
+      'step-pause': '0',
+      'public-url': `http://127.0.0.1:${previewPort}`,
+      'validation-requests': '3',
+      'sticky-split-seconds': '0',
+    });
     expect(stickinessOfWrites().slice(5)).toEqual([own, own]);
   });
 
@@ -328,11 +379,19 @@ describe('provider aws, run as the action against a model of the account', () =>
     expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue' });
     expect(account.weightsOf(LISTENER_ARN)).toEqual({ 'shop-blue': 100, 'shop-green': 0 });
     // Each write lists the color it moves to first: green at 10%, then blue back at 100%.
-    const weights = account.callsOf('elasticloadbalancing:ModifyListener')
+    const weights = account
+      .callsOf('elasticloadbalancing:ModifyListener')
       .filter((c) => c.ListenerArn === LISTENER_ARN)
-      .map((c) => ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight));
-    expect(weights).toEqual([[10, 90], [100, 0]]);
-    expect(failure(run)).toMatch(/^::error::Validation failed: alarm shop-green-5xx is ALARM: Threshold Crossed: HTTPCode_Target_5XX_Count of shop-green above 5\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+      .map((c) =>
+        ((c.DefaultActions as { ForwardConfig: { TargetGroups: { Weight: number }[] } }[])[0]?.ForwardConfig.TargetGroups ?? []).map((g) => g.Weight),
+      );
+    expect(weights).toEqual([
+      [10, 90],
+      [100, 0],
+    ]);
+    expect(failure(run)).toMatch(
+      /^::error::Validation failed: alarm shop-green-5xx is ALARM: Threshold Crossed: HTTPCode_Target_5XX_Count of shop-green above 5\. Traffic was moved back to blue \d+ ms after the failed check\.$/,
+    );
   });
 
   it('switches a listener rule instead of the default action when rule-arn is given', async () => {
@@ -353,8 +412,15 @@ describe('provider aws, run as the action against a model of the account', () =>
     if (!lost) throw new Error('world without green instances');
     lost.ssm = 'unmanaged';
     const run = await act('deploy');
-    expect(failure(run)).toContain(`${lost.id}: not reachable through SSM: not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)`);
-    expect(account.callsOf('ssm:SendCommand').map((c) => c.InstanceIds)).toEqual([account.instancesOf('shop-green').filter((i) => i !== lost).map((i) => i.id)]);
+    expect(failure(run)).toContain(
+      `${lost.id}: not reachable through SSM: not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)`,
+    );
+    expect(account.callsOf('ssm:SendCommand').map((c) => c.InstanceIds)).toEqual([
+      account
+        .instancesOf('shop-green')
+        .filter((i) => i !== lost)
+        .map((i) => i.id),
+    ]);
   });
 
   it('fails the release of an instance whose command never finishes, once the command timeout passed', async () => {
@@ -364,7 +430,9 @@ describe('provider aws, run as the action against a model of the account', () =>
     if (!stuck) throw new Error('world without green instances');
     stuck.hangs = true;
     const run = await act('deploy');
-    expect(failure(run)).toMatch(new RegExp(`failed on 1 of 2 green host\\(s\\): ${stuck.id}: SSM command [0-9a-f-]+ did not finish in 2s \\(last status InProgress\\)`));
+    expect(failure(run)).toMatch(
+      new RegExp(`failed on 1 of 2 green host\\(s\\): ${stuck.id}: SSM command [0-9a-f-]+ did not finish in 2s \\(last status InProgress\\)`),
+    );
   });
 
   it('fails the capacity phase, naming the group and its pending instances, when launches never come in service', async () => {
@@ -372,7 +440,9 @@ describe('provider aws, run as the action against a model of the account', () =>
     if (!green) throw new Error('world without green');
     green.bootPolls = Infinity;
     const run = await act('deploy');
-    expect(failure(run)).toMatch(/Auto Scaling Group shop-green \(green\) has 0 of 2 instance\(s\) InService after 2s \(i-\w+ Pending, i-\w+ Pending\)\. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name shop-green/);
+    expect(failure(run)).toMatch(
+      /Auto Scaling Group shop-green \(green\) has 0 of 2 instance\(s\) InService after 2s \(i-\w+ Pending, i-\w+ Pending\)\. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name shop-green/,
+    );
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
   });
 
@@ -418,7 +488,10 @@ describe('provider aws, run as the action against a model of the account', () =>
     const { commandTimeoutMs: _cap, ...uncapped } = clock.timing;
     const timing: AwsTiming = { ...uncapped, sleep: async (ms) => (cancel.abort(), clock.timing.sleep(ms)) };
     const releaser = new SsmReleaser(awsClients({ region: 'eu-west-1' }).ssm, new AwsCalls(timing), settings, timing, undefined, cancel.signal);
-    const outcomes = await releaser.release(instances.map((i) => ({ name: i.id, color: 'green' as const, address: i.id })), 'v1.2.3');
+    const outcomes = await releaser.release(
+      instances.map((i) => ({ name: i.id, color: 'green' as const, address: i.id })),
+      'v1.2.3',
+    );
     const [send] = account.callsOf('ssm:SendCommand');
     expect((send?.Parameters as Record<string, string[]>).executionTimeout).toEqual([String(600 + 60 + 30 + 30)]);
     expect(account.callsOf('ssm:CancelCommand')).toEqual([expect.objectContaining({ CommandId: expect.any(String) })]);
@@ -488,12 +561,16 @@ describe('provider aws, run as the action against a model of the account', () =>
 
   it('names the input when a target group does not exist', async () => {
     const run = await act('switch', { 'green-target-group': 'shop-grene' });
-    expect(failure(run)).toMatch(/^::error::shop-blue, shop-grene was not found by elasticloadbalancing:DescribeTargetGroups \(TargetGroupNotFoundException: One or more target groups not found\)\. Input blue-target-group \/ green-target-group: name target groups that exist in eu-west-1\.$/);
+    expect(failure(run)).toMatch(
+      /^::error::shop-blue, shop-grene was not found by elasticloadbalancing:DescribeTargetGroups \(TargetGroupNotFoundException: One or more target groups not found\)\. Input blue-target-group \/ green-target-group: name target groups that exist in eu-west-1\.$/,
+    );
   });
 
   it('refuses a deploy without release-repository or release-bucket: SSM cannot upload from the runner', async () => {
     const run = await act('deploy', { 'release-repository': '' });
-    expect(failure(run)).toBe("::error::Input 'release-repository': is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner. Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git");
+    expect(failure(run)).toBe(
+      "::error::Input 'release-repository': is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner. Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git",
+    );
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
   });
 });
@@ -537,7 +614,10 @@ describe('the SSM document', () => {
   /** Each green instance runs the document's real shell text, with a `perl` that prints `lines` noisy lines and then `closing`. */
   function noisyHostScript(lines: number, closing: string, exitCode: number): void {
     const noise = 'Building Some-Dist-1.0 ... compiling lib/Some/Module.xs: a long line of compiler output';
-    writeFileSync(join(dir, 'perl'), `#!/bin/sh\ni=0\nwhile [ $i -lt ${lines} ]; do echo "$i ${noise}"; i=$((i+1)); done\necho '${closing}'\nexit ${exitCode}\n`);
+    writeFileSync(
+      join(dir, 'perl'),
+      `#!/bin/sh\ni=0\nwhile [ $i -lt ${lines} ]; do echo "$i ${noise}"; i=$((i+1)); done\necho '${closing}'\nexit ${exitCode}\n`,
+    );
     chmodSync(join(dir, 'perl'), 0o755);
     for (const instance of account.instancesOf('shop-green')) {
       instance.run = (text) => {
@@ -602,7 +682,13 @@ describe('provider aws with release-bucket: the release through S3', () => {
     s3.denied.clear();
   });
 
-  const bucketInputs = (extra: Record<string, string> = {}) => ({ 'release-repository': '', 'release-path': app, 'release-bucket': 'shop-releases', 'release-prefix': 'releases', ...extra });
+  const bucketInputs = (extra: Record<string, string> = {}) => ({
+    'release-repository': '',
+    'release-path': app,
+    'release-bucket': 'shop-releases',
+    'release-prefix': 'releases',
+    ...extra,
+  });
   const expectedSha = (): string => createHash('sha256').update(tarball).digest('hex');
   const urlIn = (text: string): string => /^export BLUEGREEN_RELEASE_URL=(?:'([^']*)'|(\S+))$/m.exec(text)?.slice(1).find(Boolean) ?? '';
   const textsSent = (): string[] => account.callsOf('ssm:SendCommand').map((send) => (send.Parameters as Record<string, string[]>).commands?.[0] ?? '');
@@ -634,7 +720,11 @@ describe('provider aws with release-bucket: the release through S3', () => {
     // What an instance does with it: a plain GET, no AWS credentials.
     const got = await fetch(url);
     expect(got.status).toBe(200);
-    expect(createHash('sha256').update(Buffer.from(await got.arrayBuffer())).digest('hex')).toBe(expectedSha());
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await got.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(expectedSha());
   });
 
   it('sends one upload for more instances than one SendCommand takes', async () => {
@@ -653,7 +743,9 @@ describe('provider aws with release-bucket: the release through S3', () => {
     const again = await act('deploy', bucketInputs());
     expect(errorLines(again.log)).toEqual([]);
     expect(s3.requests.filter((r) => r.method === 'PUT')).toHaveLength(1);
-    expect(visibleLog(again.log)).toContain(`s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz already holds this release (same SHA-256 ${expectedSha().slice(0, 12)}…): not uploading it again`);
+    expect(visibleLog(again.log)).toContain(
+      `s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz already holds this release (same SHA-256 ${expectedSha().slice(0, 12)}…): not uploading it again`,
+    );
     expect(s3.requests.map((r) => `${r.method} ${r.status}`)).toEqual(['HEAD 404', 'PUT 200', 'HEAD 200']);
   });
 
@@ -677,7 +769,9 @@ describe('provider aws with release-bucket: the release through S3', () => {
     s3.denied.add('s3:PutObject');
     const run = await act('deploy', bucketInputs());
     expect(run.failed).toBe(true);
-    expect(failure(run)).toContain(`AWS denied s3:PutObject on s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz (AccessDenied: Access Denied). Grant the role s3:PutObject`);
+    expect(failure(run)).toContain(
+      `AWS denied s3:PutObject on s3://shop-releases/releases/shop/v1.2.3/${expectedSha()}.tar.gz (AccessDenied: Access Denied). Grant the role s3:PutObject`,
+    );
     expect(account.callsOf('ssm:SendCommand')).toEqual([]);
   });
 
@@ -687,7 +781,9 @@ describe('provider aws with release-bucket: the release through S3', () => {
     try {
       const run = await act('deploy', bucketInputs());
       expect(run.failed).toBe(true);
-      expect(failure(run)).toMatch(/AWS s3:PutObject on s3:\/\/shop-releases\/\S+ failed: no valid AWS credentials \(SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your key and signing method\.\)\. Run aws-actions\/configure-aws-credentials/);
+      expect(failure(run)).toMatch(
+        /AWS s3:PutObject on s3:\/\/shop-releases\/\S+ failed: no valid AWS credentials \(SignatureDoesNotMatch: The request signature we calculated does not match the signature you provided\. Check your key and signing method\.\)\. Run aws-actions\/configure-aws-credentials/,
+      );
     } finally {
       process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.secretAccessKey;
     }
@@ -703,7 +799,9 @@ describe('provider aws with release-bucket: the release through S3', () => {
     tampered.searchParams.set('X-Amz-Signature', '0'.repeat(64));
     const forged = await fetch(tampered);
     expect(forged.status).toBe(403);
-    expect(await forged.text()).toMatch(/<Error><Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message>/);
+    expect(await forged.text()).toMatch(
+      /<Error><Code>SignatureDoesNotMatch<\/Code><Message>The request signature we calculated does not match the signature you provided\. Check your key and signing method\.<\/Message>/,
+    );
     s3.clockOffsetMs = (Number(url.searchParams.get('X-Amz-Expires')) + 1) * 1000;
     const late = await fetch(url);
     expect(late.status).toBe(403);
@@ -717,11 +815,23 @@ describe('provider aws with release-bucket: the release through S3', () => {
     };
     const provider = read({}).provider;
     expect(provider.name === 'aws' && provider.releaseBucket).toEqual({ bucket: 'shop-releases', prefix: 'releases/' });
-    expect(() => read({ 'release-bucket': 's3://shop-releases' })).toThrow(/^Input 'release-bucket': 's3:\/\/shop-releases' is not valid\. Give the bucket name only/);
+    expect(() => read({ 'release-bucket': 's3://shop-releases' })).toThrow(
+      /^Input 'release-bucket': 's3:\/\/shop-releases' is not valid\. Give the bucket name only/,
+    );
     expect(() => read({ 'release-prefix': '/releases' })).toThrow(/^Input 'release-prefix': '\/releases' cannot start an S3 key/);
     expect(() => read({ 'release-repository': REPOSITORY })).toThrow(/^Input 'release-bucket': is set together with release-repository/);
-    expect(() => read({ 'release-bucket': '' })).toThrow(/^Input 'release-prefix': is set without release-bucket\. Set release-bucket too, or remove release-prefix$/);
-    expect(() => readSettings((name) => ({ mode: 'deploy', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.1', 'green-hosts': '10.0.0.2', 'release-bucket': 'shop-releases' })[name] ?? '', ENV)).toThrow(/^Input 'release-bucket': is set, but provider ssh streams the release/);
+    expect(() => read({ 'release-bucket': '' })).toThrow(
+      /^Input 'release-prefix': is set without release-bucket\. Set release-bucket too, or remove release-prefix$/,
+    );
+    expect(() =>
+      readSettings(
+        (name) =>
+          ({ mode: 'deploy', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.1', 'green-hosts': '10.0.0.2', 'release-bucket': 'shop-releases' })[
+            name
+          ] ?? '',
+        ENV,
+      ),
+    ).toThrow(/^Input 'release-bucket': is set, but provider ssh streams the release/);
   });
 });
 
@@ -754,7 +864,16 @@ describe('the S3 double', () => {
       ['X-Amz-Expires', '86400'],
       ['X-Amz-SignedHeaders', 'host'],
     ];
-    const { stringToSign: toSign } = stringToSign({ method: 'GET', rawPath: '/test.txt', query, headers: { host: 'examplebucket.s3.amazonaws.com' }, signedHeaders: ['host'], payloadHash: 'UNSIGNED-PAYLOAD', amzDate: '20130524T000000Z', scope: SCOPE });
+    const { stringToSign: toSign } = stringToSign({
+      method: 'GET',
+      rawPath: '/test.txt',
+      query,
+      headers: { host: 'examplebucket.s3.amazonaws.com' },
+      signedHeaders: ['host'],
+      payloadHash: 'UNSIGNED-PAYLOAD',
+      amzDate: '20130524T000000Z',
+      scope: SCOPE,
+    });
     expect(signatureOf(SECRET, SCOPE, toSign)).toBe('aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404');
   });
 });

@@ -68,7 +68,10 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
     const files = { summaryFile: join(dir, 'summary.md'), outputFile: join(dir, 'output.txt'), stateFile: join(dir, 'state.txt') };
     for (const file of Object.values(files)) writeFileSync(file, '');
     const env: NodeJS.ProcessEnv = {
-      ...runnerEnvironment({ ...inputs, 'github-token': 'github_pat_full' }, { summaryFile: files.summaryFile, outputFile: files.outputFile, workspace: root, temp: dir }),
+      ...runnerEnvironment(
+        { ...inputs, 'github-token': 'github_pat_full' },
+        { summaryFile: files.summaryFile, outputFile: files.outputFile, workspace: root, temp: dir },
+      ),
       GITHUB_STATE: files.stateFile,
       GITHUB_REPOSITORY: 'acme/shop',
       GITHUB_API_URL: apiUrl,
@@ -121,7 +124,8 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
   }
 
   /** One whole run of the action in a new workflow run. */
-  const action = async (mode: string, release: string, extra: Record<string, string> = {}): Promise<StepRun> => startStep(MAIN, world.inputs(mode as 'deploy', release, extra), runId++).done;
+  const action = async (mode: string, release: string, extra: Record<string, string> = {}): Promise<StepRun> =>
+    startStep(MAIN, world.inputs(mode as 'deploy', release, extra), runId++).done;
 
   const state = () => api.json('BLUEGREEN_SHOP') as unknown as AppState | undefined;
   const errors = (log: string) => log.split('\n').filter((line) => line.startsWith('::error::'));
@@ -146,7 +150,10 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
   }
 
   it('sets the scene: r1 deployed to blue and switched live', async () => {
-    for (const [mode, release] of [['deploy', 'r1'], ['switch', 'r1']] as const) {
+    for (const [mode, release] of [
+      ['deploy', 'r1'],
+      ['switch', 'r1'],
+    ] as const) {
       const run = await action(mode, release);
       expect(errors(run.log)).toEqual([]);
       expect(run.code).toBe(0);
@@ -163,7 +170,9 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
 
     expect(run.code).toBe(1);
     expect(run.outputs).toMatchObject({ result: 'cancelled', 'live-color': 'blue', 'target-color': 'green' });
-    expect(errors(run.log)).toEqual(['::error::The job was cancelled (SIGINT): no phase started after it; live traffic is on blue. The deploy lock is released: re-run the job to go on.']);
+    expect(errors(run.log)).toEqual([
+      '::error::The job was cancelled (SIGINT): no phase started after it; live traffic is on blue. The deploy lock is released: re-run the job to go on.',
+    ]);
     expect(run.summary).toContain('<h2>bluegreen-perl deploy of shop: 🚫 cancelled (traffic on blue)</h2>');
     expect(run.summary).toContain('Live traffic is on blue (unchanged).');
     expect(run.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>[^<]*<\/td><td>⏭️ not run<\/td><td>—<\/td><td>not run: cancelled \(SIGINT\)<\/td>/);
@@ -201,7 +210,11 @@ describe('a cancelled job (the bundle, as a runner starts and stops it)', () => 
     expect(await publicAnswers()).toEqual(Array(6).fill(served('green', 'r2')));
     const counts = await load.stop();
     load = undefined;
-    expect({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors }).toEqual({ failed: 0, connectionErrors: 0, serverErrors: 0 });
+    expect({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors }).toEqual({
+      failed: 0,
+      connectionErrors: 0,
+      serverErrors: 0,
+    });
     expect(counts.byColor.green).toBeGreaterThan(0);
     expect(counts.byColor.blue).toBeGreaterThan(0);
   }, 300_000);

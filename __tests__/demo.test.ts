@@ -11,7 +11,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** `npm run demo` without the package setup (done once per machine): the demo script, its output and exit code. */
 function runDemo(env: NodeJS.ProcessEnv, args: string[] = []): Promise<{ code: number | null; output: string }> {
   return new Promise((done, fail) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/demo.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -77,13 +81,19 @@ describe('the AWS demo with releases through S3 (npm run demo -- aws s3)', () =>
         'who answers: GET http://127.0.46.1:8080/ -> 200 from blue (release r1)',
       ]);
       // The release went through S3: one upload, a download per green instance; AWS's models held.
-      expect(output).toMatch(/\nDone: deploy, switch and rollback through the action, \d+ AWS API requests, 0 breaking a model, 1 upload to S3 and 2 downloads through presigned URLs\.\n/);
+      expect(output).toMatch(
+        /\nDone: deploy, switch and rollback through the action, \d+ AWS API requests, 0 breaking a model, 1 upload to S3 and 2 downloads through presigned URLs\.\n/,
+      );
       expect(output).toContain('Clean.');
       // Nothing it started runs on, no temp dir or instance user of its own is left.
       expect(processesUsing(temp)).toEqual([]);
       // tsx-<uid> is tsx's compile cache (it keeps one in every TMPDIR), not the demo's.
       expect(readdirSync(temp).filter((name) => !/^tsx-\d+$/.test(name))).toEqual([]);
-      expect(readFileSync('/etc/passwd', 'utf8').split('\n').filter((line) => line.includes(temp))).toEqual([]);
+      expect(
+        readFileSync('/etc/passwd', 'utf8')
+          .split('\n')
+          .filter((line) => line.includes(temp)),
+      ).toEqual([]);
     } finally {
       rmSync(temp, { recursive: true, force: true });
     }

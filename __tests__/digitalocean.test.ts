@@ -53,9 +53,29 @@ describe('the DigitalOcean contract', () => {
   it('refuses a load balancer update without forwarding rules, or with both a tag and Droplet ids', () => {
     const path = `/v2/load_balancers/${LB_ID}`;
     const rules = [{ entry_protocol: 'http', entry_port: 80, target_protocol: 'http', target_port: 5000 }];
-    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green', forwarding_rules: rules } })).toEqual([]);
-    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green' } }).join()).toMatch(/forwarding_rules/);
-    expect(contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green', droplet_ids: [1], forwarding_rules: rules } }).join()).toMatch(/must match exactly one schema in oneOf/);
+    expect(
+      contract.check({
+        method: 'PUT',
+        path,
+        query: new URLSearchParams(),
+        headers: auth,
+        body: { name: 'lb', region: 'ams3', tag: 'env:green', forwarding_rules: rules },
+      }),
+    ).toEqual([]);
+    expect(
+      contract.check({ method: 'PUT', path, query: new URLSearchParams(), headers: auth, body: { name: 'lb', region: 'ams3', tag: 'env:green' } }).join(),
+    ).toMatch(/forwarding_rules/);
+    expect(
+      contract
+        .check({
+          method: 'PUT',
+          path,
+          query: new URLSearchParams(),
+          headers: auth,
+          body: { name: 'lb', region: 'ams3', tag: 'env:green', droplet_ids: [1], forwarding_rules: rules },
+        })
+        .join(),
+    ).toMatch(/must match exactly one schema in oneOf/);
   });
 });
 
@@ -94,10 +114,7 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     expect(hosts).toHaveLength(260);
     expect(new Set(hosts.map((h) => h.name)).size).toBe(260);
     expect(hosts[0]).toMatchObject({ name: 'green-1', color: 'green', address: '10.1.0.1', healthUrl: 'http://10.1.0.1:5000/health' });
-    expect(api.requests.map((r) => r.url)).toEqual([
-      '/v2/droplets?tag_name=env%3Agreen&per_page=200',
-      '/v2/droplets?page=2&per_page=200&tag_name=env%3Agreen',
-    ]);
+    expect(api.requests.map((r) => r.url)).toEqual(['/v2/droplets?tag_name=env%3Agreen&per_page=200', '/v2/droplets?page=2&per_page=200&tag_name=env%3Agreen']);
   });
 
   it('waits out a 429 with Retry-After and then succeeds', async () => {
@@ -120,7 +137,9 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
   it('names the token input when the token is refused', async () => {
     const refused = new DigitalOceanClient(apiUrl, 'dop_v1_wrong', { retry: fastRetry });
     await expect(refused.dropletsByTag('env:blue')).rejects.toThrow(
-      new UserError("DigitalOcean refused the token while listing Droplets tagged env:blue (401 unauthorized: Unable to authenticate you). Input 'digitalocean-token': pass a valid API token from a secret."),
+      new UserError(
+        "DigitalOcean refused the token while listing Droplets tagged env:blue (401 unauthorized: Unable to authenticate you). Input 'digitalocean-token': pass a valid API token from a secret.",
+      ),
     );
   });
 
@@ -159,13 +178,21 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health);
 
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
-    expect(await traffic.moveTo('green', [])).toMatch(/^load balancer shop-lb points at tag env:green; green warmed up beside blue for 2 s \(\(1 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/);
+    expect(await traffic.moveTo('green', [])).toMatch(
+      /^load balancer shop-lb points at tag env:green; green warmed up beside blue for 2 s \(\(1 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/,
+    );
     expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'green' });
     const puts = api.requests.filter((r) => r.method === 'PUT');
     // First green is attached beside blue (by Droplet ids: a balancer has one tag), then blue leaves
     // as the balancer goes back to working by tag. Everything the balancer had is sent back each
     // time: DigitalOcean resets what a PUT omits.
-    const full = { name: 'shop-lb', region: 'ams3', forwarding_rules: [{ entry_port: 80, target_port: 5000 }], health_check: { path: '/health' }, vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b' };
+    const full = {
+      name: 'shop-lb',
+      region: 'ams3',
+      forwarding_rules: [{ entry_port: 80, target_port: 5000 }],
+      health_check: { path: '/health' },
+      vpc_uuid: 'c33931f2-a26a-4e61-b85c-4e95a2ec431b',
+    };
     expect(puts.map((r) => r.body)).toMatchObject([
       { ...full, droplet_ids: api.droplets.map((d) => d.id) },
       { ...full, tag: 'env:green' },
@@ -204,11 +231,25 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     await new Promise<void>((resolve) => publicEntry.listen(0, '127.0.31.4', resolve));
     try {
       const url = `http://127.0.31.4:${(publicEntry.address() as AddressInfo).port}`;
-      const settings = settingsFor(apiUrl, { traffic: 'do-lb', 'do-load-balancer-id': LB_ID, 'health-interval': '0.01', 'health-retries': '1', 'public-url': url });
+      const settings = settingsFor(apiUrl, {
+        traffic: 'do-lb',
+        'do-load-balancer-id': LB_ID,
+        'health-interval': '0.01',
+        'health-retries': '1',
+        'public-url': url,
+      });
       const inventory = new DropletTagInventory(client(), digitalOcean(settings), settings);
-      const traffic = new DoLoadBalancerTraffic(client(), { ...digitalOcean(settings), loadBalancerId: LB_ID }, inventory, settings.health, settings.traffic.publicUrl);
+      const traffic = new DoLoadBalancerTraffic(
+        client(),
+        { ...digitalOcean(settings), loadBalancerId: LB_ID },
+        inventory,
+        settings.health,
+        settings.traffic.publicUrl,
+      );
       await expect(traffic.moveTo('green', [])).rejects.toThrow(
-        new UserError(`With the green Droplets attached beside the live ones, ${url}/health answered 503, expected 200 after 2 attempt(s); the green Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the green Droplets.`),
+        new UserError(
+          `With the green Droplets attached beside the live ones, ${url}/health answered 503, expected 200 after 2 attempt(s); the green Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the green Droplets.`,
+        ),
       );
       expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'env:blue']);
       expect(await traffic.readLive()).toEqual({ kind: 'color', color: 'blue' });
@@ -241,7 +282,11 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     await doLbTraffic().moveTo('green', []);
     expect(api.busyRefusals).toBe(1);
     // The refused attach is sent again, then the detach.
-    expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'droplet_ids', 'env:green']);
+    expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual([
+      'droplet_ids',
+      'droplet_ids',
+      'env:green',
+    ]);
     expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
   });
 
@@ -252,7 +297,9 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
     api.makeBusy(LB_ID, { ms: 60_000 });
     try {
       await expect(doLbTraffic().moveTo('green', [])).rejects.toThrow(
-        new UserError(`Load balancer shop-lb (${LB_ID}) was still being updated (status new) after 0.3 s. Check it in the DigitalOcean console, then run again.`),
+        new UserError(
+          `Load balancer shop-lb (${LB_ID}) was still being updated (status new) after 0.3 s. Check it in the DigitalOcean console, then run again.`,
+        ),
       );
       expect(api.requests.some((r) => r.method === 'PUT')).toBe(false);
       expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
@@ -335,7 +382,9 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     try {
       const run = await runAction(inputs('switch'));
       expect(run.failed).toBe(true);
-      expect(errorLines(run.log)).toContain(`::error title=Health check failed: shop-green-2 http://127.0.4.22:${appPort}/health::shop-green-2 (green) is unhealthy after 2 attempt(s): probe: answered 503, expected 200`);
+      expect(errorLines(run.log)).toContain(
+        `::error title=Health check failed: shop-green-2 http://127.0.4.22:${appPort}/health::shop-green-2 (green) is unhealthy after 2 attempt(s): probe: answered 503, expected 200`,
+      );
       expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
       expect(api.requests.some((r) => r.method === 'PUT')).toBe(false);
     } finally {
@@ -357,14 +406,26 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     await new Promise<void>((resolve) => publicEntry.listen(0, '127.0.31.3', resolve));
     try {
       api.makeBusy(LB_ID, { reads: 2 });
-      const run = await runAction({ ...inputs('switch'), 'public-url': `http://127.0.31.3:${(publicEntry.address() as AddressInfo).port}`, 'validation-path': '/checkout', 'validation-requests': '2' });
+      const run = await runAction({
+        ...inputs('switch'),
+        'public-url': `http://127.0.31.3:${(publicEntry.address() as AddressInfo).port}`,
+        'validation-path': '/checkout',
+        'validation-requests': '2',
+      });
       expect(run.failed).toBe(true);
-      expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .*answered 500.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+      expect(errorLines(run.log).at(-1)).toMatch(
+        /^::error::Validation failed: .*answered 500.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/,
+      );
       expect(run.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
       expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
       // Each update of both moves (attach beside, then detach) was sent once, after the balancer was
       // active again: none was refused.
-      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual(['droplet_ids', 'env:green', 'droplet_ids', 'env:blue']);
+      expect(api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids')).toEqual([
+        'droplet_ids',
+        'env:green',
+        'droplet_ids',
+        'env:blue',
+      ]);
       expect(api.busyRefusals).toBe(0);
       expect(api.violations).toEqual([]);
     } finally {

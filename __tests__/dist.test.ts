@@ -57,12 +57,22 @@ describe.each(RUNTIMES)('the bundle as a runner starts it, on $name', ({ node })
   });
 
   it('writes the plan to the summary and sets outputs in a dry run, with nothing listening on the hosts', () => {
-    const run = runBundle(node, { mode: 'deploy', provider: 'ssh', 'app-name': 'demo', 'dry-run': 'true', 'blue-hosts': '127.0.0.1', 'green-hosts': '127.0.0.2', 'release-path': fileURLToPath(new URL('../examples/app/', import.meta.url)) });
+    const run = runBundle(node, {
+      mode: 'deploy',
+      provider: 'ssh',
+      'app-name': 'demo',
+      'dry-run': 'true',
+      'blue-hosts': '127.0.0.1',
+      'green-hosts': '127.0.0.2',
+      'release-path': fileURLToPath(new URL('../examples/app/', import.meta.url)),
+    });
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
     expect(run.summary).toContain('<h2>bluegreen-perl deploy of demo: 📝 dry run (nothing changed)</h2>');
     expect(run.summary).toContain('<td>Find hosts</td><td>—</td><td>127.0.0.1, 127.0.0.2</td><td>✅ ok</td>');
-    expect(run.summary).toMatch(/<td>Release<\/td><td>—<\/td><td>one color of blue: 127.0.0.1; green: 127.0.0.2<\/td><td>📝 planned<\/td><td>—<\/td><td>put release fedcba9876543210fedcba9876543210fedcba98 on the idle hosts/);
+    expect(run.summary).toMatch(
+      /<td>Release<\/td><td>—<\/td><td>one color of blue: 127.0.0.1; green: 127.0.0.2<\/td><td>📝 planned<\/td><td>—<\/td><td>put release fedcba9876543210fedcba9876543210fedcba98 on the idle hosts/,
+    );
     expect(run.summary).toContain('Dry run: nothing was changed.');
     expect(run.outputs).toEqual({
       'live-color': 'unknown',

@@ -22,7 +22,15 @@ import { AppServer } from '../lab/haproxy.js';
 
 const LB_ID = '8f2c6a31-5d1e-4b7a-9c3e-2a6f0d4b9e17';
 const ADDRESSES: Record<Color, string[]> = { blue: ['127.0.31.11', '127.0.31.12'], green: ['127.0.31.21', '127.0.31.22'] };
-const HEALTH_CHECK = { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 1, response_timeout_seconds: 1, healthy_threshold: 2, unhealthy_threshold: 3 };
+const HEALTH_CHECK = {
+  protocol: 'http',
+  port: 5000,
+  path: '/health',
+  check_interval_seconds: 1,
+  response_timeout_seconds: 1,
+  healthy_threshold: 2,
+  unhealthy_threshold: 3,
+};
 
 /** The detail cell of the summary's row for `phase`. */
 function phaseDetail(summary: string, phase: string): string | undefined {
@@ -127,14 +135,18 @@ describe('DigitalOcean Load Balancer switch under load, with the health-check wa
       const switched = await runAction(inputs('switch'));
       expect(errorLines(switched.log)).toEqual([]);
       expect(switched.outputs).toMatchObject({ 'previous-color': 'blue', 'live-color': 'green', result: 'success' });
-      expect(phaseDetail(switched.summary, 'Move traffic')).toMatch(/^load balancer shop-lb points at tag env:green; green warmed up beside blue for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/);
+      expect(phaseDetail(switched.summary, 'Move traffic')).toMatch(
+        /^load balancer shop-lb points at tag env:green; green warmed up beside blue for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/,
+      );
       expect(api.loadBalancers.get(LB_ID)).toMatchObject({ tag: 'env:green', droplet_ids: ids.green });
       await servingOnly('green');
 
       const rolledBack = await runAction(inputs('rollback'));
       expect(errorLines(rolledBack.log)).toEqual([]);
       expect(rolledBack.outputs).toMatchObject({ 'previous-color': 'green', 'live-color': 'blue', result: 'success' });
-      expect(phaseDetail(rolledBack.summary, 'Move traffic')).toMatch(/^load balancer shop-lb points at tag env:blue; blue warmed up beside green for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/);
+      expect(phaseDetail(rolledBack.summary, 'Move traffic')).toMatch(
+        /^load balancer shop-lb points at tag env:blue; blue warmed up beside green for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s$/,
+      );
       await servingOnly('blue');
     });
 
@@ -150,10 +162,14 @@ describe('DigitalOcean Load Balancer switch under load, with the health-check wa
       // Green serves `/` but the validation path is one it answers 404 for.
       const run = await runAction(inputs('switch', { 'validation-path': '/checkout', 'validation-requests': '5' }));
       expect(run.failed).toBe(true);
-      expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .*\/checkout: .*404.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+      expect(errorLines(run.log).at(-1)).toMatch(
+        /^::error::Validation failed: .*\/checkout: .*404.*\. Traffic was moved back to blue \d+ ms after the failed check\.$/,
+      );
       expect(run.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
       // The move back overlapped the colors too, and said so in the log.
-      expect(run.log).toMatch(/load balancer shop-lb points at tag env:blue; blue warmed up beside green for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s/);
+      expect(run.log).toMatch(
+        /load balancer shop-lb points at tag env:blue; blue warmed up beside green for 3 s \(\(2 \+ 1\) × 1 s\), both colors attached for \d+\.\d s/,
+      );
       expect(api.loadBalancers.get(LB_ID)).toMatchObject({ tag: 'env:blue', droplet_ids: ids.blue });
       await servingOnly('blue');
     });

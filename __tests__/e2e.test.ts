@@ -45,7 +45,10 @@ describe.each(WORLDS)('provider $provider, end to end on real sshd, Starman and 
   }, 60_000);
 
   const names = (color: Color) =>
-    world.hostsOf(color).map((host, i) => (options.provider === 'ssh' ? `${host.address}:${host.port}` : `shop-${color}-${i + 1}`)).join(', ');
+    world
+      .hostsOf(color)
+      .map((host, i) => (options.provider === 'ssh' ? `${host.address}:${host.port}` : `shop-${color}-${i + 1}`))
+      .join(', ');
 
   async function action(mode: Mode, release: string): Promise<ActionRun> {
     return runAction(world.inputs(mode, release));
@@ -63,7 +66,14 @@ describe.each(WORLDS)('provider $provider, end to end on real sshd, Starman and 
   it('deploys the first release to the initial color while nothing is live: the public URL still answers 503, the preview route reaches it', async () => {
     const run = await action('deploy', 'r1');
     expect(errorLines(run.log)).toEqual([]);
-    expect(run.outputs).toEqual({ 'live-color': 'none', 'previous-color': 'none', 'target-color': 'blue', release: 'r1', 'preview-url': world.previewUrl, result: 'success' });
+    expect(run.outputs).toEqual({
+      'live-color': 'none',
+      'previous-color': 'none',
+      'target-color': 'blue',
+      release: 'r1',
+      'preview-url': world.previewUrl,
+      result: 'success',
+    });
     expect(run.summary).toContain('<h2>bluegreen-perl deploy of shop: ✅ succeeded</h2>');
     expect(liveRow(run.summary)).toEqual(['none', 'blue', 'none']);
     expect(phaseRow(run.summary, 'Release')).toEqual(['blue', names('blue'), '✅ ok', expect.any(String), 'release r1 on 2 host(s)']);
@@ -92,7 +102,14 @@ describe.each(WORLDS)('provider $provider, end to end on real sshd, Starman and 
 
     const deployed = await action('deploy', 'r2');
     expect(errorLines(deployed.log)).toEqual([]);
-    expect(deployed.outputs).toMatchObject({ 'live-color': 'blue', 'previous-color': 'blue', 'target-color': 'green', release: 'r2', 'preview-url': world.previewUrl, result: 'success' });
+    expect(deployed.outputs).toMatchObject({
+      'live-color': 'blue',
+      'previous-color': 'blue',
+      'target-color': 'green',
+      release: 'r2',
+      'preview-url': world.previewUrl,
+      result: 'success',
+    });
     expect(liveRow(deployed.summary)).toEqual(['blue', 'green', 'blue']);
     expect(phaseRow(deployed.summary, 'Release')?.slice(0, 3)).toEqual(['green', names('green'), '✅ ok']);
     // The idle color has the new release; live traffic has not moved.
@@ -122,7 +139,11 @@ describe.each(WORLDS)('provider $provider, end to end on real sshd, Starman and 
 
     const counts: LoadCounts = await load.stop();
     load = undefined;
-    expect({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors }).toEqual({ failed: 0, connectionErrors: 0, serverErrors: 0 });
+    expect({ failed: counts.failed, connectionErrors: counts.connectionErrors, serverErrors: counts.serverErrors }).toEqual({
+      failed: 0,
+      connectionErrors: 0,
+      serverErrors: 0,
+    });
     // The load saw both colors: it ran across the switch and the rollback.
     expect(counts.byColor.blue).toBeGreaterThan(0);
     expect(counts.byColor.green).toBeGreaterThan(0);

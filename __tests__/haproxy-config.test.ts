@@ -6,7 +6,16 @@ import { join } from 'node:path';
 import type { Color } from '../src/colors.js';
 import { UserError } from '../src/errors.js';
 import type { Host } from '../src/providers/types.js';
-import { colorOfBackend, installedChecks, mapPathFor, parseLiveMap, renderHaproxyConfig, renderLiveMap, serverNameOf, type HaproxyLayout } from '../src/traffic/haproxy-config.js';
+import {
+  colorOfBackend,
+  installedChecks,
+  mapPathFor,
+  parseLiveMap,
+  renderHaproxyConfig,
+  renderLiveMap,
+  serverNameOf,
+  type HaproxyLayout,
+} from '../src/traffic/haproxy-config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'bgp-haproxy-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +23,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const host = (name: string, color: Color, address = name): Host => ({ name, color, address });
 const layout: HaproxyLayout = { configPath: join(dir, 'haproxy.cfg'), socketPath: join(dir, 'admin.sock'), bind: '*:80', previewBind: '127.0.0.1:8080' };
 const members = {
-  hosts: { blue: [host('10.0.0.11', 'blue'), host('10.0.0.12', 'blue')], green: [host('web-green-1', 'green', '10.0.1.21'), host('[fd00::5]:2222', 'green', 'fd00::5')] },
+  hosts: {
+    blue: [host('10.0.0.11', 'blue'), host('10.0.0.12', 'blue')],
+    green: [host('web-green-1', 'green', '10.0.1.21'), host('[fd00::5]:2222', 'green', 'fd00::5')],
+  },
   appPort: 5000,
   healthPath: '/health',
   expectedStatus: 200,
@@ -41,7 +53,11 @@ describe('the rendered haproxy.cfg', () => {
   const mapPath = join(dir, 'haproxy.live.map');
 
   it('runs master-worker with an admin socket that hands listeners to a reloading worker', () => {
-    expect(section(config, 'global')).toEqual(['master-worker', `stats socket ${layout.socketPath} mode 600 level admin expose-fd listeners`, 'stats timeout 30s']);
+    expect(section(config, 'global')).toEqual([
+      'master-worker',
+      `stats socket ${layout.socketPath} mode 600 level admin expose-fd listeners`,
+      'stats timeout 30s',
+    ]);
   });
 
   it('keeps server-side connections short, so pooled connections cannot pin Starman workers', () => {
@@ -94,16 +110,31 @@ describe('the rendered haproxy.cfg', () => {
 
   it('keeps the installed checks and port of a color that serves traffic, read back from the installed file', () => {
     const installed = renderHaproxyConfig(layout, members);
-    expect(installedChecks(installed)).toEqual({ blue: { healthPath: '/health', expectedStatus: 200, appPort: 5000 }, green: { healthPath: '/health', expectedStatus: 200, appPort: 5000 } });
-    const next = renderHaproxyConfig(layout, { ...members, healthPath: '/ready', expectedStatus: 204, appPort: 5001, kept: { blue: installedChecks(installed).blue } });
-    expect(section(next, 'backend bg_blue')).toEqual(expect.arrayContaining(['option httpchk GET /health', 'http-check expect status 200', 'server 10.0.0.11 10.0.0.11:5000']));
-    expect(section(next, 'backend bg_green')).toEqual(expect.arrayContaining(['option httpchk GET /ready', 'http-check expect status 204', 'server _fd00::5_:2222 [fd00::5]:5001']));
+    expect(installedChecks(installed)).toEqual({
+      blue: { healthPath: '/health', expectedStatus: 200, appPort: 5000 },
+      green: { healthPath: '/health', expectedStatus: 200, appPort: 5000 },
+    });
+    const next = renderHaproxyConfig(layout, {
+      ...members,
+      healthPath: '/ready',
+      expectedStatus: 204,
+      appPort: 5001,
+      kept: { blue: installedChecks(installed).blue },
+    });
+    expect(section(next, 'backend bg_blue')).toEqual(
+      expect.arrayContaining(['option httpchk GET /health', 'http-check expect status 200', 'server 10.0.0.11 10.0.0.11:5000']),
+    );
+    expect(section(next, 'backend bg_green')).toEqual(
+      expect.arrayContaining(['option httpchk GET /ready', 'http-check expect status 204', 'server _fd00::5_:2222 [fd00::5]:5001']),
+    );
     expect(installedChecks(next).green).toEqual({ healthPath: '/ready', expectedStatus: 204, appPort: 5001 });
     expect(installedChecks('global\n  master-worker\n')).toEqual({});
   });
 
   it('refuses a value that would change the meaning of the config, naming the input', () => {
-    expect(() => renderHaproxyConfig({ ...layout, bind: '*:80 ssl' }, members)).toThrow(new UserError("haproxy-bind '*:80 ssl' cannot be written into haproxy.cfg: use no spaces, quotes, `#`, `$` or `\\`."));
+    expect(() => renderHaproxyConfig({ ...layout, bind: '*:80 ssl' }, members)).toThrow(
+      new UserError("haproxy-bind '*:80 ssl' cannot be written into haproxy.cfg: use no spaces, quotes, `#`, `$` or `\\`."),
+    );
     expect(() => renderHaproxyConfig(layout, { ...members, healthPath: '/health#x' })).toThrow(/^health-path '\/health#x'/);
   });
 
@@ -117,7 +148,13 @@ describe('the live map file', () => {
   it('says which backend is live and which is previewed, and reads back', () => {
     const text = renderLiveMap('green', 'blue');
     expect(text.split('\n').filter((line) => !line.startsWith('#'))).toEqual(['live bg_green', 'preview bg_blue', 'split 0', '']);
-    expect(parseLiveMap(text)).toEqual(new Map([['live', 'bg_green'], ['preview', 'bg_blue'], ['split', '0']]));
+    expect(parseLiveMap(text)).toEqual(
+      new Map([
+        ['live', 'bg_green'],
+        ['preview', 'bg_blue'],
+        ['split', '0'],
+      ]),
+    );
     expect(parseLiveMap(renderLiveMap('green', 'blue', 10)).get('split')).toBe('10');
     expect(parseLiveMap(renderLiveMap(undefined, 'blue')).get('live')).toBe('bg_none');
   });

@@ -112,32 +112,45 @@ async function blueLive(): Promise<void> {
 
 describe('HAProxy killed during a switch and restarted from its files', () => {
   it.each<[KillPoint, RegExp]>([
-    ['before set map', /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/],
+    [
+      'before set map',
+      /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/,
+    ],
     // HAProxy is gone before `set map` is sent: the run puts the map file back to what HAProxy
     // routed, so HAProxy restarts on blue and the rerun switches.
-    ['after the map file is written', /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/],
+    [
+      'after the map file is written',
+      /<td>Read live traffic<\/td><td>—<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>live: blue; switching to green<\/td>/,
+    ],
     // `set map` took effect, then HAProxy died: it restarts from the map file on green, and the
     // rerun validates that move instead of undoing it.
-    ['after set map', /<td>Read live traffic<\/td>.*<td>live: green, moved there by an earlier attempt of this switch that stopped before validating; validating it now<\/td>/],
-  ])('%s: a rerun of the switch ends with green live in the map file, in HAProxy and in the state', async (point, found) => {
-    await blueLive();
-    runId++;
+    [
+      'after set map',
+      /<td>Read live traffic<\/td>.*<td>live: green, moved there by an earlier attempt of this switch that stopped before validating; validating it now<\/td>/,
+    ],
+  ])(
+    '%s: a rerun of the switch ends with green live in the map file, in HAProxy and in the state',
+    async (point, found) => {
+      await blueLive();
+      runId++;
 
-    const killed = await runAction(inputs(), lab.provider(lab.traffic({}, new KillHaproxyDuringSwitch(point))), env(1));
-    expect(killed.outputs).toMatchObject({ result: 'failure', 'target-color': 'green' });
-    expect(errorLines(killed.log).at(-1)).toMatch(/^::error::(Could not switch HAProxy|HAProxy's admin socket) .*$/);
-    expect(killed.summary).toMatch(/<td>Move traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>❌ failed<\/td>/);
-    // What HAProxy will start from: what it routed when it died (the run put back a file it had already written).
-    expect(/^live bg_(\w+)$/m.exec(readFileSync(mapPathFor(lab.configPath), 'utf8'))?.[1]).toBe(point === 'after set map' ? 'green' : 'blue');
+      const killed = await runAction(inputs(), lab.provider(lab.traffic({}, new KillHaproxyDuringSwitch(point))), env(1));
+      expect(killed.outputs).toMatchObject({ result: 'failure', 'target-color': 'green' });
+      expect(errorLines(killed.log).at(-1)).toMatch(/^::error::(Could not switch HAProxy|HAProxy's admin socket) .*$/);
+      expect(killed.summary).toMatch(/<td>Move traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>❌ failed<\/td>/);
+      // What HAProxy will start from: what it routed when it died (the run put back a file it had already written).
+      expect(/^live bg_(\w+)$/m.exec(readFileSync(mapPathFor(lab.configPath), 'utf8'))?.[1]).toBe(point === 'after set map' ? 'green' : 'blue');
 
-    // systemd starts it again: the same config, the same map file.
-    await lab.startHaproxy();
-    const rerun = await runAction(inputs(), lab.provider(), env(2));
-    expect(errorLines(rerun.log)).toEqual([]);
-    expect(rerun.outputs).toMatchObject({ result: 'success', 'live-color': 'green', 'previous-color': 'blue', 'target-color': 'green' });
-    expect(rerun.summary).toMatch(found);
-    expect(await liveEverywhere()).toEqual({ file: 'green', haproxy: 'green', answers: 'green', state: 'green' });
-  }, 60_000);
+      // systemd starts it again: the same config, the same map file.
+      await lab.startHaproxy();
+      const rerun = await runAction(inputs(), lab.provider(), env(2));
+      expect(errorLines(rerun.log)).toEqual([]);
+      expect(rerun.outputs).toMatchObject({ result: 'success', 'live-color': 'green', 'previous-color': 'blue', 'target-color': 'green' });
+      expect(rerun.summary).toMatch(found);
+      expect(await liveEverywhere()).toEqual({ file: 'green', haproxy: 'green', answers: 'green', state: 'green' });
+    },
+    60_000,
+  );
 });
 
 describe('HAProxy refusing a membership change during a switch', () => {
@@ -155,7 +168,9 @@ describe('HAProxy refusing a membership change during a switch', () => {
     }
     const counts = await load.stop();
     expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue' });
-    expect(errorLines(run.log).at(-1)).toMatch(/^::error::The rendered HAProxy config does not validate \(haproxy -c\): .*no-such-host\.invalid.*\. .*haproxy\.cfg is unchanged and HAProxy keeps running it\.$/);
+    expect(errorLines(run.log).at(-1)).toMatch(
+      /^::error::The rendered HAProxy config does not validate \(haproxy -c\): .*no-such-host\.invalid.*\. .*haproxy\.cfg is unchanged and HAProxy keeps running it\.$/,
+    );
     expect(readFileSync(lab.configPath, 'utf8')).toBe(config);
     expect(readFileSync(mapPathFor(lab.configPath), 'utf8')).toBe(map);
     expect(counts.failed).toBe(0);
@@ -180,7 +195,9 @@ describe('HAProxy refusing a membership change during a switch', () => {
     const counts = await load.stop();
 
     expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue' });
-    expect(errorLines(run.log).at(-1)).toMatch(/^::error::HAProxy did not load the new .*haproxy\.cfg: no new worker answered .*\. The previous config was restored to .*haproxy\.cfg; HAProxy reloaded it\.$/);
+    expect(errorLines(run.log).at(-1)).toMatch(
+      /^::error::HAProxy did not load the new .*haproxy\.cfg: no new worker answered .*\. The previous config was restored to .*haproxy\.cfg; HAProxy reloaded it\.$/,
+    );
     expect(readFileSync(lab.configPath, 'utf8')).toBe(config);
     expect(readFileSync(mapPathFor(lab.configPath), 'utf8')).toBe(map);
     expect(await lab.read((traffic) => traffic.readLive())).toEqual({ kind: 'color', color: 'blue' });

@@ -76,43 +76,52 @@ describe('the SSH connection to the HAProxy host drops during a progressive swit
   it.each<[string, 'kill' | 'freeze']>([
     ['killed, and its sshd restarted', 'kill'],
     ['frozen (SIGSTOP), so only keepalives can tell', 'freeze'],
-  ])('moves traffic back to blue after a failed validation when the session was %s', async (_, fault) => {
-    expect(await liveInHaproxy()).toEqual({ kind: 'color', color: 'blue' });
-    const greenServed = async () => Number((await lab.read((traffic) => traffic.showStat())).find((row) => row.pxname === 'bg_green' && row.svname === 'BACKEND')?.stot ?? 0);
-    const servedBefore = await greenServed();
-    const running = runAction(
-      inputs({ 'traffic-steps': '20,100', 'step-pause': '60', 'validation-path': '/', 'validation-requests': '20', 'validation-success-percent': '95' }),
-      undefined,
-      env(1),
-    );
-    try {
-      // The step holds 20% on green and its validation requests reach green: the run now waits
-      // out its pause, its SSH connection idle.
-      await until('the 20% step', async () => (await liveInHaproxy()).kind === 'weighted' && (await greenServed()) > servedBefore);
-      if (fault === 'kill') {
-        expect(world.killSessions(lbHost)).toBeGreaterThan(0);
-        await world.stopSshd(lbHost);
-        await world.startSshd(lbHost);
-      } else {
-        expect(world.freezeSessions(lbHost)).toBeGreaterThan(0);
-      }
-      // Then green fails: every request sent to it fails, and the next validation round sees it.
-      await Promise.all(lab.hosts.green.map((host) => lab.server(host.name).stop()));
-    } finally {
-      const run = await running;
-      await Promise.all(lab.hosts.green.map((host) => lab.server(host.name).start('r1')));
-      world.killSessions(lbHost);
-
-      expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue', 'target-color': 'green' });
-      expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
-      // The move back's first command on the HAProxy host opens the runtime API session again (socat).
-      expect(run.log).toMatch(new RegExp(`The SSH connection to ${lbHost.spec} was lost \\([^)]+\\) before socat could start there, so nothing of it ran; connected to ${lbHost.spec} again and ran it over the new connection\\.`));
+  ])(
+    'moves traffic back to blue after a failed validation when the session was %s',
+    async (_, fault) => {
       expect(await liveInHaproxy()).toEqual({ kind: 'color', color: 'blue' });
-      expect(liveInMapFile()).toBe('blue');
-      expect((await lab.answerOf()).color).toBe('blue');
-      expect(state().live).toBe('blue');
-    }
-  }, 120_000);
+      const greenServed = async () =>
+        Number((await lab.read((traffic) => traffic.showStat())).find((row) => row.pxname === 'bg_green' && row.svname === 'BACKEND')?.stot ?? 0);
+      const servedBefore = await greenServed();
+      const running = runAction(
+        inputs({ 'traffic-steps': '20,100', 'step-pause': '60', 'validation-path': '/', 'validation-requests': '20', 'validation-success-percent': '95' }),
+        undefined,
+        env(1),
+      );
+      try {
+        // The step holds 20% on green and its validation requests reach green: the run now waits
+        // out its pause, its SSH connection idle.
+        await until('the 20% step', async () => (await liveInHaproxy()).kind === 'weighted' && (await greenServed()) > servedBefore);
+        if (fault === 'kill') {
+          expect(world.killSessions(lbHost)).toBeGreaterThan(0);
+          await world.stopSshd(lbHost);
+          await world.startSshd(lbHost);
+        } else {
+          expect(world.freezeSessions(lbHost)).toBeGreaterThan(0);
+        }
+        // Then green fails: every request sent to it fails, and the next validation round sees it.
+        await Promise.all(lab.hosts.green.map((host) => lab.server(host.name).stop()));
+      } finally {
+        const run = await running;
+        await Promise.all(lab.hosts.green.map((host) => lab.server(host.name).start('r1')));
+        world.killSessions(lbHost);
+
+        expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue', 'target-color': 'green' });
+        expect(errorLines(run.log).at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
+        // The move back's first command on the HAProxy host opens the runtime API session again (socat).
+        expect(run.log).toMatch(
+          new RegExp(
+            `The SSH connection to ${lbHost.spec} was lost \\([^)]+\\) before socat could start there, so nothing of it ran; connected to ${lbHost.spec} again and ran it over the new connection\\.`,
+          ),
+        );
+        expect(await liveInHaproxy()).toEqual({ kind: 'color', color: 'blue' });
+        expect(liveInMapFile()).toBe('blue');
+        expect((await lab.answerOf()).color).toBe('blue');
+        expect(state().live).toBe('blue');
+      }
+    },
+    120_000,
+  );
 });
 
 describe('the idle SSH connection to a frozen HAProxy host', () => {
@@ -129,7 +138,11 @@ describe('the idle SSH connection to a frozen HAProxy host', () => {
       jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => printed.push(String(chunk)) > 0);
       const again = await runner.run(['echo', 'second']);
       expect(again.stdout).toBe('second\n');
-      expect(printed).toContainEqual(expect.stringMatching(/^The SSH connection to .* was lost \(Keepalive timeout\) before echo could start there, so nothing of it ran; connected to .* again and ran it over the new connection\.\n$/));
+      expect(printed).toContainEqual(
+        expect.stringMatching(
+          /^The SSH connection to .* was lost \(Keepalive timeout\) before echo could start there, so nothing of it ran; connected to .* again and ran it over the new connection\.\n$/,
+        ),
+      );
     } finally {
       jest.restoreAllMocks();
       world.killSessions(lbHost);

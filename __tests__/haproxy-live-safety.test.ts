@@ -96,7 +96,9 @@ describe('"nothing live" counts only when HAProxy\'s map and the state agree', (
     const traffic = lab.traffic();
     // HAProxy's own map: no color live (as after a first run that never switched).
     writeFileSync(mapPathFor(lab.configPath), renderLiveMap(undefined, 'blue'));
-    expect(await traffic.command(runtime.setMap(mapPathFor(lab.configPath), 'live', 'bg_none'), runtime.setMap(mapPathFor(lab.configPath), 'preview', 'bg_blue'))).toBe('\n\n');
+    expect(
+      await traffic.command(runtime.setMap(mapPathFor(lab.configPath), 'live', 'bg_none'), runtime.setMap(mapPathFor(lab.configPath), 'preview', 'bg_blue')),
+    ).toBe('\n\n');
     try {
       expect(await traffic.readLive()).toEqual({ kind: 'none' });
       api.setVariable('BLUEGREEN_SHOP', JSON.stringify({ version: 1, live: 'blue', releases: { blue: 'r1' }, history: [] }));

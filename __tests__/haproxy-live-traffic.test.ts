@@ -19,7 +19,13 @@ const { api, url } = useGitHubApi('127.0.5.146');
 function installedSection(name: string): string[] {
   const config = readFileSync(lab.configPath, 'utf8');
   const start = config.indexOf(`\n${name}\n`);
-  return config.slice(start + name.length + 2).split('\n\n')[0]?.split('\n').map((line) => line.trim()) ?? [];
+  return (
+    config
+      .slice(start + name.length + 2)
+      .split('\n\n')[0]
+      ?.split('\n')
+      .map((line) => line.trim()) ?? []
+  );
 }
 
 /** Sends GET / through the live route every 100 ms until stopped; returns the statuses seen. */
@@ -134,7 +140,9 @@ describe('a move that fails half way', () => {
     await lab.waitForNewWorker(worker);
     expect(await lab.traffic().readLive()).toEqual({ kind: 'color', color: 'blue' });
     expect(await lab.answerOf()).toMatchObject({ color: 'blue', status: 200 });
-    expect(failed).toMatch(/^Could not switch HAProxy on the runner to green: socat\[1\] E connect\(5, AF=1, 108\): Connection refused\. .* \S+haproxy\.live\.map was put back to what HAProxy routes to now \(live bg_blue\)\.$/);
+    expect(failed).toMatch(
+      /^Could not switch HAProxy on the runner to green: socat\[1\] E connect\(5, AF=1, 108\): Connection refused\. .* \S+haproxy\.live\.map was put back to what HAProxy routes to now \(live bg_blue\)\.$/,
+    );
   }, 60_000);
 
   it('a rollback whose move took effect but reported an error: read back, validated and recorded as live', async () => {
@@ -158,7 +166,11 @@ describe('a move that fails half way', () => {
     // The move to blue goes through; the move back loses HAProxy's answer.
     const traffic = lab.traffic({}, new FailingSetMap('answer lost', 2));
     // Blue's release answers /ready with a 404: validation through the public URL fails after the move.
-    const run = await runAction(stateInputs({ mode: 'switch', release: 'r2', 'public-url': lab.liveUrl, 'validation-path': '/ready' }), lab.provider(traffic), env());
+    const run = await runAction(
+      stateInputs({ mode: 'switch', release: 'r2', 'public-url': lab.liveUrl, 'validation-path': '/ready' }),
+      lab.provider(traffic),
+      env(),
+    );
     expect(run.failed).toBe(true);
     expect(errorLines(run.log).at(-1)).toMatch(
       /^::error::Validation failed: .*\. Traffic was moved back to green \d+ ms after the failed check \(HAProxy on the runner reports it live, though the move back reported: Could not switch HAProxy on the runner to green: socat\[1\] E read\(5, 8192\): Connection reset by peer\. .*\)\.$/,
@@ -166,7 +178,10 @@ describe('a move that fails half way', () => {
     expect(await lab.answerOf()).toMatchObject({ color: 'green', status: 200 });
     expect(liveLineOfMapFile()).toBe('live bg_green');
     expect(state()).toMatchObject({ live: 'green', previous: 'blue' });
-    expect(state().history.slice(0, 2)).toEqual([expect.objectContaining({ from: 'blue', to: 'green', by: 'auto-rollback' }), expect.objectContaining({ from: 'green', to: 'blue', by: 'switch' })]);
+    expect(state().history.slice(0, 2)).toEqual([
+      expect.objectContaining({ from: 'blue', to: 'green', by: 'auto-rollback' }),
+      expect.objectContaining({ from: 'green', to: 'blue', by: 'switch' }),
+    ]);
   }, 60_000);
 });
 

@@ -8,14 +8,26 @@ import { readSettings } from '../src/settings.js';
 import { HaproxyTraffic } from '../src/traffic/haproxy.js';
 
 function settingsWith(extra: Record<string, string> = {}) {
-  const inputs: Record<string, string> = { mode: 'switch', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.11', 'green-hosts': '10.0.0.21', ...extra };
+  const inputs: Record<string, string> = {
+    mode: 'switch',
+    provider: 'ssh',
+    'app-name': 'shop',
+    'blue-hosts': '10.0.0.11',
+    'green-hosts': '10.0.0.21',
+    ...extra,
+  };
   return readSettings((name) => inputs[name] ?? '', { GITHUB_SHA: 'abc123' });
 }
 
 describe('HAProxy in the provider', () => {
   it('switches through HAProxy on the runner by default, with the default socket, config and binds', async () => {
     const settings = settingsWith();
-    expect(settings.traffic).toMatchObject({ haproxySocket: '/run/haproxy/admin.sock', haproxyConfig: '/etc/haproxy/haproxy.cfg', haproxyBind: '*:80', haproxyPreviewBind: '*:8080' });
+    expect(settings.traffic).toMatchObject({
+      haproxySocket: '/run/haproxy/admin.sock',
+      haproxyConfig: '/etc/haproxy/haproxy.cfg',
+      haproxyBind: '*:80',
+      haproxyPreviewBind: '*:8080',
+    });
     const traffic = (await createProvider(settings)).traffic;
     expect(traffic).toBeInstanceOf(HaproxyTraffic);
     expect(traffic.description).toBe('HAProxy on the runner');
@@ -98,12 +110,20 @@ describe('a runner that connects on first use', () => {
   it('does not open a held-open command again when the connection dropped while it ran, nor when connecting again fails', async () => {
     const started = new ConnectionLost('The SSH connection to lb was lost (reset) while socat ran there, so whether it finished is not known', true);
     let connects = 0;
-    const failing = (lost: ConnectionLost): CommandRunner => ({ description: 'lb', run: async () => ({ code: 0, stdout: '', stderr: '' }), open: async () => Promise.reject(lost), close: async () => undefined });
+    const failing = (lost: ConnectionLost): CommandRunner => ({
+      description: 'lb',
+      run: async () => ({ code: 0, stdout: '', stderr: '' }),
+      open: async () => Promise.reject(lost),
+      close: async () => undefined,
+    });
     const once = new ConnectOnFirstUse('lb', async () => (connects++, failing(started)));
     await expect(once.open(['socat'])).rejects.toBe(started);
     expect(connects).toBe(1);
 
-    const notStarted = new ConnectionLost('The SSH connection to lb was lost (the connection closed) before socat could start there, so nothing of it ran', false);
+    const notStarted = new ConnectionLost(
+      'The SSH connection to lb was lost (the connection closed) before socat could start there, so nothing of it ran',
+      false,
+    );
     let attempts = 0;
     const gone = new ConnectOnFirstUse('lb', async () => {
       if (++attempts > 1) throw new Error('Cannot connect to lb over SSH: connection refused');

@@ -21,7 +21,16 @@ describe('HAProxy runtime API commands', () => {
   });
 
   it('refuses a word that would start another argument or another command, naming it', () => {
-    const another = [`${MAP}; shutdown sessions server bg_blue/a`, `${MAP}\nshutdown frontend fe_live`, '/etc/my haproxy/live.map', '/etc/haproxy/live.map\t', '/etc/ha\\proxy.map', '/etc/#haproxy.map', "/etc/'haproxy'.map", ''];
+    const another = [
+      `${MAP}; shutdown sessions server bg_blue/a`,
+      `${MAP}\nshutdown frontend fe_live`,
+      '/etc/my haproxy/live.map',
+      '/etc/haproxy/live.map\t',
+      '/etc/ha\\proxy.map',
+      '/etc/#haproxy.map',
+      "/etc/'haproxy'.map",
+      '',
+    ];
     for (const path of another) expect(() => runtime.showMap(path)).toThrow(`runtime API: ${JSON.stringify(path)} `);
     expect(() => runtime.setMap(MAP, 'live', 'bg_green;shutdown')).toThrow('has `;` or `\\`');
     expect(() => runtime.setMap(MAP, 'live', '')).toThrow('is empty');

@@ -103,7 +103,9 @@ describe('one runtime API session per run', () => {
           (error: unknown) => String(error),
         );
       });
-      expect(log).toMatch(/HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead\./);
+      expect(log).toMatch(
+        /HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead\./,
+      );
       expect(refused).toMatch(/did not answer `show map`: .*Connection refused/);
       // socat's own timestamp and pid are left out of the one line.
       expect(refused).not.toMatch(/socat\[\d+\]/);

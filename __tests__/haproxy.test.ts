@@ -97,7 +97,9 @@ describe('HAProxy traffic switch, with a real HAProxy and Starman servers', () =
       const run = await runAction(switchInputs, providerOf(lab.traffic()));
       expect(run.failed).toBe(true);
       const errors = errorLines(run.log);
-      expect(errors.find((line) => line.includes('title=Health check failed: 127.0.5.12'))).toMatch(/127\.0\.5\.12 \(blue\) is unhealthy after \d attempt\(s\): load balancer: DOWN \(L4CON: Connection refused\); probe: .+/);
+      expect(errors.find((line) => line.includes('title=Health check failed: 127.0.5.12'))).toMatch(
+        /127\.0\.5\.12 \(blue\) is unhealthy after \d attempt\(s\): load balancer: DOWN \(L4CON: Connection refused\); probe: .+/,
+      );
       expect(errors.at(-1)).toMatch(/Refusing to switch to blue: 1 of 2 blue host\(s\) healthy, 2 needed\. Unhealthy: 127\.0\.5\.12 \(balancer: DOWN/);
       expect(await lab.traffic().readLive()).toEqual({ kind: 'color', color: 'green' });
       expect(await colorsServing()).toEqual(new Set(['green']));
@@ -120,7 +122,9 @@ describe('HAProxy traffic switch, with a real HAProxy and Starman servers', () =
       expect(await traffic.ensureMembers()).toMatch(/rendered with 2 blue and 1 green server\(s\), validated and reloaded$/);
       expect(readFileSync(`${lab.configPath}.previous`, 'utf8')).toBe(before);
       expect(readFileSync(lab.configPath, 'utf8')).not.toContain('server 127.0.5.22');
-      expect((await traffic.showStat()).filter((row) => row.pxname === 'bg_green' && row.svname !== 'BACKEND').map((row) => row.svname)).toEqual(['127.0.5.21']);
+      expect((await traffic.showStat()).filter((row) => row.pxname === 'bg_green' && row.svname !== 'BACKEND').map((row) => row.svname)).toEqual([
+        '127.0.5.21',
+      ]);
       expect(await traffic.readLive()).toEqual(live);
     } finally {
       if (removed) lab.listed.green.push(removed);
@@ -152,7 +156,9 @@ describe('HAProxy traffic switch, with a real HAProxy and Starman servers', () =
     const before = readFileSync(lab.configPath, 'utf8');
     lab.listed.green.push({ name: 'green-3', color: 'green', address: 'no-such-host.invalid' });
     try {
-      await expect(traffic.ensureMembers()).rejects.toThrow(/^The rendered HAProxy config does not validate \(haproxy -c\): .*could not resolve address 'no-such-host\.invalid'.*\. .*haproxy\.cfg is unchanged and HAProxy keeps running it\.$/);
+      await expect(traffic.ensureMembers()).rejects.toThrow(
+        /^The rendered HAProxy config does not validate \(haproxy -c\): .*could not resolve address 'no-such-host\.invalid'.*\. .*haproxy\.cfg is unchanged and HAProxy keeps running it\.$/,
+      );
     } finally {
       lab.listed.green.pop();
     }
@@ -169,7 +175,9 @@ describe('HAProxy traffic switch, with a real HAProxy and Starman servers', () =
     const live = await traffic.readLive();
     const before = readFileSync(lab.configPath, 'utf8');
     try {
-      await expect(traffic.ensureMembers()).rejects.toThrow(/^HAProxy did not load the new .*haproxy\.cfg: no new worker answered .* within 5s .*\. The previous config was restored to .*haproxy\.cfg; HAProxy reloaded it\.$/);
+      await expect(traffic.ensureMembers()).rejects.toThrow(
+        /^HAProxy did not load the new .*haproxy\.cfg: no new worker answered .* within 5s .*\. The previous config was restored to .*haproxy\.cfg; HAProxy reloaded it\.$/,
+      );
     } finally {
       await new Promise((resolve) => squatter.close(resolve));
     }
@@ -258,7 +266,9 @@ describe('the first run against an HAProxy that runs a config of its own', () =>
     expect(readFileSync(`${fresh.configPath}.previous`, 'utf8')).toBe(stock);
     expect((await fresh.answerOf()).status).toBe(503);
     expect(await fresh.answerOf(fresh.previewUrl)).toMatchObject({ color: 'blue', status: 200 });
-    expect(await traffic.moveTo('blue', fresh.hosts.blue)).toBe(`blue is live through HAProxy on the runner (set map, no reload; saved in ${mapPathFor(fresh.configPath)})`);
+    expect(await traffic.moveTo('blue', fresh.hosts.blue)).toBe(
+      `blue is live through HAProxy on the runner (set map, no reload; saved in ${mapPathFor(fresh.configPath)})`,
+    );
     expect(await fresh.answerOf()).toMatchObject({ color: 'blue', status: 200 });
     expect(await fresh.answerOf(fresh.previewUrl)).toMatchObject({ color: 'green', status: 200 });
   });

@@ -32,7 +32,8 @@ async function release(color: Color, id: string, inputs: Record<string, string> 
     const settings: Settings = world.settings({ release: id, 'install-command': HANGING_INSTALL, ...inputs });
     if (settings.provider.name !== 'ssh') throw new Error('the world is provider ssh');
     const hosts = await new StaticInventory(settings.provider.hosts, settings).hostsOf(color);
-    const connect = (host: { address: string; port?: number; user?: string }) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh);
+    const connect = (host: { address: string; port?: number; user?: string }) =>
+      connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh);
     return await new HostScriptReleaser(settings, connect, signal ? { signal } : {}).release(hosts, settings.release);
   } finally {
     write.mockRestore();
@@ -76,7 +77,9 @@ describe('per-host time limits', () => {
     const [hung, fine] = blue();
     const [first, second] = await release('blue', 't2', { 'host-step-timeouts': 'install=3' });
     expect(first).toMatchObject({ ok: false, restored: false, host: { name: `${hung!.address}:${hung!.port}` } });
-    expect(first?.detail).toMatch(/^install failed: install did not finish within its limit of 3 s \(host-step-timeouts\): stopped; last output: .*sleep 100000.*stopping process group \d+/);
+    expect(first?.detail).toMatch(
+      /^install failed: install did not finish within its limit of 3 s \(host-step-timeouts\): stopped; last output: .*sleep 100000.*stopping process group \d+/,
+    );
     expect(second).toMatchObject({ ok: true, detail: 'release t2 is live on this host (releases/t2)' });
     expect(await servedRelease(hung!)).toBe('t1');
     expect(await servedRelease(fine!)).toBe('t2');
@@ -120,7 +123,9 @@ describe('per-host time limits', () => {
     const outcomes = await release('blue', 't5', { 'release-path': slow, 'host-step-timeouts': 'probe=3' });
     expect(outcomes.map((o) => o.restored)).toEqual([true, true]);
     outcomes.forEach((outcome, i) => {
-      expect(outcome.detail).toMatch(new RegExp(`^probe failed: probe did not finish within its limit of 3 s \\(host-step-timeouts\\): stopped; releases/${before[i]} is live again`));
+      expect(outcome.detail).toMatch(
+        new RegExp(`^probe failed: probe did not finish within its limit of 3 s \\(host-step-timeouts\\): stopped; releases/${before[i]} is live again`),
+      );
     });
     expect([await servedRelease(first!), await servedRelease(second!)]).toEqual(before);
     expect(leftOver(first!)).toBe('');

@@ -66,7 +66,9 @@ describe('deploy lock', () => {
     const world = new MemoryWorld();
     const result = await runAction(inputs({ 'lock-timeout': '0' }), world, env());
     expect(result.failed).toBe(false);
-    expect(result.log).toMatch(/::warning::Taking over the deploy lock of shop: https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 has not renewed it since [^ ]+ \(lock-expiry is 3600 s\)\./);
+    expect(result.log).toMatch(
+      /::warning::Taking over the deploy lock of shop: https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 has not renewed it since [^ ]+ \(lock-expiry is 3600 s\)\./,
+    );
     expect(world.live).toEqual({ kind: 'color', color: 'green' });
   });
 
@@ -99,8 +101,16 @@ describe('deploy lock', () => {
     api.setVariable(LOCK, heldBy('6000', 5));
     const github = new GitHubRepo('github_pat_full', { owner: 'acme', repo: 'shop' }, url());
     const clock = sleepingClock();
-    const lock = new DeployLock(github, LOCK, 'shop', { run: { id: '103', attempt: 1, url: 'https://github.com/acme/shop/actions/runs/103' }, job: 'switch', mode: 'switch', release: 'v1' }, { timeoutMs: 600_000, expiryMs: 3_600_000, clock });
-    await expect(lock.acquire()).rejects.toThrow(/^The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 .*; waited 600 s \(lock-timeout\)\./);
+    const lock = new DeployLock(
+      github,
+      LOCK,
+      'shop',
+      { run: { id: '103', attempt: 1, url: 'https://github.com/acme/shop/actions/runs/103' }, job: 'switch', mode: 'switch', release: 'v1' },
+      { timeoutMs: 600_000, expiryMs: 3_600_000, clock },
+    );
+    await expect(lock.acquire()).rejects.toThrow(
+      /^The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 .*; waited 600 s \(lock-timeout\)\./,
+    );
     // Ten minutes of waiting, none of it real: 10 s polls (the cap of timeout/20), the last one ending at the timeout.
     expect(clock.slept).toEqual(Array.from({ length: 60 }, () => 10_000));
     expect(api.json(LOCK)).toMatchObject({ nonce: 'nonce-6000' });
@@ -109,7 +119,13 @@ describe('deploy lock', () => {
   it('lets exactly one of two runs racing for it win; the other names the winner', async () => {
     const github = new GitHubRepo('github_pat_full', { owner: 'acme', repo: 'shop' }, url());
     const lock = (runId: string) =>
-      new DeployLock(github, LOCK, 'shop', { run: { id: runId, attempt: 1, url: `https://github.com/acme/shop/actions/runs/${runId}` }, job: 'switch', mode: 'switch', release: 'v1' }, { timeoutMs: 0, expiryMs: 3_600_000 });
+      new DeployLock(
+        github,
+        LOCK,
+        'shop',
+        { run: { id: runId, attempt: 1, url: `https://github.com/acme/shop/actions/runs/${runId}` }, job: 'switch', mode: 'switch', release: 'v1' },
+        { timeoutMs: 0, expiryMs: 3_600_000 },
+      );
     const [a, b] = [lock('101'), lock('102')];
     const outcomes = await Promise.allSettled([a.acquire(), b.acquire()]);
 
@@ -134,7 +150,9 @@ describe('deploy lock', () => {
 
     expect(result.failed).toBe(true);
     expect(world.moves).toEqual([]);
-    expect(errorLines(result.log)).toEqual([expect.stringMatching(/^::error::The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 /)]);
+    expect(errorLines(result.log)).toEqual([
+      expect.stringMatching(/^::error::The deploy lock of shop is held by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6000 /),
+    ]);
     expect(result.log).not.toContain('State and deploy lock are off');
     expect(api.json(LOCK)).toMatchObject({ nonce: 'nonce-6000' });
   });
@@ -147,7 +165,9 @@ describe('deploy lock', () => {
     expect(result.failed).toBe(true);
     expect(world.moves).toEqual([]);
     expect(errorLines(result.log)).toEqual([
-      expect.stringMatching(/^::error::Could not read the state of shop \(repository variable BLUEGREEN_SHOP\): GitHub refused to read variable BLUEGREEN_SHOP in acme\/shop \(HTTP 502\)[^\n]*Nothing was changed; re-run when GitHub answers again\.$/),
+      expect.stringMatching(
+        /^::error::Could not read the state of shop \(repository variable BLUEGREEN_SHOP\): GitHub refused to read variable BLUEGREEN_SHOP in acme\/shop \(HTTP 502\)[^\n]*Nothing was changed; re-run when GitHub answers again\.$/,
+      ),
     ]);
     expect(result.log).not.toContain('::warning::');
   });
@@ -171,7 +191,13 @@ describe('deploy lock', () => {
     };
     const github = new GitHubRepo('github_pat_full', { owner: 'acme', repo: 'shop' }, url());
     const lock = (runId: string) =>
-      new DeployLock(github, LOCK, 'shop', { run: { id: runId, attempt: 1, url: `https://github.com/acme/shop/actions/runs/${runId}` }, job: 'switch', mode: 'switch', release: 'v1' }, { timeoutMs: 0, expiryMs: 3_600_000 });
+      new DeployLock(
+        github,
+        LOCK,
+        'shop',
+        { run: { id: runId, attempt: 1, url: `https://github.com/acme/shop/actions/runs/${runId}` }, job: 'switch', mode: 'switch', release: 'v1' },
+        { timeoutMs: 0, expiryMs: 3_600_000 },
+      );
     const [a, b] = [lock('101'), lock('102')];
     const outcomes = await Promise.allSettled([a.acquire(), b.acquire()]);
     api.beforeEach = undefined;
@@ -191,7 +217,8 @@ describe('deploy lock', () => {
     api.beforeEach = (r) => {
       if (r.method === 'PATCH' && r.path.endsWith(`/${LOCK}`)) renewals++;
       // After the first renewal, another run takes the lock over (it judged this one dead).
-      if (renewals === 1 && r.method === 'GET' && r.path.endsWith(`/${LOCK}`) && api.json(LOCK)?.nonce !== 'nonce-6100') api.setVariable(LOCK, heldBy('6100', 0));
+      if (renewals === 1 && r.method === 'GET' && r.path.endsWith(`/${LOCK}`) && api.json(LOCK)?.nonce !== 'nonce-6100')
+        api.setVariable(LOCK, heldBy('6100', 0));
     };
     const world = new MemoryWorld();
     const result = await runAction(inputs(), world, env());
@@ -199,7 +226,9 @@ describe('deploy lock', () => {
     expect(result.failed).toBe(true);
     expect(world.moves).toEqual([]);
     expect(errorLines(result.log)).toEqual([
-      expect.stringMatching(/^::error::The deploy lock of shop was taken over by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6100 \(job deploy, deploy of release v9\) since \S+ \(\d+ s ago\): this run stopped before its next phase[^\n]*/),
+      expect.stringMatching(
+        /^::error::The deploy lock of shop was taken over by https:\/\/github\.com\/acme\/shop\/actions\/runs\/6100 \(job deploy, deploy of release v9\) since \S+ \(\d+ s ago\): this run stopped before its next phase[^\n]*/,
+      ),
     ]);
     expect(result.summary).toContain('not run');
     // The other run's lock is left alone.

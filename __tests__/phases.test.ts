@@ -47,15 +47,20 @@ describe('phase runner', () => {
     });
     const { log } = await capture(() => runPhases([release], ctx, { dryRun: false }));
     const groups = log.split('\n').filter((line) => line.startsWith('::group::') || line === '::endgroup::');
-    expect(groups).toEqual(['::group::Phase release (green)', '::endgroup::', '::group::web1: released (1.0 s)', '::endgroup::', '::group::web2: released (1.2 s)', '::endgroup::']);
+    expect(groups).toEqual([
+      '::group::Phase release (green)',
+      '::endgroup::',
+      '::group::web1: released (1.0 s)',
+      '::endgroup::',
+      '::group::web2: released (1.2 s)',
+      '::endgroup::',
+    ]);
     expect(log).toContain('::group::web1: released (1.0 s)\n==> [1/7] fetch: release r1\n==> OK: r1 serves\n::endgroup::');
   });
 
   it('runs each phase in a log group named with its color, and times it', async () => {
     const ctx: Ctx = { ran: [] };
-    const { value, log } = await capture(() =>
-      runPhases([phase('a', async () => 'did a'), phase('b', async () => 'did b')], ctx, { dryRun: false }),
-    );
+    const { value, log } = await capture(() => runPhases([phase('a', async () => 'did a'), phase('b', async () => 'did b')], ctx, { dryRun: false }));
     expect(ctx.ran).toEqual(['a', 'b']);
     expect(log).toContain('::group::Phase a (green)\n');
     expect(log).toMatch(/✔ Phase a: did a \(\d+ ms\)\n::endgroup::/);
@@ -96,9 +101,13 @@ describe('phase runner', () => {
     const { value } = await capture(() =>
       runPhases(
         [
-          phase('read', async () => {
-            throw new Error('connect ECONNREFUSED 127.0.0.1:9999');
-          }, true),
+          phase(
+            'read',
+            async () => {
+              throw new Error('connect ECONNREFUSED 127.0.0.1:9999');
+            },
+            true,
+          ),
           phase('find', async () => 'found 2', true),
           phase('change', async () => 'changed'),
         ],

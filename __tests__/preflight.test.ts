@@ -37,13 +37,43 @@ function expectNothingTouched(world: MemoryWorld): void {
 
 describe('preflight of a release from the runner, before state, lock or any host', () => {
   it.each([
-    ['an empty workspace (no checkout step)', { }, {}, /^::error::Input 'release-path': '.*\/ws-\d+' is empty, so there is no release to upload\. Add an `actions\/checkout` step before this one/],
+    [
+      'an empty workspace (no checkout step)',
+      {},
+      {},
+      /^::error::Input 'release-path': '.*\/ws-\d+' is empty, so there is no release to upload\. Add an `actions\/checkout` step before this one/,
+    ],
     ['a workspace with only .git', { gitOnly: true }, {}, /is empty, so there is no release to upload\. Add an `actions\/checkout` step/],
-    ['a release without its psgi-file', { app: true, without: ['app.psgi'] }, {}, /^::error::Input 'psgi-file': 'app\.psgi' is not in the release directory .*\. Add an `actions\/checkout` step before this one .*or set psgi-file/],
-    ['a psgi-file the release does not have', { app: true }, { 'psgi-file': 'bin/app.psgi' }, /^::error::Input 'psgi-file': 'bin\/app\.psgi' is not in the release directory/],
-    ['a snapshot without its cpanfile (default install: carton --deployment)', { app: true, without: ['cpanfile'] }, {}, /^::error::Input 'release-path': '.*' has no cpanfile, which carton install --deployment needs\. Add an `actions\/checkout` step before this one .*; commit cpanfile with the app$/],
-    ['carton install --deployment without cpanfile.snapshot', { app: true, without: ['cpanfile.snapshot'] }, { 'install-command': 'carton install --deployment' }, /has no cpanfile\.snapshot, which carton install --deployment needs\. Add an `actions\/checkout` step.*, or change install-command$/],
-    ['cpanm --installdeps without a cpanfile', { app: true, without: ['cpanfile', 'cpanfile.snapshot'] }, { 'install-command': 'cpanm --installdeps -L local .' }, /has no cpanfile, which cpanm --installdeps needs/],
+    [
+      'a release without its psgi-file',
+      { app: true, without: ['app.psgi'] },
+      {},
+      /^::error::Input 'psgi-file': 'app\.psgi' is not in the release directory .*\. Add an `actions\/checkout` step before this one .*or set psgi-file/,
+    ],
+    [
+      'a psgi-file the release does not have',
+      { app: true },
+      { 'psgi-file': 'bin/app.psgi' },
+      /^::error::Input 'psgi-file': 'bin\/app\.psgi' is not in the release directory/,
+    ],
+    [
+      'a snapshot without its cpanfile (default install: carton --deployment)',
+      { app: true, without: ['cpanfile'] },
+      {},
+      /^::error::Input 'release-path': '.*' has no cpanfile, which carton install --deployment needs\. Add an `actions\/checkout` step before this one .*; commit cpanfile with the app$/,
+    ],
+    [
+      'carton install --deployment without cpanfile.snapshot',
+      { app: true, without: ['cpanfile.snapshot'] },
+      { 'install-command': 'carton install --deployment' },
+      /has no cpanfile\.snapshot, which carton install --deployment needs\. Add an `actions\/checkout` step.*, or change install-command$/,
+    ],
+    [
+      'cpanm --installdeps without a cpanfile',
+      { app: true, without: ['cpanfile', 'cpanfile.snapshot'] },
+      { 'install-command': 'cpanm --installdeps -L local .' },
+      /has no cpanfile, which cpanm --installdeps needs/,
+    ],
   ])('refuses %s in one line naming actions/checkout, and changes nothing', async (_case, layout, extra, message) => {
     const { world, result } = await deployFrom(workspace(layout), extra);
     expect(result.failed).toBe(true);
@@ -57,7 +87,9 @@ describe('preflight of a release from the runner, before state, lock or any host
 
   it('refuses a release-path that does not exist', async () => {
     const { world, result } = await deployFrom(workspace(), { 'release-path': 'app' });
-    expect(errorLines(result.log)).toEqual([expect.stringMatching(/^::error::Input 'release-path': '.*\/ws-\d+\/app' is not a directory on the runner\. Add an `actions\/checkout` step/)]);
+    expect(errorLines(result.log)).toEqual([
+      expect.stringMatching(/^::error::Input 'release-path': '.*\/ws-\d+\/app' is not a directory on the runner\. Add an `actions\/checkout` step/),
+    ]);
     expectNothingTouched(world);
   });
 

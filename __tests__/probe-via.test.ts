@@ -53,7 +53,9 @@ describe('probe-via: which way health probes go', () => {
   });
 
   it('jump-host without a jump host is refused in one line naming the input and the fix', () => {
-    expect(() => settingsOf({ 'probe-via': 'jump-host' })).toThrow(/^Input 'probe-via': 'jump-host' needs ssh-jump-host, which is empty\. Set ssh-jump-host to the bastion, or set probe-via to auto or direct/);
+    expect(() => settingsOf({ 'probe-via': 'jump-host' })).toThrow(
+      /^Input 'probe-via': 'jump-host' needs ssh-jump-host, which is empty\. Set ssh-jump-host to the bastion, or set probe-via to auto or direct/,
+    );
     expect(() => settingsOf({ 'probe-via': 'sometimes' })).toThrow(/probe-via.*'sometimes' is not one of auto, direct, jump-host/);
   });
 });
@@ -102,9 +104,13 @@ describe('health probes through a real sshd bastion to a host the runner cannot 
     expect(hanging).toMatchObject({ ok: false, attempts: 1, error: 'no answer within 1s (through the jump host 127.0.50.1:2222)' });
     const nothing = await probeUntilHealthy(`http://${NOTHING_THERE}/health`, { ...settings.health, retries: 0 }, via);
     expect(nothing.ok).toBe(false);
-    expect(nothing.error).toMatch(/^the jump host 127\.0\.50\.1:2222 could not open a connection to 127\.0\.50\.11:5080: Channel open failure: Connection refused\. Check that .* \(AllowTcpForwarding, PermitOpen\), or set probe-via: direct$/);
+    expect(nothing.error).toMatch(
+      /^the jump host 127\.0\.50\.1:2222 could not open a connection to 127\.0\.50\.11:5080: Channel open failure: Connection refused\. Check that .* \(AllowTcpForwarding, PermitOpen\), or set probe-via: direct$/,
+    );
     const forbidden = await probeUntilHealthy(`http://${FORBIDDEN}/health`, { ...settings.health, retries: 0 }, via);
-    expect(forbidden.error).toMatch(/^the jump host 127\.0\.50\.1:2222 could not open a connection to 127\.0\.50\.12:5080: Channel open failure: open failed\. Check that /);
+    expect(forbidden.error).toMatch(
+      /^the jump host 127\.0\.50\.1:2222 could not open a connection to 127\.0\.50\.12:5080: Channel open failure: open failed\. Check that /,
+    );
   });
 
   it('every probe of the run shares one login on the bastion; after close the next probe logs in again', async () => {
@@ -121,7 +127,9 @@ describe('health probes through a real sshd bastion to a host the runner cannot 
   });
 
   it('a jump host that refuses the runner fails the probe with why, as an SSH connection would', async () => {
-    const stranger = await createProvider(settingsOf({ 'ssh-jump-host': bastion.spec, 'ssh-private-key': otherKey(), 'ssh-known-hosts': bastion.knownHostsLine, 'health-retries': '0' }));
+    const stranger = await createProvider(
+      settingsOf({ 'ssh-jump-host': bastion.spec, 'ssh-private-key': otherKey(), 'ssh-known-hosts': bastion.knownHostsLine, 'health-retries': '0' }),
+    );
     const [health] = await new DirectProbeHealth({ ...settings.health, retries: 0 }, stranger.probeVia).check([host]);
     await stranger.close();
     expect(health?.ok).toBe(false);

@@ -30,7 +30,9 @@ describe('progressive switch on a real HAProxy', () => {
     const counts = await load.stop();
     expect(errorLines(run.log)).toEqual([]);
     expect(run.outputs).toMatchObject({ result: 'success', 'live-color': 'green', 'previous-color': 'blue' });
-    expect(run.summary).toMatch(/<td>Shift 25% of traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>25% of requests to green, 75% to blue \(set map, no reload\); \d+ validation round\(s\) passed, last: \d+\/40 ok, p95 \d+ ms<\/td>/);
+    expect(run.summary).toMatch(
+      /<td>Shift 25% of traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>25% of requests to green, 75% to blue \(set map, no reload\); \d+ validation round\(s\) passed, last: \d+\/40 ok, p95 \d+ ms<\/td>/,
+    );
     expect(run.summary).toMatch(/<td>Shift 50% of traffic<\/td><td>green<\/td><td>HAProxy on the runner<\/td><td>✅ ok<\/td>/);
     // The load saw both colors during the steps and not one failed request.
     expect(counts.failed).toBe(0);
@@ -48,7 +50,11 @@ describe('progressive switch on a real HAProxy', () => {
 
     expect(run.outputs).toMatchObject({ result: 'failure', 'live-color': 'blue', 'target-color': 'green' });
     const errors = errorLines(run.log);
-    expect(errors).toContainEqual(expect.stringMatching(/^::error title=Validation failed on green::http:\/\/127\.0\.5\.80:8080\/: \d+ of 40 requests succeeded \(\d+\.\d%, at least 95\.0% needed; most failures: answered 500, expected 200\)$/));
+    expect(errors).toContainEqual(
+      expect.stringMatching(
+        /^::error title=Validation failed on green::http:\/\/127\.0\.5\.80:8080\/: \d+ of 40 requests succeeded \(\d+\.\d%, at least 95\.0% needed; most failures: answered 500, expected 200\)$/,
+      ),
+    );
     expect(errors.at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
     expect(run.summary).toContain('<td>Move traffic</td><td>green</td><td>HAProxy on the runner</td><td>⏭️ not run</td>');
     expect(await broken.traffic().readLive()).toEqual({ kind: 'color', color: 'blue' });

@@ -63,7 +63,9 @@ describe('progressive switch', () => {
     for (const step of ['Shift 10% of traffic (green)', 'Shift 50% of traffic (green)', 'Move traffic (green)', 'Validate after the move (green)']) {
       expect(result.log.replaceAll('%25', '%')).toContain(`::group::${step}\n`);
     }
-    expect(result.summary).toMatch(/<td>Shift 10% of traffic<\/td><td>green<\/td><td>memory balancer<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>10% on green; \d+ validation round\(s\) passed, last: 10\/10 ok, p95 \d+ ms<\/td>/);
+    expect(result.summary).toMatch(
+      /<td>Shift 10% of traffic<\/td><td>green<\/td><td>memory balancer<\/td><td>✅ ok<\/td><td>[^<]+<\/td><td>10% on green; \d+ validation round\(s\) passed, last: 10\/10 ok, p95 \d+ ms<\/td>/,
+    );
     expect(served.green).toBeGreaterThan(0);
     expect(result.outputs).toMatchObject({ 'live-color': 'green', 'previous-color': 'blue', result: 'success' });
   });
@@ -72,13 +74,20 @@ describe('progressive switch', () => {
     fresh();
     greenBroken = true;
     failedOutsideGreen = 0;
-    const result = await runAction(inputs({ 'public-url': publicUrl, 'traffic-steps': '20,100', 'step-pause': '5', 'validation-requests': '40', 'validation-success-percent': '99' }), world);
+    const result = await runAction(
+      inputs({ 'public-url': publicUrl, 'traffic-steps': '20,100', 'step-pause': '5', 'validation-requests': '40', 'validation-success-percent': '99' }),
+      world,
+    );
     expect(result.failed).toBe(true);
     expect(world.trafficLog).toEqual(['green 20%', 'blue 100%']);
     expect(world.live).toEqual({ kind: 'color', color: 'blue' });
     expect(failedOutsideGreen).toBe(0);
     const errors = errorLines(result.log);
-    expect(errors).toContainEqual(expect.stringMatching(/^::error title=Validation failed on green::http:\/\/127\.0\.0\.1:\d+\/health: 3\d of 40 requests succeeded \(\d+\.\d%, at least 99\.0% needed; most failures: answered 500, expected 200\)$/));
+    expect(errors).toContainEqual(
+      expect.stringMatching(
+        /^::error title=Validation failed on green::http:\/\/127\.0\.0\.1:\d+\/health: 3\d of 40 requests succeeded \(\d+\.\d%, at least 99\.0% needed; most failures: answered 500, expected 200\)$/,
+      ),
+    );
     expect(errors.at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
     expect(result.summary).toMatch(/<td>Shift 20% of traffic<\/td><td>green<\/td><td>memory balancer<\/td><td>❌ failed<\/td>/);
     expect(result.summary).toContain('<td>Move traffic</td><td>green</td><td>memory balancer</td><td>⏭️ not run</td>');
@@ -107,7 +116,9 @@ describe('progressive switch', () => {
     const result = await runAction(inputs({ 'public-url': publicUrl, 'traffic-steps': '10,100', 'step-pause': '1' }), world);
     expect(result.failed).toBe(true);
     expect(world.live).toEqual({ kind: 'color', color: 'blue' });
-    expect(errorLines(result.log).at(-1)).toMatch(/^::error::Validation failed: alarm shop-5xx is ALARM: Threshold Crossed: 12 5xx in 1 minute\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+    expect(errorLines(result.log).at(-1)).toMatch(
+      /^::error::Validation failed: alarm shop-5xx is ALARM: Threshold Crossed: 12 5xx in 1 minute\. Traffic was moved back to blue \d+ ms after the failed check\.$/,
+    );
   });
 
   it('finishes a progressive switch that stopped halfway, or undoes it, and refuses to deploy meanwhile', async () => {
@@ -122,7 +133,9 @@ describe('progressive switch', () => {
     fresh();
     world.live = { kind: 'weighted', weights: { blue: 90, green: 10 } };
     const deploy = await runAction(inputs({ mode: 'deploy' }), world);
-    expect(errorLines(deploy.log).at(-1)).toBe('::error::Traffic is split (blue 90%, green 10%): a progressive switch stopped halfway, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.');
+    expect(errorLines(deploy.log).at(-1)).toBe(
+      '::error::Traffic is split (blue 90%, green 10%): a progressive switch stopped halfway, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.',
+    );
     const undone = await runAction(inputs({ mode: 'rollback', 'public-url': publicUrl }), world);
     expect(undone.failed).toBe(false);
     expect(world.trafficLog).toEqual(['blue 100%']);
@@ -132,13 +145,17 @@ describe('progressive switch', () => {
     fresh();
     world.alarms = {
       firing: async () => {
-        throw new Error("CloudWatch has no alarm named shop-5XX-typo in this region. Input 'cloudwatch-alarms': check the names (they are case-sensitive) and aws-region.");
+        throw new Error(
+          "CloudWatch has no alarm named shop-5XX-typo in this region. Input 'cloudwatch-alarms': check the names (they are case-sensitive) and aws-region.",
+        );
       },
     };
     const result = await runAction(inputs({ 'public-url': publicUrl, 'traffic-steps': '10,100', 'step-pause': '1' }), world);
     expect(result.failed).toBe(true);
     expect(world.trafficLog).toEqual(['green 10%', 'blue 100%']);
-    expect(errorLines(result.log).at(-1)).toMatch(/^::error::Validation failed: validation could not run: CloudWatch has no alarm named shop-5XX-typo .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
+    expect(errorLines(result.log).at(-1)).toMatch(
+      /^::error::Validation failed: validation could not run: CloudWatch has no alarm named shop-5XX-typo .* Traffic was moved back to blue \d+ ms after the failed check\.$/,
+    );
   });
 
   it('moves a rollback all at once, whatever the steps', async () => {
@@ -157,12 +174,18 @@ describe('hooks', () => {
     try {
       const out = join(dir, 'migrate.log');
       const result = await runAction(
-        inputs({ 'before-switch': `runner: echo "expand $BLUEGREEN_APP $BLUEGREEN_COLOR $BLUEGREEN_LIVE_COLOR $BLUEGREEN_RELEASE" > '${out}'`, 'after-switch': 'hosts: carton exec script/migrate contract' }),
+        inputs({
+          'before-switch': `runner: echo "expand $BLUEGREEN_APP $BLUEGREEN_COLOR $BLUEGREEN_LIVE_COLOR $BLUEGREEN_RELEASE" > '${out}'`,
+          'after-switch': 'hosts: carton exec script/migrate contract',
+        }),
         world,
       );
       expect(result.failed).toBe(false);
       expect(readFileSync(out, 'utf8')).toBe(`expand shop green blue ${SHA}\n`);
-      expect(world.hookRuns).toEqual([`green-1: carton exec script/migrate contract (green ${SHA})`, `green-2: carton exec script/migrate contract (green ${SHA})`]);
+      expect(world.hookRuns).toEqual([
+        `green-1: carton exec script/migrate contract (green ${SHA})`,
+        `green-2: carton exec script/migrate contract (green ${SHA})`,
+      ]);
       expect(result.log).toContain('::group::Hook before-switch (green)\n');
       expect(result.log).toContain('::group::Hook after-switch (green)\n');
       expect(result.log.indexOf('::group::Hook before-switch')).toBeLessThan(result.log.indexOf('::group::Move traffic'));
@@ -177,7 +200,9 @@ describe('hooks', () => {
     const result = await runAction(inputs({ 'before-switch': 'echo "migration: table locked" >&2; exit 3' }), world);
     expect(result.failed).toBe(true);
     expect(world.moves).toEqual([]);
-    expect(errorLines(result.log).at(-1)).toBe('::error::The before-switch hook failed on the runner (exit 3): migration: table locked. Live traffic is untouched (blue).');
+    expect(errorLines(result.log).at(-1)).toBe(
+      '::error::The before-switch hook failed on the runner (exit 3): migration: table locked. Live traffic is untouched (blue).',
+    );
   });
 
   it('fails a deploy on the host whose before-release hook fails, before releasing anything', async () => {
@@ -186,17 +211,34 @@ describe('hooks', () => {
     const result = await runAction(inputs({ mode: 'deploy', 'before-release': 'hosts: ./bin/stop-cron' }), world);
     expect(result.failed).toBe(true);
     expect(world.releases.get('green-1')).toBe('r0');
-    expect(errorLines(result.log).at(-1)).toBe('::error::The before-release hook failed on 1 of 2 host(s): green-2: exit 1: migration failed. Live traffic is untouched (blue).');
+    expect(errorLines(result.log).at(-1)).toBe(
+      '::error::The before-release hook failed on 1 of 2 host(s): green-2: exit 1: migration failed. Live traffic is untouched (blue).',
+    );
   });
 });
 
 describe('progressive and hook inputs', () => {
   it.each([
-    [{ 'traffic-steps': '50,10,100', 'public-url': 'http://127.0.0.1:1' }, "::error::Input 'traffic-steps': '50,10,100' is not a list of increasing percentages ending at 100. Use for example `10,50,100`, or `100` to move all traffic at once"],
-    [{ 'traffic-steps': '10,50' }, "::error::Input 'traffic-steps': '10,50' is not a list of increasing percentages ending at 100. Use for example `10,50,100`, or `100` to move all traffic at once"],
-    [{ 'traffic-steps': '10,100' }, "::error::Input 'traffic-steps': '10,100' moves traffic in steps, but nothing would validate them. Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`"],
-    [{ 'cloudwatch-alarms': 'shop-5xx' }, "::error::Input 'cloudwatch-alarms': lists CloudWatch alarms, which provider ssh cannot read. Remove cloudwatch-alarms, or use provider aws"],
-    [{ 'validation-success-percent': '120' }, "::error::Input 'validation-success-percent': '120' is not a percentage from 0 to 100. Set validation-success-percent to a number such as 99"],
+    [
+      { 'traffic-steps': '50,10,100', 'public-url': 'http://127.0.0.1:1' },
+      "::error::Input 'traffic-steps': '50,10,100' is not a list of increasing percentages ending at 100. Use for example `10,50,100`, or `100` to move all traffic at once",
+    ],
+    [
+      { 'traffic-steps': '10,50' },
+      "::error::Input 'traffic-steps': '10,50' is not a list of increasing percentages ending at 100. Use for example `10,50,100`, or `100` to move all traffic at once",
+    ],
+    [
+      { 'traffic-steps': '10,100' },
+      "::error::Input 'traffic-steps': '10,100' moves traffic in steps, but nothing would validate them. Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`",
+    ],
+    [
+      { 'cloudwatch-alarms': 'shop-5xx' },
+      "::error::Input 'cloudwatch-alarms': lists CloudWatch alarms, which provider ssh cannot read. Remove cloudwatch-alarms, or use provider aws",
+    ],
+    [
+      { 'validation-success-percent': '120' },
+      "::error::Input 'validation-success-percent': '120' is not a percentage from 0 to 100. Set validation-success-percent to a number such as 99",
+    ],
     [{ 'after-switch': 'hosts:' }, "::error::Input 'after-switch': 'hosts:' has no command after 'hosts:'. Write `runner: <command>` or `hosts: <command>`"],
   ])('rejects %p with one line naming the input, touching nothing', async (extra, error) => {
     fresh();

@@ -31,7 +31,11 @@ async function pack(dir: string, exclude: string[] = []): Promise<{ names: strin
   }
   const file = `${dir}.tar.gz`;
   writeFileSync(file, tarball);
-  const names = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' }).split('\n').filter(Boolean).map((name) => name.replace(/^\.\//, '').replace(/\/$/, '')).filter((name) => name !== '.' && name !== '');
+  const names = execFileSync('tar', ['-tzf', file], { encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean)
+    .map((name) => name.replace(/^\.\//, '').replace(/\/$/, ''))
+    .filter((name) => name !== '.' && name !== '');
   const unpacked = `${dir}.out`;
   mkdirSync(unpacked);
   execFileSync('tar', ['--no-same-owner', '-xzf', file, '-C', unpacked]);
@@ -41,7 +45,7 @@ async function pack(dir: string, exclude: string[] = []): Promise<{ names: strin
 const APP = {
   'app.psgi': 'sub { [200, [], ["ok"]] }\n',
   'lib/Shop.pm': 'package Shop; 1;\n',
-  'cpanfile': "requires 'Plack';\n",
+  cpanfile: "requires 'Plack';\n",
   'public/app.js': 'console.log(1)\n',
 };
 
@@ -60,7 +64,7 @@ describe('the release tarball', () => {
       'gha-creds-1a2b3c.json': '{"type":"external_account"}\n',
       '.aws/credentials': '[default]\naws_secret_access_key=secret\n',
       '.ssh/id_ed25519': 'PRIVATE\n',
-      'id_rsa': 'PRIVATE\n',
+      id_rsa: 'PRIVATE\n',
       'id_rsa.pub': 'ssh-rsa AAAA\n',
       'config/server.pem': 'PRIVATE\n',
       'config/server.key': 'PRIVATE\n',
@@ -104,7 +108,19 @@ describe('the release tarball', () => {
       '.npmrc': 'engine-strict=true\n',
     });
     const { names } = await pack(dir, ['!config/ca.pem', 'tmp/', '*.md', 'assets/**/*.psd', '!.npmrc']);
-    expect(names).toEqual(['.npmrc', 'app.psgi', 'assets', 'assets/src', 'config', 'config/ca.pem', 'cpanfile', 'lib', 'lib/Shop.pm', 'public', 'public/app.js']);
+    expect(names).toEqual([
+      '.npmrc',
+      'app.psgi',
+      'assets',
+      'assets/src',
+      'config',
+      'config/ca.pem',
+      'cpanfile',
+      'lib',
+      'lib/Shop.pm',
+      'public',
+      'public/app.js',
+    ]);
   });
 
   it('packs names with spaces and newlines intact', async () => {
@@ -117,10 +133,15 @@ describe('the release tarball', () => {
 
 describe('the release-exclude input', () => {
   const base = { mode: 'deploy', provider: 'ssh', 'app-name': 'shop', 'blue-hosts': '10.0.0.11', 'green-hosts': '10.0.0.21' };
-  const read = (extra: Record<string, string>) => () => readSettings((name) => ({ ...base, ...extra })[name as keyof typeof base] ?? '', { GITHUB_SHA: 'abc', GITHUB_WORKSPACE: '/w' });
+  const read = (extra: Record<string, string>) => () =>
+    readSettings((name) => ({ ...base, ...extra })[name as keyof typeof base] ?? '', { GITHUB_SHA: 'abc', GITHUB_WORKSPACE: '/w' });
 
   it('is read one pattern per line or comma-separated', () => {
-    expect(read({ 'release-exclude': 'tmp/\n*.md, !config/ca.pem' })().hostRelease.source).toEqual({ kind: 'upload', path: '/w', exclude: ['tmp/', '*.md', '!config/ca.pem'] });
+    expect(read({ 'release-exclude': 'tmp/\n*.md, !config/ca.pem' })().hostRelease.source).toEqual({
+      kind: 'upload',
+      path: '/w',
+      exclude: ['tmp/', '*.md', '!config/ca.pem'],
+    });
   });
 
   it('refuses an empty pattern, and a list given with a git release', () => {

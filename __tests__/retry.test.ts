@@ -41,7 +41,11 @@ describe('waitUntil: the one wait policy', () => {
   it('tells each check its number and the time since the wait began', async () => {
     const clock = sleepingClock();
     const seen: unknown[] = [];
-    await waitUntil(async (context) => seen.push(context), () => false, { attempts: 3, intervalMs: 50, clock });
+    await waitUntil(
+      async (context) => seen.push(context),
+      () => false,
+      { attempts: 3, intervalMs: 50, clock },
+    );
     expect(seen).toEqual([
       { attempt: 0, elapsedMs: 0 },
       { attempt: 1, elapsedMs: 50 },
@@ -73,7 +77,13 @@ describe('waitUntil: the one wait policy', () => {
   });
 
   it('refuses an unbounded wait', async () => {
-    await expect(waitUntil(async () => 1, () => false, { intervalMs: 10, clock: sleepingClock() })).rejects.toThrow('waitUntil needs attempts or deadlineMs');
+    await expect(
+      waitUntil(
+        async () => 1,
+        () => false,
+        { intervalMs: 10, clock: sleepingClock() },
+      ),
+    ).rejects.toThrow('waitUntil needs attempts or deadlineMs');
   });
 
   it('ends at once when its signal aborts: before the next check, and during a wait', async () => {
@@ -145,7 +155,12 @@ describe('retry', () => {
 
   it('retryUntil keeps its RetryPolicy: retries after the first attempt, capped exponential backoff', async () => {
     const clock = sleepingClock();
-    const outcome = await retryUntil({ retries: 4, initialDelayMs: 100, maxDelayMs: 300 }, async (n) => n, (n) => n === 9, clock);
+    const outcome = await retryUntil(
+      { retries: 4, initialDelayMs: 100, maxDelayMs: 300 },
+      async (n) => n,
+      (n) => n === 9,
+      clock,
+    );
     expect(outcome).toEqual({ value: 4, attempts: 5 });
     expect(clock.slept).toEqual([100, 200, 300, 300]);
   });

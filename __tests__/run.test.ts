@@ -25,7 +25,6 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-
 describe('deploy', () => {
   it('releases to the idle color, proves it healthy, leaves live traffic alone, and reports it', async () => {
     const world = new MemoryWorld();
@@ -58,10 +57,14 @@ describe('deploy', () => {
     expect(summary).toContain('<tr><td>deploy</td><td>ssh</td><td>memory balancer</td><td><code>0123456789abcdef0123456789abcdef01234567</code></td></tr>');
     expect(summary).toContain('<tr><th>Live before</th><th>Target</th><th>Live after</th></tr><tr><td>blue</td><td>green</td><td>blue</td></tr>');
     expect(summary).toContain('<tr><th>Phase</th><th>Color</th><th>Hosts</th><th>Result</th><th>Time</th><th>Detail</th></tr>');
-    expect(summary).toMatch(/<tr><td>Release<\/td><td>green<\/td><td>green-1, green-2<\/td><td>✅ ok<\/td><td>\d+ ms<\/td><td>release 0123456789abcdef0123456789abcdef01234567 on 2 host\(s\)<\/td><\/tr>/);
+    expect(summary).toMatch(
+      /<tr><td>Release<\/td><td>green<\/td><td>green-1, green-2<\/td><td>✅ ok<\/td><td>\d+ ms<\/td><td>release 0123456789abcdef0123456789abcdef01234567 on 2 host\(s\)<\/td><\/tr>/,
+    );
     expect(summary).toContain('Approve the switch job (<code>mode: switch</code>) to send traffic to green.');
     expect(summary).toContain(`Preview it at ${publicUrl}/green.`);
-    expect(summary).toMatch(/<td>Check preview route<\/td><td>green<\/td><td>memory balancer<\/td><td>✅ ok<\/td><td>\d+ ms<\/td><td>http:\/\/127\.0\.0\.1:\d+\/green\/health answered 200<\/td>/);
+    expect(summary).toMatch(
+      /<td>Check preview route<\/td><td>green<\/td><td>memory balancer<\/td><td>✅ ok<\/td><td>\d+ ms<\/td><td>http:\/\/127\.0\.0\.1:\d+\/green\/health answered 200<\/td>/,
+    );
   });
 
   it('fails when a host fails its release: names host and step, leaves traffic, reports later phases not run', async () => {
@@ -77,7 +80,9 @@ describe('deploy', () => {
     );
     expect(result.outputs).toMatchObject({ 'live-color': 'blue', 'target-color': 'green', result: 'failure', release: SHA });
     expect(result.summary).toContain('❌ failed');
-    expect(result.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>⏭️ not run<\/td><td>—<\/td><td>not run: Release failed<\/td>/);
+    expect(result.summary).toMatch(
+      /<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>⏭️ not run<\/td><td>—<\/td><td>not run: Release failed<\/td>/,
+    );
     expect(result.summary).toContain('Live traffic is on blue (unchanged).');
   });
 
@@ -122,7 +127,9 @@ describe('switch', () => {
     expect(errors).toContain(
       '::error title=Health check failed: green-2 http://green-2.internal:5000/health::green-2 (green) is unhealthy after 3 attempt(s): load balancer: DOWN; probe: connection refused',
     );
-    expect(errors.at(-1)).toBe('::error::Refusing to switch to green: 1 of 2 green host(s) healthy, 2 needed. Unhealthy: green-2 (balancer: DOWN; probe: connection refused).');
+    expect(errors.at(-1)).toBe(
+      '::error::Refusing to switch to green: 1 of 2 green host(s) healthy, 2 needed. Unhealthy: green-2 (balancer: DOWN; probe: connection refused).',
+    );
     expect(result.outputs).toMatchObject({ 'live-color': 'blue', result: 'failure' });
   });
 
@@ -142,7 +149,11 @@ describe('switch', () => {
     expect(world.moves).toEqual(['green', 'blue']);
     expect(world.live).toEqual({ kind: 'color', color: 'blue' });
     expect(errorLines(result.log).at(-1)).toEqual(
-      expect.stringMatching(new RegExp(`^::error::Validation failed: ${publicUrl}/health: 0 of 20 requests succeeded \\(0\\.0%, at least 99\\.0% needed; most failures: answered 503, expected 200\\)\\. Traffic was moved back to blue \\d+ ms after the failed check\\.$`)),
+      expect.stringMatching(
+        new RegExp(
+          `^::error::Validation failed: ${publicUrl}/health: 0 of 20 requests succeeded \\(0\\.0%, at least 99\\.0% needed; most failures: answered 503, expected 200\\)\\. Traffic was moved back to blue \\d+ ms after the failed check\\.$`,
+        ),
+      ),
     );
     expect(result.outputs).toMatchObject({ 'live-color': 'blue', 'target-color': 'green', result: 'failure' });
     expect(result.summary).toContain('Traffic is back on blue. Look at green before switching again.');
@@ -153,7 +164,9 @@ describe('switch', () => {
     world.moveIgnored = true;
     const result = await runAction(inputs({ mode: 'switch' }), world);
     expect(result.failed).toBe(true);
-    expect(errorLines(result.log).at(-1)).toMatch(/^::error::Validation failed: the load balancer reports blue live, not green\. Traffic was moved back to blue \d+ ms after the failed check\.$/);
+    expect(errorLines(result.log).at(-1)).toMatch(
+      /^::error::Validation failed: the load balancer reports blue live, not green\. Traffic was moved back to blue \d+ ms after the failed check\.$/,
+    );
   });
 });
 
@@ -200,7 +213,10 @@ describe('dry run and errors', () => {
   it('fails on bad input with one line, before any provider exists, and still sets outputs', async () => {
     let created = false;
     const world = new MemoryWorld();
-    const result = await runAction({ mode: 'deploy', provider: 'nowhere', 'app-name': 'shop' }, new Proxy(world, { get: (t, p) => ((created = true), Reflect.get(t, p)) }));
+    const result = await runAction(
+      { mode: 'deploy', provider: 'nowhere', 'app-name': 'shop' },
+      new Proxy(world, { get: (t, p) => ((created = true), Reflect.get(t, p)) }),
+    );
     expect(created).toBe(false);
     expect(errorLines(result.log)).toEqual(["::error::Input 'provider': 'nowhere' is not one of aws, digitalocean, ssh. Set provider to one of them"]);
     expect(result.outputs).toMatchObject({ result: 'failure', 'live-color': 'unknown' });
@@ -228,20 +244,36 @@ describe("annotations within GitHub's limits (10 error annotations per step, 4,0
     const result = await runAction(inputs({ mode: 'deploy' }), world);
     const errors = errorLines(result.log);
     expect(errors).toHaveLength(10);
-    expect(errors.slice(0, 8)).toEqual(world.hosts.green.slice(0, 8).map((h) => `::error title=Health check failed: ${h.name} ${h.healthUrl}::${h.name} (green) is unhealthy after 3 attempt(s): load balancer: DOWN; probe: connection refused`));
-    expect(errors[8]).toBe('::error title=Health check failed on 4 more host(s)::and 4 more unhealthy host(s): green-9 (green), green-10 (green), green-11 (green), green-12 (green)');
-    expect(errors[9]).toMatch(/^::error::Release 0123456789abcdef0123456789abcdef01234567 is not healthy on green: 0 of 12 green host\(s\) healthy, 12 needed\. Unhealthy: green-1 \(/);
+    expect(errors.slice(0, 8)).toEqual(
+      world.hosts.green
+        .slice(0, 8)
+        .map(
+          (h) =>
+            `::error title=Health check failed: ${h.name} ${h.healthUrl}::${h.name} (green) is unhealthy after 3 attempt(s): load balancer: DOWN; probe: connection refused`,
+        ),
+    );
+    expect(errors[8]).toBe(
+      '::error title=Health check failed on 4 more host(s)::and 4 more unhealthy host(s): green-9 (green), green-10 (green), green-11 (green), green-12 (green)',
+    );
+    expect(errors[9]).toMatch(
+      /^::error::Release 0123456789abcdef0123456789abcdef01234567 is not healthy on green: 0 of 12 green host\(s\) healthy, 12 needed\. Unhealthy: green-1 \(/,
+    );
   });
 
   it('keeps the failure line last and within the 10 when unhealthy hosts and a failed validation both annotate', async () => {
     publicStatus = 503;
     const world = new MemoryWorld(12);
     for (const host of world.hosts.green.slice(1)) world.unhealthy.add(host.name);
-    const result = await runAction(inputs({ mode: 'switch', 'min-healthy-hosts': '1', 'public-url': publicUrl, 'health-retries': '1', 'health-interval': '0' }), world);
+    const result = await runAction(
+      inputs({ mode: 'switch', 'min-healthy-hosts': '1', 'public-url': publicUrl, 'health-retries': '1', 'health-interval': '0' }),
+      world,
+    );
     expect(world.live).toEqual({ kind: 'color', color: 'blue' });
     const errors = errorLines(result.log);
     expect(errors.length).toBeLessThanOrEqual(10);
-    expect(errors[8]).toMatch(/^::error title=Health check failed on 3 more host\(s\)::and 3 more unhealthy host\(s\): green-10 \(green\), green-11 \(green\), green-12 \(green\)$/);
+    expect(errors[8]).toMatch(
+      /^::error title=Health check failed on 3 more host\(s\)::and 3 more unhealthy host\(s\): green-10 \(green\), green-11 \(green\), green-12 \(green\)$/,
+    );
     expect(errors.at(-1)).toMatch(/^::error::Validation failed: .* Traffic was moved back to blue \d+ ms after the failed check\.$/);
     // The validation's own annotation found no room; its text is in the log and in the failure line.
     expect(result.log).toMatch(/\nError \(Validation failed on green\): http:\/\/127\.0\.0\.1:\d+\/health: 0 of 20 requests succeeded/);
@@ -249,11 +281,14 @@ describe("annotations within GitHub's limits (10 error annotations per step, 4,0
 
   it('clips a failure line longer than 4,096 characters, with the whole text in the log', async () => {
     const world = new MemoryWorld(12);
-    for (const host of world.hosts.green) world.failingRelease.set(host.name, `step install: ${'carton install exited 1: cannot find Some::Module in the mirror. '.repeat(8)}`);
+    for (const host of world.hosts.green)
+      world.failingRelease.set(host.name, `step install: ${'carton install exited 1: cannot find Some::Module in the mirror. '.repeat(8)}`);
     const result = await runAction(inputs({ mode: 'deploy' }), world);
     const [failure] = errorLines(result.log);
     expect(failure).toMatch(/^::error::Release \S+ failed on 12 of 12 green host\(s\): green-1: step install: .* … \(\d+ more characters in the log\)$/);
     expect((failure ?? '').length - '::error::'.length).toBeLessThan(4096);
-    expect(result.log).toMatch(/\nFailure in full: Release \S+ failed on 12 of 12 green host\(s\): .*green-12: step install: .*Live traffic is untouched \(blue\)\.\n/);
+    expect(result.log).toMatch(
+      /\nFailure in full: Release \S+ failed on 12 of 12 green host\(s\): .*green-12: step install: .*Live traffic is untouched \(blue\)\.\n/,
+    );
   });
 });

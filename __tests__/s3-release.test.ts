@@ -20,14 +20,23 @@ import { APP_PORT, EXAMPLE_APP, SshWorld, type SshHost } from '../lab/sshd.js';
 let world: SshWorld;
 let s3: S3Double;
 // Temporary credentials, as aws-actions/configure-aws-credentials leaves them: the presigned URL carries the token.
-const CREDENTIALS = { accessKeyId: 'ASIAIOSFODNN7EXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE/+token=' };
+const CREDENTIALS = {
+  accessKeyId: 'ASIAIOSFODNN7EXAMPLE',
+  secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+  sessionToken: 'IQoJb3JpZ2luX2VjEXAMPLE/+token=',
+};
 const ENV_NAMES = ['AWS_ENDPOINT_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE'] as const;
 const savedEnv = Object.fromEntries(ENV_NAMES.map((name) => [name, process.env[name]]));
 
 beforeAll(async () => {
   world = await SshWorld.start({ firstOctet: 11, hostsPerColor: { blue: 1, green: 1 }, network: '127.0.41' });
   s3 = await S3Double.start({ host: '127.0.42.1', region: 'eu-west-1', buckets: ['shop-releases'], credentials: CREDENTIALS });
-  Object.assign(process.env, { AWS_ENDPOINT_URL: s3.url, AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey, AWS_SESSION_TOKEN: CREDENTIALS.sessionToken });
+  Object.assign(process.env, {
+    AWS_ENDPOINT_URL: s3.url,
+    AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AWS_SESSION_TOKEN: CREDENTIALS.sessionToken,
+  });
   delete process.env.AWS_PROFILE;
 }, 60_000);
 
@@ -51,7 +60,12 @@ interface HostRun {
  * Uploads `path` as release `id`, then runs on the host the text SSM would get. `beforeRun` acts
  * between the two, as time or someone else would: expire the URL, change the object.
  */
-async function releaseThroughS3(host: SshHost, id: string, path: string, { beforeRun = () => undefined, env = [] }: { beforeRun?: (key: string) => void; env?: string[] } = {}): Promise<HostRun> {
+async function releaseThroughS3(
+  host: SshHost,
+  id: string,
+  path: string,
+  { beforeRun = () => undefined, env = [] }: { beforeRun?: (key: string) => void; env?: string[] } = {},
+): Promise<HostRun> {
   // Reading settings and uploading log (masks, the upload line): kept out of the test output.
   const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   const settings = world.settings({ release: id, 'release-path': path });
@@ -109,7 +123,11 @@ describe('a release through S3 on a real host, as SSM runs it', () => {
     expect(output).toMatch(/^\$ curl --silent --show-error .* --config \S+\/url /m);
     // The URL is a credential: never printed on the host.
     expect(output).not.toContain('X-Amz-Signature');
-    expect(s3.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.auth} ${r.status}`)).toEqual(['HEAD header 404', 'PUT header 200', 'GET query 200']);
+    expect(s3.requests.filter((r) => r.key === key).map((r) => `${r.method} ${r.auth} ${r.status}`)).toEqual([
+      'HEAD header 404',
+      'PUT header 200',
+      'GET query 200',
+    ]);
     expect(s3.object('shop-releases', key)?.body.equals(await releaseTarball(EXAMPLE_APP))).toBe(true);
     expect(s3.authFailures).toEqual([]);
   }, 180_000);
@@ -124,15 +142,19 @@ describe('a release through S3 on a real host, as SSM runs it', () => {
       },
     });
     expect(report).toMatchObject({ ok: false, step: 'fetch' });
-    expect(report.message).toMatch(new RegExp(`^the downloaded release has SHA-256 [0-9a-f]{64}, not ${sha256}: the object in S3 is not the tarball the runner uploaded$`));
+    expect(report.message).toMatch(
+      new RegExp(`^the downloaded release has SHA-256 [0-9a-f]{64}, not ${sha256}: the object in S3 is not the tarball the runner uploaded$`),
+    );
     expect(await served(blueHost())).toMatchObject({ release: 's1' });
   }, 180_000);
 
-  it('fails the host at fetch with S3\'s answer when the presigned URL expired; the live release keeps serving', async () => {
+  it("fails the host at fetch with S3's answer when the presigned URL expired; the live release keeps serving", async () => {
     const { report } = await releaseThroughS3(blueHost(), 's3', EXAMPLE_APP, { beforeRun: () => (s3.clockOffsetMs = 60 * 60_000) });
     s3.clockOffsetMs = 0;
     expect(report).toMatchObject({ ok: false, step: 'fetch' });
-    expect(report.message).toBe('downloading the release from S3 failed: HTTP 403: AccessDenied (Request has expired); the presigned URL expired before this instance ran the release: deploy again');
+    expect(report.message).toBe(
+      'downloading the release from S3 failed: HTTP 403: AccessDenied (Request has expired); the presigned URL expired before this instance ran the release: deploy again',
+    );
     expect(await served(blueHost())).toMatchObject({ release: 's1' });
   }, 180_000);
 

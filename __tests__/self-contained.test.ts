@@ -45,21 +45,22 @@ export function pathsLeavingRepository(file: string, text: string): string[] {
     report(index, `names ${SIBLING_SOURCE}, which a clone does not have`);
   }
   const specifiers = new RegExp(String.raw`(?:\bfrom\s+|\bimport\s*\(\s*|\brequire\s*\(\s*|new URL\(\s*)(?:${LITERAL})`, 'g');
-  for (let m; (m = specifiers.exec(text)); ) {
+  for (let m; (m = specifiers.exec(text));) {
     const target = literal(m, 1);
     if (target.startsWith('.') && outside(resolve(here, target))) report(m.index, `${target} leaves the repository`);
   }
   const joins = new RegExp(String.raw`\b(?:join|resolve)\(\s*(?:import\.meta\.dirname|__dirname)((?:\s*,\s*(?:${LITERAL}))+)`, 'g');
-  for (let m; (m = joins.exec(text)); ) {
+  for (let m; (m = joins.exec(text));) {
     const parts = [...(m[1] as string).matchAll(new RegExp(LITERAL, 'g'))].map((p) => p[1] ?? p[2] ?? p[3] ?? '');
     if (outside(resolve(here, ...parts))) report(m.index, `${parts.join('/')} from the file's directory leaves the repository`);
   }
   const reads = new RegExp(String.raw`\b(?:${READERS})\(\s*(?:${LITERAL})`, 'g');
-  for (let m; (m = reads.exec(text)); ) {
+  for (let m; (m = reads.exec(text));) {
     const target = literal(m, 1);
     const absolute = resolve(REPOSITORY, target);
     // The guard's rule beside the repository (a clone under /tmp still may not read its siblings); elsewhere only system files.
-    if (target !== '' && outside(absolute) && (refusal(absolute) !== undefined || !system(absolute))) report(m.index, `reads ${target}, outside the repository`);
+    if (target !== '' && outside(absolute) && (refusal(absolute) !== undefined || !system(absolute)))
+      report(m.index, `reads ${target}, outside the repository`);
   }
   return found;
 }
@@ -67,7 +68,9 @@ export function pathsLeavingRepository(file: string, text: string): string[] {
 describe('the repository is self-contained', () => {
   it('has no source in src, __tests__, lab, scripts or bench that reads a path outside the repository', () => {
     const files = SCANNED.flatMap(sourceFiles);
-    expect(files).toEqual(expect.arrayContaining(['src/main.ts', '__tests__/self-contained.test.ts', 'lab/haproxy.ts', 'lab/faulty-release.psgi', 'scripts/contracts.ts']));
+    expect(files).toEqual(
+      expect.arrayContaining(['src/main.ts', '__tests__/self-contained.test.ts', 'lab/haproxy.ts', 'lab/faulty-release.psgi', 'scripts/contracts.ts']),
+    );
     expect(files.flatMap((file) => pathsLeavingRepository(file, readFileSync(join(REPOSITORY, file), 'utf8')))).toEqual([]);
   });
 
@@ -83,7 +86,12 @@ describe('the repository is self-contained', () => {
     ];
     expect(sources.map((source) => pathsLeavingRepository('__tests__/support/x.ts', source).length)).toEqual([2, 1, 1, 1, 1]);
     // Inside the repository, or a system file: fine.
-    const fine = [`new URL('${up.repeat(2)}contracts/a.json', import.meta.url)`, `readFileSync('/etc/hostname')`, `from '${up}src/run.js'`, `join(import.meta.dirname, '..', 'x')`];
+    const fine = [
+      `new URL('${up.repeat(2)}contracts/a.json', import.meta.url)`,
+      `readFileSync('/etc/hostname')`,
+      `from '${up}src/run.js'`,
+      `join(import.meta.dirname, '..', 'x')`,
+    ];
     expect(fine.flatMap((source) => pathsLeavingRepository('__tests__/support/x.ts', source))).toEqual([]);
   });
 

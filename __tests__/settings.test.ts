@@ -69,31 +69,81 @@ describe('settings from inputs', () => {
     ['an empty mode', { ...base, mode: '' }, 'mode', /is required\. Set it to one of deploy, switch, rollback/],
     ['an unknown provider', { ...base, provider: 'nowhere' }, 'provider', /'nowhere' is not one of aws, digitalocean, ssh/],
     ['an unknown color', { ...base, 'initial-color': 'purple' }, 'initial-color', /'purple' is not one of blue, green/],
-    ['a non-number timeout', { ...base, 'health-timeout': 'soon' }, 'health-timeout', /'soon' is not a number of seconds.*Set health-timeout to seconds, for example 5/],
+    [
+      'a non-number timeout',
+      { ...base, 'health-timeout': 'soon' },
+      'health-timeout',
+      /'soon' is not a number of seconds.*Set health-timeout to seconds, for example 5/,
+    ],
     ['a negative retry count', { ...base, 'health-retries': '-1' }, 'health-retries', /not a whole number from 0 to 1000/],
     ['a port out of range', { ...base, 'app-port': '70000' }, 'app-port', /not a whole number from 1 to 65535/],
     ['a non-boolean dry-run', { ...base, 'dry-run': 'maybe' }, 'dry-run', /'maybe' is not a boolean\. Use true or false/],
     ['a missing host list for ssh', { ...base, 'green-hosts': '' }, 'green-hosts', /provider ssh needs the hosts of the green color/],
     ['a malformed host', { ...base, 'blue-hosts': 'web1;rm -rf /' }, 'blue-hosts', /'web1;rm -rf \/' is not a host/],
     ['a duplicated host', { ...base, 'blue-hosts': '10.0.0.11, 10.0.0.11' }, 'blue-hosts', /lists 10\.0\.0\.11 twice/],
-    ['a host listed twice, once with the default port', { ...base, 'blue-hosts': '10.0.0.11, deploy@10.0.0.11:22' }, 'blue-hosts', /lists 10\.0\.0\.11 twice \(as deploy@10\.0\.0\.11:22\)\. List each host once/],
-    ['a host in both colors', { ...base, 'green-hosts': '10.0.0.21, 10.0.0.11' }, 'green-hosts', /^Input 'green-hosts': lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11\): both inputs name one host\. A host belongs to one color: remove it from blue-hosts or green-hosts$/],
-    ['a host in both colors, once with the default port and in capitals', { ...base, 'blue-hosts': 'Web1.Example.com', 'green-hosts': 'web1.example.com:22' }, 'green-hosts', /lists web1\.example\.com:22, which blue-hosts lists too \(as Web1\.Example\.com\)/],
-    ['a host in both colors on the ssh-port given', { ...base, 'ssh-port': '2222', 'blue-hosts': '10.0.0.11:2222', 'green-hosts': '10.0.0.11' }, 'green-hosts', /lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11:2222\)/],
+    [
+      'a host listed twice, once with the default port',
+      { ...base, 'blue-hosts': '10.0.0.11, deploy@10.0.0.11:22' },
+      'blue-hosts',
+      /lists 10\.0\.0\.11 twice \(as deploy@10\.0\.0\.11:22\)\. List each host once/,
+    ],
+    [
+      'a host in both colors',
+      { ...base, 'green-hosts': '10.0.0.21, 10.0.0.11' },
+      'green-hosts',
+      /^Input 'green-hosts': lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11\): both inputs name one host\. A host belongs to one color: remove it from blue-hosts or green-hosts$/,
+    ],
+    [
+      'a host in both colors, once with the default port and in capitals',
+      { ...base, 'blue-hosts': 'Web1.Example.com', 'green-hosts': 'web1.example.com:22' },
+      'green-hosts',
+      /lists web1\.example\.com:22, which blue-hosts lists too \(as Web1\.Example\.com\)/,
+    ],
+    [
+      'a host in both colors on the ssh-port given',
+      { ...base, 'ssh-port': '2222', 'blue-hosts': '10.0.0.11:2222', 'green-hosts': '10.0.0.11' },
+      'green-hosts',
+      /lists 10\.0\.0\.11, which blue-hosts lists too \(as 10\.0\.0\.11:2222\)/,
+    ],
     ['a missing DigitalOcean token', { ...base, provider: 'digitalocean' }, 'digitalocean-token', /is required here but empty.*secrets\.DIGITALOCEAN_TOKEN/],
-    ['a tag that cannot be a DigitalOcean tag', { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', 'blue-tag': 'env blue!' }, 'blue-tag', /'env blue!' is not valid/],
+    [
+      'a tag that cannot be a DigitalOcean tag',
+      { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', 'blue-tag': 'env blue!' },
+      'blue-tag',
+      /'env blue!' is not valid/,
+    ],
     ['a traffic kind the provider lacks', { ...base, traffic: 'alb' }, 'traffic', /'alb' does not work with provider ssh\. Use `haproxy`/],
-    ['a DO load balancer without its id', { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', traffic: 'do-lb' }, 'do-load-balancer-id', /needs the load balancer/],
-    ['a listener ARN that cannot be right', { ...aws, 'listener-arn': 'arn:aws:elasticloadbalancing:eu-west-1:123:listener/app/x' }, 'listener-arn', /is not an application load balancer listener ARN/],
+    [
+      'a DO load balancer without its id',
+      { ...base, provider: 'digitalocean', 'digitalocean-token': 'dop_v1_x', traffic: 'do-lb' },
+      'do-load-balancer-id',
+      /needs the load balancer/,
+    ],
+    [
+      'a listener ARN that cannot be right',
+      { ...aws, 'listener-arn': 'arn:aws:elasticloadbalancing:eu-west-1:123:listener/app/x' },
+      'listener-arn',
+      /is not an application load balancer listener ARN/,
+    ],
     ['a missing listener ARN', { ...aws, 'listener-arn': '' }, 'listener-arn', /is required with provider aws/],
-    ['a target group that is neither name nor ARN', { ...aws, 'blue-target-group': 'arn:aws:s3:::bucket' }, 'blue-target-group', /neither a target group name nor a target group ARN/],
+    [
+      'a target group that is neither name nor ARN',
+      { ...aws, 'blue-target-group': 'arn:aws:s3:::bucket' },
+      'blue-target-group',
+      /neither a target group name nor a target group ARN/,
+    ],
     ['a missing ASG', { ...aws, 'green-asg': '' }, 'green-asg', /is required/],
     ['a bad region', { ...aws, 'aws-region': 'mars' }, 'aws-region', /'mars' is not an AWS region/],
     ['a release id that climbs out of the releases directory', { ...base, release: '../../etc' }, 'release', /cannot name a release directory/],
     ['a relative health path', { ...base, 'health-path': 'health' }, 'health-path', /Use an absolute path/],
     ['a URL that is not http', { ...base, 'public-url': 'ftp://shop' }, 'public-url', /not an http\(s\) URL/],
     ['restart command without a command', { ...base, restart: 'command' }, 'restart-command', /no command is given/],
-    ['both host-key verification and its opt-out', { ...base, 'ssh-known-hosts': 'h ssh-ed25519 AAAA', 'ssh-insecure-skip-host-key-check': 'true' }, 'ssh-insecure-skip-host-key-check', /Remove one of them/],
+    [
+      'both host-key verification and its opt-out',
+      { ...base, 'ssh-known-hosts': 'h ssh-ed25519 AAAA', 'ssh-insecure-skip-host-key-check': 'true' },
+      'ssh-insecure-skip-host-key-check',
+      /Remove one of them/,
+    ],
   ])('refuses %s, naming the input', (_case, inputs, input, message) => {
     const error = inputErrorOf(inputs);
     expect(error.input).toBe(input);
@@ -124,7 +174,9 @@ describe('settings from inputs', () => {
     ['-shop', "'-shop' is not valid"],
     ['shop api', "'shop api' is not valid"],
   ])('refuses the app name %s, saying why', (appName, why) => {
-    expect(inputErrorOf({ ...base, 'app-name': appName }).message).toBe(`Input 'app-name': ${why}. Use lowercase letters, digits and \`-\` only, at most 64 characters, for example \`shop-api\``);
+    expect(inputErrorOf({ ...base, 'app-name': appName }).message).toBe(
+      `Input 'app-name': ${why}. Use lowercase letters, digits and \`-\` only, at most 64 characters, for example \`shop-api\``,
+    );
   });
 
   it('gives distinct app names distinct state and lock variables, from one function', async () => {
@@ -152,7 +204,12 @@ describe('settings from inputs', () => {
   });
 
   it('masks a multi-line private key as a whole and line by line, and a token of a provider not in use', () => {
-    const key = ['-----BEGIN OPENSSH PRIVATE KEY-----', 'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ', 'AAAAMwAAAAtzc2gtZWQyNTUxOQAAACDx', '-----END OPENSSH PRIVATE KEY-----'].join('\n');
+    const key = [
+      '-----BEGIN OPENSSH PRIVATE KEY-----',
+      'b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQ',
+      'AAAAMwAAAAtzc2gtZWQyNTUxOQAAACDx',
+      '-----END OPENSSH PRIVATE KEY-----',
+    ].join('\n');
     const printed: string[] = [];
     const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
       printed.push(String(chunk));
@@ -173,7 +230,10 @@ describe('settings from inputs', () => {
 
 describe('host time limits', () => {
   it('reads host-timeout and host-step-timeouts over their defaults', () => {
-    expect(settingsFrom(base).hostRelease.timeouts).toEqual({ hostSeconds: 1800, stepSeconds: { connect: 30, fetch: 300, install: 1200, check: 120, restart: 120, probe: 120 } });
+    expect(settingsFrom(base).hostRelease.timeouts).toEqual({
+      hostSeconds: 1800,
+      stepSeconds: { connect: 30, fetch: 300, install: 1200, check: 120, restart: 120, probe: 120 },
+    });
     const timeouts = settingsFrom({ ...base, 'host-timeout': '600', 'host-step-timeouts': 'install = 900,\nprobe=60' }).hostRelease.timeouts;
     expect(timeouts).toEqual({ hostSeconds: 600, stepSeconds: { connect: 30, fetch: 300, install: 900, check: 120, restart: 120, probe: 60 } });
   });
@@ -182,7 +242,9 @@ describe('host time limits', () => {
     expect(inputErrorOf({ ...base, 'host-step-timeouts': 'instal=900' }).message).toBe(
       "Input 'host-step-timeouts': 'instal=900' does not name a step. Write `step=seconds` pairs for connect, fetch, install, check, restart, probe, for example `install=1200,probe=120`",
     );
-    expect(inputErrorOf({ ...base, 'host-step-timeouts': 'install=15m' }).message).toBe("Input 'host-step-timeouts': 'install=15m' does not give install a whole number of seconds from 1 to 86400. Write for example `install=1200`");
+    expect(inputErrorOf({ ...base, 'host-step-timeouts': 'install=15m' }).message).toBe(
+      "Input 'host-step-timeouts': 'install=15m' does not give install a whole number of seconds from 1 to 86400. Write for example `install=1200`",
+    );
     expect(inputErrorOf({ ...base, 'host-timeout': '0' }).message).toMatch(/^Input 'host-timeout': '0' is not a whole number from 1 to 86400\./);
   });
 });

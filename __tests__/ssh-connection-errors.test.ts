@@ -67,7 +67,11 @@ describe('an SSH connection that errors after it connected', () => {
       await sleep(200);
       const lost = await runner.run(['echo', 'second']).catch((error: unknown) => error);
       expect(lost).toBeInstanceOf(ConnectionLost);
-      expect((lost as ConnectionLost).message).toMatch(new RegExp(`^The SSH connection to ${jump.user}@\\[?127\\.0\\.60\\.9\\]?:2222 was lost \\(read ECONNRESET\\) before echo could start there, so nothing of it ran$`));
+      expect((lost as ConnectionLost).message).toMatch(
+        new RegExp(
+          `^The SSH connection to ${jump.user}@\\[?127\\.0\\.60\\.9\\]?:2222 was lost \\(read ECONNRESET\\) before echo could start there, so nothing of it ran$`,
+        ),
+      );
     } finally {
       await runner.close();
     }

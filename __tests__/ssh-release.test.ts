@@ -116,13 +116,21 @@ describe('a release over SSH to real hosts', () => {
     expect(log).toContain(`[${name(b1!)}] ==> [2/7] install: CPAN dependencies with carton install --deployment`);
     expect(log).toContain(`[${name(b2!)}] ==> OK: release b1 is live on this host`);
     const escaped = name(b1!).replace(/\./g, '\\.');
-    expect(log).toMatch(new RegExp(`::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> session \\d+\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`));
+    expect(log).toMatch(
+      new RegExp(
+        `::group::${escaped}: released \\([\\d.]+ (s|ms)\\)\\n::stop-commands::[0-9a-f]{32}\\n\\[${escaped}\\] ==> session \\d+\\n\\[${escaped}\\] ==> \\[1/7\\] fetch`,
+      ),
+    );
   }, 120_000);
 
   it('runs a hosts: hook in the live release directory of each host, with the run in its environment', async () => {
     const settings = world.settings({ release: 'b1' });
     const hosts = await hostsOf(settings, 'blue');
-    const hook = { point: 'after-switch' as const, where: 'hosts' as const, command: 'printf "%s %s %s\\n" "$BLUEGREEN_COLOR" "$BLUEGREEN_RELEASE" "$(basename "$(pwd -P)")" > hook.out' };
+    const hook = {
+      point: 'after-switch' as const,
+      where: 'hosts' as const,
+      command: 'printf "%s %s %s\\n" "$BLUEGREEN_COLOR" "$BLUEGREEN_RELEASE" "$(basename "$(pwd -P)")" > hook.out',
+    };
     const env = { BLUEGREEN_COLOR: 'blue', BLUEGREEN_RELEASE: 'b1' };
     const { value: outcomes } = await captured(() => new HostScriptReleaser(settings, sshTo(settings)).runHook(hosts, hook, env));
     expect(outcomes.map((o) => [o.ok, o.detail])).toEqual(hosts.map(() => [true, 'exit 0']));
@@ -194,7 +202,7 @@ describe('a release over SSH to real hosts', () => {
 
   it('fails at check when the app does not compile, and nothing live changes', async () => {
     const source = world.appVariant('syntax-error', (dir) => {
-      writeFileSync(join(dir, 'app.psgi'), readFileSync(join(dir, 'app.psgi'), 'utf8').replace("my $app = sub {", 'my $app = sub {{'));
+      writeFileSync(join(dir, 'app.psgi'), readFileSync(join(dir, 'app.psgi'), 'utf8').replace('my $app = sub {', 'my $app = sub {{'));
     });
     const outcomes = await quietRelease('blue', 'b4-broken', { 'release-path': source });
     for (const outcome of outcomes) {
@@ -208,7 +216,10 @@ describe('a release over SSH to real hosts', () => {
   it('restores the previous release on a host whose new release fails its health probe', async () => {
     const source = world.appVariant('unhealthy', (dir) => {
       const psgi = readFileSync(join(dir, 'app.psgi'), 'utf8');
-      const unhealthy = psgi.replace(`return [200, ['Content-Type' => 'text/plain'], ["ok\\n"]];`, `return [503, ['Content-Type' => 'text/plain'], ["database unreachable\\n"]];`);
+      const unhealthy = psgi.replace(
+        `return [200, ['Content-Type' => 'text/plain'], ["ok\\n"]];`,
+        `return [503, ['Content-Type' => 'text/plain'], ["database unreachable\\n"]];`,
+      );
       expect(unhealthy).not.toBe(psgi);
       writeFileSync(join(dir, 'app.psgi'), unhealthy);
     });
@@ -216,7 +227,9 @@ describe('a release over SSH to real hosts', () => {
     for (const outcome of outcomes) {
       expect(outcome.ok).toBe(false);
       expect(outcome.restored).toBe(true);
-      expect(outcome.detail).toMatch(/^probe failed: http:\/\/127\.0\.3\.\d+:5080\/health is not healthy after 4 attempts: answered 503, expected 200; releases\/b2 is live again/);
+      expect(outcome.detail).toMatch(
+        /^probe failed: http:\/\/127\.0\.3\.\d+:5080\/health is not healthy after 4 attempts: answered 503, expected 200; releases\/b2 is live again/,
+      );
     }
     for (const host of blue()) {
       expect(await served(host)).toMatchObject({ release: 'b2', color: 'blue' });
@@ -264,7 +277,9 @@ describe('a release over SSH to real hosts', () => {
     const run = await runAction({ ...inputs, release: 'g2' }, provider);
     expect(run.failed).toBe(true);
     const [failure] = errorLines(run.log).filter((line) => line.includes('Release g2 failed'));
-    expect(failure).toMatch(/Release g2 failed on 1 of 3 green host\(s\): 127\.0\.3\.99:2222: connect failed: Cannot connect to deploy@127\.0\.3\.99:2222 over SSH: connection refused: nothing listens on port 2222\..*Live traffic is untouched/);
+    expect(failure).toMatch(
+      /Release g2 failed on 1 of 3 green host\(s\): 127\.0\.3\.99:2222: connect failed: Cannot connect to deploy@127\.0\.3\.99:2222 over SSH: connection refused: nothing listens on port 2222\..*Live traffic is untouched/,
+    );
     for (const host of green()) expect(await served(host)).toMatchObject({ release: 'g2', color: 'green' });
   }, 120_000);
 
@@ -279,7 +294,9 @@ describe('a release over SSH to real hosts', () => {
     const [refused, other] = outcomes;
     expect(refused?.ok).toBe(false);
     expect(refused?.detail).toMatch(
-      new RegExp(`^connect failed: Input 'ssh-known-hosts': does not list the ssh-ed25519 key SHA256:\\S+ that \\[${g1!.address.replace(/\./g, '\\.')}\\]:2222 presented, so nothing was run there`),
+      new RegExp(
+        `^connect failed: Input 'ssh-known-hosts': does not list the ssh-ed25519 key SHA256:\\S+ that \\[${g1!.address.replace(/\./g, '\\.')}\\]:2222 presented, so nothing was run there`,
+      ),
     );
     expect(other).toMatchObject({ ok: true });
     // No session was opened on the refused host: its sshd saw no login, its app still serves g2.
@@ -290,7 +307,9 @@ describe('a release over SSH to real hosts', () => {
   it('refuses a host that ssh-known-hosts does not list, without connecting', async () => {
     const [g1] = green();
     const runner = connectSsh({ host: g1!.address, port: g1!.port, user: g1!.user }, { ...world.ssh, knownHosts: green()[1]!.knownHostsLine });
-    await expect(runner).rejects.toThrow(`Input 'ssh-known-hosts': has no key for [${g1!.address}]:2222. Add the line that \`ssh-keyscan -p 2222 ${g1!.address}\` prints`);
+    await expect(runner).rejects.toThrow(
+      `Input 'ssh-known-hosts': has no key for [${g1!.address}]:2222. Add the line that \`ssh-keyscan -p 2222 ${g1!.address}\` prints`,
+    );
   });
 
   it('connects without verification only when told to, with a warning', async () => {
@@ -300,7 +319,9 @@ describe('a release over SSH to real hosts', () => {
       expect((await runner.run(['whoami'])).stdout.trim()).toBe(g1!.user);
       await runner.close();
     });
-    expect(log).toMatch(new RegExp(`::warning::Host key of \\[${g1!.address.replace(/\./g, '\\.')}\\]:2222 accepted without verification \\(ssh-ed25519 SHA256:`));
+    expect(log).toMatch(
+      new RegExp(`::warning::Host key of \\[${g1!.address.replace(/\./g, '\\.')}\\]:2222 accepted without verification \\(ssh-ed25519 SHA256:`),
+    );
   });
 
   it('reaches a host through ssh-jump-host, checking both host keys', async () => {
@@ -318,7 +339,9 @@ describe('a release over SSH to real hosts', () => {
     // The runner logged in to the bastion, which opened the connection to the target.
     expect(logins()).toBe(before + 1);
     const unknownBastion = { ...world.ssh, jumpHost, knownHosts: target!.knownHostsLine };
-    await expect(connectSsh({ host: target!.address, port: target!.port, user: target!.user }, unknownBastion)).rejects.toThrow(`Input 'ssh-known-hosts': has no key for [${bastion!.address}]:2222`);
+    await expect(connectSsh({ host: target!.address, port: target!.port, user: target!.user }, unknownBastion)).rejects.toThrow(
+      `Input 'ssh-known-hosts': has no key for [${bastion!.address}]:2222`,
+    );
   });
 
   it('carries a release id, app directory and release path full of shell syntax to the host as data', async () => {
@@ -326,7 +349,10 @@ describe('a release over SSH to real hosts', () => {
     const source = world.appVariant(INJECTION);
     const inputs = { 'release-path': source, 'app-dir': `apps/${INJECTION}`, 'app-port': String(APP_PORT + 1) };
     // The settings accept the id as it is: every command quotes it, nothing needs to reject it.
-    expect((await captured(() => world.settings({ release: INJECTION, ...inputs }))).value).toMatchObject({ release: INJECTION, hostRelease: { appDir: `apps/${INJECTION}` } });
+    expect((await captured(() => world.settings({ release: INJECTION, ...inputs }))).value).toMatchObject({
+      release: INJECTION,
+      hostRelease: { appDir: `apps/${INJECTION}` },
+    });
     const outcomes = await quietRelease('green', INJECTION, inputs);
     expect(outcomes.map((o) => o.ok)).toEqual([true, true]);
     expect(existsSync('/tmp/owned')).toBe(false);
@@ -341,7 +367,11 @@ describe('a release over SSH to real hosts', () => {
 
 describe('a rerun of the same release id', () => {
   // An app directory of its own, so earlier tests' releases do not matter here.
-  const inputs = { 'app-dir': 'app-rerun', 'app-port': String(APP_PORT + 3), 'install-command': 'test ! -e "$HOME/install-breaks" && carton install --deployment' };
+  const inputs = {
+    'app-dir': 'app-rerun',
+    'app-port': String(APP_PORT + 3),
+    'install-command': 'test ! -e "$HOME/install-breaks" && carton install --deployment',
+  };
   const generation = async (host: SshHost) => (await onHost(host, ['cat', 'app-rerun/run/start_server.status'])).stdout.trim();
 
   it('completes a partly failed release: hosts that have it live keep it untouched, the others install it', async () => {
@@ -369,7 +399,9 @@ describe('a rerun of the same release id', () => {
     const outcomes = await quietRelease('blue', 'r1', { ...inputs, 'release-path': changed });
     for (const outcome of outcomes) {
       expect(outcome.ok).toBe(false);
-      expect(outcome.detail).toMatch(/^fetch failed: release r1 is live on this host with other content \(live: sha256:[0-9a-f]{64}, this run: sha256:[0-9a-f]{64}\): give changed content a new release id/);
+      expect(outcome.detail).toMatch(
+        /^fetch failed: release r1 is live on this host with other content \(live: sha256:[0-9a-f]{64}, this run: sha256:[0-9a-f]{64}\): give changed content a new release id/,
+      );
       const [, live, mine] = /live: (sha256:\w+), this run: (sha256:\w+)/.exec(outcome.detail) ?? [];
       expect(live).not.toBe(mine);
     }

@@ -19,7 +19,8 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'bgp-ssm-script-'));
   repository = join(dir, 'repo');
   cpSync(EXAMPLE_APP, repository, { recursive: true });
-  const git = (...args: string[]) => execFileSync('git', ['-C', repository, '-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { stdio: 'pipe' });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-C', repository, '-c', 'user.name=test', '-c', 'user.email=test@example.com', ...args], { stdio: 'pipe' });
   git('init', '--quiet');
   git('add', '.');
   git('commit', '--quiet', '-m', 'app');
@@ -52,7 +53,11 @@ describe('the host script under SSM', () => {
       'install-command': `sleep 100000; : ${marker}`,
     };
     const settings = readSettings((name) => inputs[name] ?? '', { GITHUB_SHA: '0123456789abcdef0123456789abcdef01234567' });
-    const text = hostScriptShellCommand(settings, { name: 'i-0123', color: 'green', address: '127.0.0.1' }, marker, { kind: 'git', repository: `file://${repository}`, ref: 'HEAD' });
+    const text = hostScriptShellCommand(settings, { name: 'i-0123', color: 'green', address: '127.0.0.1' }, marker, {
+      kind: 'git',
+      repository: `file://${repository}`,
+      ref: 'HEAD',
+    });
     const shell = spawn('sh', ['-c', text], { env: { PATH: '/usr/local/bin:/usr/bin:/bin', TMPDIR: dir, HOME: dir }, stdio: 'ignore' });
     try {
       for (let i = 0; i < 300 && !running(`^sleep 100000$`); i++) await sleep(100);
@@ -66,7 +71,9 @@ describe('the host script under SSM', () => {
     }
     const [log] = readdirSync(dir).filter((name) => name.startsWith('bluegreen-perl-host-script.'));
     for (let i = 0; i < 50 && !/==> FAILED/.test(readFileSync(join(dir, log!), 'utf8')); i++) await sleep(100);
-    expect(readFileSync(join(dir, log!), 'utf8')).toMatch(/==> FAILED install: install was stopped: what started the host script has ended \(the SSM command was cancelled or timed out\)\n$/);
+    expect(readFileSync(join(dir, log!), 'utf8')).toMatch(
+      /==> FAILED install: install was stopped: what started the host script has ended \(the SSM command was cancelled or timed out\)\n$/,
+    );
     // It never went live, and nothing half-installed is left in releases/.
     expect(existsSync(join(dir, 'app', 'current'))).toBe(false);
     expect(readdirSync(join(dir, 'app', 'releases'))).toEqual([]);

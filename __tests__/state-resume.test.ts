@@ -38,7 +38,9 @@ const SKIPPED_ROW = new RegExp(
 async function runKilledAt(stopAt: 'health' | 'validate', runInputs: Record<string, string>): Promise<string> {
   const script = fileURLToPath(new URL('./support/deploy-child.ts', import.meta.url));
   // One process (node with tsx's loader, not the tsx launcher, which starts a second one), so the kill is a real one.
-  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(runInputs), JSON.stringify(env(1)), stopAt], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(runInputs), JSON.stringify(env(1)), stopAt], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const marker = new RegExp(`^[A-Z]+ (.*)\\n${stopAt.toUpperCase()}-STARTED$`, 'm');
   let out = '';
   let err = '';
@@ -72,7 +74,12 @@ describe('resume', () => {
     expect(hostsAfterKill.get('green-1')).toBe(SHA);
 
     // What the killed run left: its checkpoints up to the release, and its lock.
-    expect(state().lastRun).toMatchObject({ run: { attempt: 1 }, outcome: 'running', completed: ['locate', 'capacity', 'inventory', 'release'], target: 'green' });
+    expect(state().lastRun).toMatchObject({
+      run: { attempt: 1 },
+      outcome: 'running',
+      completed: ['locate', 'capacity', 'inventory', 'release'],
+      target: 'green',
+    });
     expect(state().releases).toEqual({ green: SHA });
     expect(api.json('BLUEGREEN_SHOP_LOCK')).toMatchObject({ run: { id: '7003', attempt: 1 } });
 
@@ -88,8 +95,14 @@ describe('resume', () => {
     expect(result.log).toContain('::group::Check health (green)');
     expect(result.summary).toMatch(SKIPPED_ROW);
     expect(result.summary).toMatch(/<td>Check health<\/td><td>green<\/td><td>green-1, green-2<\/td><td>✅ ok<\/td>/);
-    expect(result.summary).toContain(`Resumed: Release was skipped, completed for release ${SHA} on green by ${RUN_URL} (attempt 1), which then stopped before it finished; health is checked again before going on.`);
-    expect(state().lastRun).toMatchObject({ run: { attempt: 2 }, outcome: 'succeeded', completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'] });
+    expect(result.summary).toContain(
+      `Resumed: Release was skipped, completed for release ${SHA} on green by ${RUN_URL} (attempt 1), which then stopped before it finished; health is checked again before going on.`,
+    );
+    expect(state().lastRun).toMatchObject({
+      run: { attempt: 2 },
+      outcome: 'succeeded',
+      completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'],
+    });
     expect(api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
   });
 
@@ -191,8 +204,14 @@ describe('state written by an earlier version', () => {
     const result = await runAction(inputs, world, env(1));
     expect(result.failed).toBe(false);
     expect(releases.calls).toBe(0);
-    expect(result.summary).toContain(`skipped: completed for release ${SHA} on green by ${EARLIER_URL} (attempt 1), which then failed at health; health is checked again before going on`);
-    expect(state().lastRun).toMatchObject({ run: { id: '7003' }, outcome: 'succeeded', completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'] });
+    expect(result.summary).toContain(
+      `skipped: completed for release ${SHA} on green by ${EARLIER_URL} (attempt 1), which then failed at health; health is checked again before going on`,
+    );
+    expect(state().lastRun).toMatchObject({
+      run: { id: '7003' },
+      outcome: 'succeeded',
+      completed: ['locate', 'capacity', 'inventory', 'release', 'health', 'preview'],
+    });
   });
 
   it('validates, and does not undo, the move of a switch that stopped after moving traffic', async () => {

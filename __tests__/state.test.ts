@@ -50,20 +50,35 @@ describe('state in a repository variable', () => {
     const world = new MemoryWorld();
     await runAction(inputs({ mode: 'deploy' }), world, env());
     for (let i = 0; i < 12; i++) {
-      const result = await runAction(inputs({ mode: i % 2 === 0 ? 'switch' : 'rollback' }), world, env({ GITHUB_RUN_ID: String(8000 + i), GITHUB_JOB: 'switch' }));
+      const result = await runAction(
+        inputs({ mode: i % 2 === 0 ? 'switch' : 'rollback' }),
+        world,
+        env({ GITHUB_RUN_ID: String(8000 + i), GITHUB_JOB: 'switch' }),
+      );
       expect(result.failed).toBe(false);
     }
     const recorded = state();
     expect(recorded).toMatchObject({ live: 'blue', previous: 'green', releases: { green: SHA } });
     expect(recorded?.history).toHaveLength(10);
     expect(recorded?.history[0]).toMatchObject({ from: 'green', to: 'blue', by: 'rollback', runUrl: 'https://github.com/acme/shop/actions/runs/8011' });
-    expect(recorded?.history[1]).toMatchObject({ from: 'blue', to: 'green', by: 'switch', release: SHA, runUrl: 'https://github.com/acme/shop/actions/runs/8010' });
+    expect(recorded?.history[1]).toMatchObject({
+      from: 'blue',
+      to: 'green',
+      by: 'switch',
+      release: SHA,
+      runUrl: 'https://github.com/acme/shop/actions/runs/8010',
+    });
     expect(api.requests.some((r) => r.method === 'PATCH' && r.path.endsWith('/BLUEGREEN_SHOP_API'))).toBe(true);
   });
 
   it('reports the release a rollback brings back from the state, not the commit of the rollback job', async () => {
     const world = new MemoryWorld();
-    for (const [mode, release] of [['deploy', 'v1'], ['switch', 'v1'], ['deploy', 'v2'], ['switch', 'v2']]) {
+    for (const [mode, release] of [
+      ['deploy', 'v1'],
+      ['switch', 'v1'],
+      ['deploy', 'v2'],
+      ['switch', 'v2'],
+    ]) {
       expect((await runAction(inputs({ mode: mode as string, release: release as string }), world, env())).failed).toBe(false);
     }
     const rollback = await runAction(inputs({ mode: 'rollback', release: 'v3-not-deployed' }), world, env());
@@ -82,7 +97,10 @@ describe('state in a repository variable', () => {
     world.moveIgnored = true;
     const result = await runAction(inputs({ mode: 'switch' }), world, env());
     expect(result.failed).toBe(true);
-    expect(state()).toMatchObject({ live: 'blue', lastRun: { mode: 'switch', outcome: 'failed', failedPhase: 'validate', completed: ['locate', 'inventory', 'verify', 'switch'] } });
+    expect(state()).toMatchObject({
+      live: 'blue',
+      lastRun: { mode: 'switch', outcome: 'failed', failedPhase: 'validate', completed: ['locate', 'inventory', 'verify', 'switch'] },
+    });
     expect(state()?.history.at(0)).toMatchObject({ from: 'green', to: 'blue', by: 'auto-rollback' });
   });
 });
@@ -125,7 +143,9 @@ describe('a token that cannot write variables', () => {
   it('warns on a token GitHub does not know (401), naming the input', async () => {
     const result = await runAction(inputs({ mode: 'deploy', 'github-token': 'github_pat_revoked' }), new MemoryWorld(), env());
     expect(result.failed).toBe(false);
-    expect(result.log).toMatch(/::warning::State and deploy lock are off for this run: GitHub does not accept the github-token \(GitHub refused to read variable BLUEGREEN_SHOP_API in acme\/shop \(HTTP 401\): Bad credentials[^)]*\); pass a valid token\./);
+    expect(result.log).toMatch(
+      /::warning::State and deploy lock are off for this run: GitHub does not accept the github-token \(GitHub refused to read variable BLUEGREEN_SHOP_API in acme\/shop \(HTTP 401\): Bad credentials[^)]*\); pass a valid token\./,
+    );
     expect(visibleLog(result.log)).not.toContain('github_pat_revoked');
   });
 });
@@ -232,7 +252,12 @@ describe('GitHub deployments', () => {
   it('names the release live on the target color and its commit: a rollback deploys what it brings back, not its own commit', async () => {
     const world = new MemoryWorld();
     const sha = (n: number) => String(n).repeat(40);
-    for (const [mode, release, commit] of [['deploy', 'v1', sha(1)], ['switch', 'v1', sha(1)], ['deploy', 'v2', sha(2)], ['switch', 'v2', sha(2)]] as const) {
+    for (const [mode, release, commit] of [
+      ['deploy', 'v1', sha(1)],
+      ['switch', 'v1', sha(1)],
+      ['deploy', 'v2', sha(2)],
+      ['switch', 'v2', sha(2)],
+    ] as const) {
       expect((await runAction(inputs({ mode, release, 'github-deployment': 'true' }), world, env({ GITHUB_SHA: commit }))).failed).toBe(false);
     }
     const rollback = await runAction(inputs({ mode: 'rollback', release: 'v9-dispatch', 'github-deployment': 'true' }), world, env({ GITHUB_SHA: sha(3) }));
@@ -283,7 +308,13 @@ describe('state settings and stored values', () => {
     const { appVariables } = await import('../src/app-variables.js');
     expect(appVariables('shop-api-v2')).toEqual({ state: 'BLUEGREEN_SHOP_API_V2', lock: 'BLUEGREEN_SHOP_API_V2_LOCK' });
     const settings = (extra: Record<string, string>) => () => readSettings((name) => ({ mode: 'deploy', ...inputs(extra) })[name] ?? '', { GITHUB_SHA: SHA });
-    expect(settings({})().github).toMatchObject({ stateVariable: 'BLUEGREEN_SHOP_API', lockVariable: 'BLUEGREEN_SHOP_API_LOCK', lockTimeoutMs: 300_000, lockExpiryMs: 3_600_000, strictState: false });
+    expect(settings({})().github).toMatchObject({
+      stateVariable: 'BLUEGREEN_SHOP_API',
+      lockVariable: 'BLUEGREEN_SHOP_API_LOCK',
+      lockTimeoutMs: 300_000,
+      lockExpiryMs: 3_600_000,
+      strictState: false,
+    });
     expect(settings({ 'state-variable': 'GITHUB_STATE' })).toThrow(
       "Input 'state-variable': 'GITHUB_STATE' is not valid. Use letters, digits and `_`, not starting with a digit or `GITHUB_` nor ending in `_LOCK`, for example `BLUEGREEN_SHOP`",
     );

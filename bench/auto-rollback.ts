@@ -65,7 +65,13 @@ const autoRollback: Benchmark = {
     let unseen = 0;
     try {
       await lab.start();
-      const inputs = lab.switchInputs({ 'public-url': lab.liveUrl, 'validation-path': '/', 'validation-requests': '20', 'traffic-steps': '20,100', 'step-pause': '30' });
+      const inputs = lab.switchInputs({
+        'public-url': lab.liveUrl,
+        'validation-path': '/',
+        'validation-requests': '20',
+        'traffic-steps': '20,100',
+        'step-pause': '30',
+      });
       for (let i = 0; i < RUNS; i++) {
         const load = new ColorLoad(`${lab.liveUrl}/`, 8, { keepTimeline: true });
         const log = await runAction(inputs, lab);
@@ -91,7 +97,9 @@ const autoRollback: Benchmark = {
     }
     const sorted = [...times].sort((a, b) => a - b);
     const median = sorted[Math.floor((sorted.length - 1) / 2)] ?? null;
-    console.log(`auto rollback, seen by the load: median ${median} ms, max ${sorted.at(-1)} ms over the ${times.length} of ${RUNS} runs where it saw a failing answer`);
+    console.log(
+      `auto rollback, seen by the load: median ${median} ms, max ${sorted.at(-1)} ms over the ${times.length} of ${RUNS} runs where it saw a failing answer`,
+    );
     return { p50: median, max: sorted.at(-1) ?? null, runs: RUNS, runs_no_failure_seen: unseen };
   },
 };

@@ -19,7 +19,15 @@ const awsSwitch: Benchmark = {
   key: 'aws_switch',
   description: `ALB switch on the local AWS (ModifyListener over the wire, HAProxy data plane), ${FLIPS} flips under ${CONNECTIONS} keep-alive connections`,
   run: async () => {
-    const world = await AwsWorld.start({ network: '127.0.46', firstOctet: 20, balancerAddress: '127.0.46.101', apiAddress: '127.0.46.102', blue: 1, green: 1, poolPerColor: 1 });
+    const world = await AwsWorld.start({
+      network: '127.0.46',
+      firstOctet: 20,
+      balancerAddress: '127.0.46.101',
+      apiAddress: '127.0.46.102',
+      blue: 1,
+      green: 1,
+      poolPerColor: 1,
+    });
     const saved = { ...process.env };
     try {
       await Promise.all([world.bootstrap('blue'), world.bootstrap('green')]);
@@ -36,7 +44,22 @@ const awsSwitch: Benchmark = {
         settleMs: SETTLE_MS,
         flip: async (to: Color) => {
           const from = otherColor(to);
-          await elb.send(new ModifyListenerCommand({ ListenerArn: LISTENER_ARN, DefaultActions: [{ Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: arns[to], Weight: 100 }, { TargetGroupArn: arns[from], Weight: 0 }] } }] }));
+          await elb.send(
+            new ModifyListenerCommand({
+              ListenerArn: LISTENER_ARN,
+              DefaultActions: [
+                {
+                  Type: 'forward',
+                  ForwardConfig: {
+                    TargetGroups: [
+                      { TargetGroupArn: arns[to], Weight: 100 },
+                      { TargetGroupArn: arns[from], Weight: 0 },
+                    ],
+                  },
+                },
+              ],
+            }),
+          );
           await world.settled();
         },
       });

@@ -82,7 +82,9 @@ async function denyingAwsEndpoint(host: string): Promise<{ url: string; server: 
     req.resume();
     req.on('end', () => {
       res.writeHead(403, { 'content-type': 'text/xml' });
-      res.end('<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>cold-start bench: denied</Message></Error><RequestId>bench</RequestId></ErrorResponse>');
+      res.end(
+        '<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>cold-start bench: denied</Message></Error><RequestId>bench</RequestId></ErrorResponse>',
+      );
     });
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
@@ -118,11 +120,23 @@ const coldStart: Benchmark = {
       const common = { mode: 'deploy', 'app-name': 'shop', 'dry-run': 'true', 'release-path': join(REPO, 'examples', 'app') };
       const cases: Array<{ name: string; args: string[]; inputs?: Record<string, string>; env?: NodeJS.ProcessEnv; expect: RegExp }> = [
         { name: 'node_e0', args: ['-e', '0'], expect: /^$/ },
-        { name: 'ssh', args: [bundle], inputs: { ...common, provider: 'ssh', 'blue-hosts': '127.0.47.11', 'green-hosts': '127.0.47.12' }, expect: /result<<[\s\S]*planned/ },
+        {
+          name: 'ssh',
+          args: [bundle],
+          inputs: { ...common, provider: 'ssh', 'blue-hosts': '127.0.47.11', 'green-hosts': '127.0.47.12' },
+          expect: /result<<[\s\S]*planned/,
+        },
         {
           name: 'digitalocean',
           args: [bundle],
-          inputs: { ...common, provider: 'digitalocean', 'digitalocean-token': doApi.token, 'digitalocean-api-url': doUrl, 'blue-tag': 'shop-blue', 'green-tag': 'shop-green' },
+          inputs: {
+            ...common,
+            provider: 'digitalocean',
+            'digitalocean-token': doApi.token,
+            'digitalocean-api-url': doUrl,
+            'blue-tag': 'shop-blue',
+            'green-tag': 'shop-green',
+          },
           expect: /result<<[\s\S]*planned/,
         },
         {
@@ -138,7 +152,12 @@ const coldStart: Benchmark = {
             'blue-asg': 'shop-blue',
             'green-asg': 'shop-green',
           },
-          env: { AWS_ENDPOINT_URL: aws.url, AWS_ACCESS_KEY_ID: 'AKIABENCHCOLDSTART00', AWS_SECRET_ACCESS_KEY: 'bench-cold-start-secret', AWS_EC2_METADATA_DISABLED: 'true' },
+          env: {
+            AWS_ENDPOINT_URL: aws.url,
+            AWS_ACCESS_KEY_ID: 'AKIABENCHCOLDSTART00',
+            AWS_SECRET_ACCESS_KEY: 'bench-cold-start-secret',
+            AWS_EC2_METADATA_DISABLED: 'true',
+          },
           expect: /AWS denied/,
         },
       ];
@@ -151,7 +170,8 @@ const coldStart: Benchmark = {
           const env = c.inputs ? runnerEnv(scratch, c.inputs, c.env) : { PATH: process.env.PATH };
           const result = await start(c.args, env, scratch);
           const seen = c.inputs ? readFileSync(join(scratch, 'output'), 'utf8') + result.stdout : result.stdout;
-          if (!c.expect.test(seen)) throw new Error(`the ${c.name} start did not end as expected (${String(c.expect)}), exit ${result.status}:\n${result.stdout.slice(-1500)}`);
+          if (!c.expect.test(seen))
+            throw new Error(`the ${c.name} start did not end as expected (${String(c.expect)}), exit ${result.status}:\n${result.stdout.slice(-1500)}`);
           starts[c.name]?.push(result);
         }
       }
@@ -175,7 +195,13 @@ const coldStart: Benchmark = {
         const result = await start([join(withoutSdk, 'index.js')], runnerEnv(scratch, c.inputs ?? {}, c.env), scratch);
         loaded[c.name] = /Cannot find module|ERR_MODULE_NOT_FOUND/.test(result.stdout);
       }
-      console.log(`AWS SDK (${sdkChunks.length} chunk(s)) loaded by the dry run of: ${Object.keys(loaded).filter((name) => loaded[name]).join(', ') || 'none'}`);
+      console.log(
+        `AWS SDK (${sdkChunks.length} chunk(s)) loaded by the dry run of: ${
+          Object.keys(loaded)
+            .filter((name) => loaded[name])
+            .join(', ') || 'none'
+        }`,
+      );
       figures.aws_sdk_loaded = loaded;
       return figures;
     } finally {

@@ -35,7 +35,23 @@ async function releaseWithOpenSsh(world: SshWorld, settings: Settings, hosts: Ho
   const source = await releaseSourceOf(settings.hostRelease.source);
   const runs = hosts.map((host) => {
     const { argv, stdin } = hostScriptInvocation(settings, host, settings.release, source);
-    const ssh = ['-T', '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'IdentitiesOnly=yes', '-i', join(world.dir, 'runner_key'), '-p', String(host.port ?? 22), `${host.user}@${host.address}`, toShell(argv)];
+    const ssh = [
+      '-T',
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'StrictHostKeyChecking=yes',
+      '-o',
+      `UserKnownHostsFile=${knownHosts}`,
+      '-o',
+      'IdentitiesOnly=yes',
+      '-i',
+      join(world.dir, 'runner_key'),
+      '-p',
+      String(host.port ?? 22),
+      `${host.user}@${host.address}`,
+      toShell(argv),
+    ];
     return new Promise<void>((resolve, reject) => {
       const child = spawn('ssh', ssh, { stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -99,9 +115,17 @@ const fanout: Benchmark = {
       const hosts8 = Math.min(...all);
       const baseline = Math.min(...plain);
       const { concurrency } = (await settingsFor('bench')).hostRelease;
-      console.log(`1 host: ${hosts1.toFixed(2)} s; ${HOSTS} hosts (concurrency ${concurrency}): ${hosts8.toFixed(2)} s; ratio ${(hosts8 / hosts1).toFixed(2)} (best of ${ROUNDS})`);
+      console.log(
+        `1 host: ${hosts1.toFixed(2)} s; ${HOSTS} hosts (concurrency ${concurrency}): ${hosts8.toFixed(2)} s; ratio ${(hosts8 / hosts1).toFixed(2)} (best of ${ROUNDS})`,
+      );
       console.log(`plain OpenSSH, ${HOSTS} hosts at once: ${baseline.toFixed(2)} s; ours / baseline ${(hosts8 / baseline).toFixed(2)} (best of ${ROUNDS})`);
-      return { hosts_1_s: round2(hosts1), hosts_8_s: round2(hosts8), ratio: round2(hosts8 / hosts1), baseline_s: round2(baseline), vs_baseline: round2(hosts8 / baseline) };
+      return {
+        hosts_1_s: round2(hosts1),
+        hosts_8_s: round2(hosts8),
+        ratio: round2(hosts8 / hosts1),
+        baseline_s: round2(baseline),
+        vs_baseline: round2(hosts8 / baseline),
+      };
     } finally {
       await world.stop();
     }

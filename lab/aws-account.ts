@@ -112,7 +112,10 @@ interface CommandModel {
   instanceIds: string[];
   input: Record<string, unknown>;
   listed: number;
-  invocations: Map<string, { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelling' | 'Cancelled' | 'TimedOut'; exitCode?: number; output?: string }>;
+  invocations: Map<
+    string,
+    { status: 'Pending' | 'InProgress' | 'Success' | 'Failed' | 'Cancelling' | 'Cancelled' | 'TimedOut'; exitCode?: number; output?: string }
+  >;
 }
 
 /** A succeeding host script's output, as host-script.pl prints it. */
@@ -367,13 +370,27 @@ export class AwsAccount {
   /** As CloudWatch answers: names it does not know are left out; at most 100 names per call. */
   private describeAlarms(input: Record<string, unknown>): { MetricAlarms: MetricAlarm[] } {
     const names = (input.AlarmNames as string[] | undefined) ?? [];
-    if (names.length > 100) throw new CloudWatchServiceException({ name: 'ValidationError', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'The collection AlarmNames must not have a size greater than 100.' });
+    if (names.length > 100)
+      throw new CloudWatchServiceException({
+        name: 'ValidationError',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'The collection AlarmNames must not have a size greater than 100.',
+      });
     const MetricAlarms = names.flatMap((name): MetricAlarm[] => {
       const alarm = this.alarms.get(name);
       if (!alarm) return [];
       if ('state' in alarm) return [{ AlarmName: name, StateValue: alarm.state, StateReason: alarm.reason }];
       const serving = (this.weightsOf(alarm.listener)[alarm.firesWhileServing] ?? 0) > 0;
-      return [{ AlarmName: name, StateValue: serving ? 'ALARM' : 'OK', StateReason: serving ? `Threshold Crossed: HTTPCode_Target_5XX_Count of ${alarm.firesWhileServing} above 5` : 'Threshold Crossed: no datapoints above 5' }];
+      return [
+        {
+          AlarmName: name,
+          StateValue: serving ? 'ALARM' : 'OK',
+          StateReason: serving
+            ? `Threshold Crossed: HTTPCode_Target_5XX_Count of ${alarm.firesWhileServing} above 5`
+            : 'Threshold Crossed: no datapoints above 5',
+        },
+      ];
     });
     return { MetricAlarms };
   }
@@ -398,9 +415,11 @@ export class AwsAccount {
     for (const a of actions as Action[]) {
       if (a.Type !== 'forward') continue;
       const groups = a.ForwardConfig?.TargetGroups ?? [];
-      if (a.TargetGroupArn && groups.length > 1) throw validation('elb', 'You cannot specify a target group ARN together with a forward config of more than one target group');
+      if (a.TargetGroupArn && groups.length > 1)
+        throw validation('elb', 'You cannot specify a target group ARN together with a forward config of more than one target group');
       for (const g of groups.length ? groups : [{ TargetGroupArn: a.TargetGroupArn, Weight: 1 }]) {
-        if (!this.targetGroups.has(g.TargetGroupArn ?? '')) throw new TargetGroupNotFoundException({ message: `Target group '${g.TargetGroupArn}' not found`, $metadata: { httpStatusCode: 400 } });
+        if (!this.targetGroups.has(g.TargetGroupArn ?? ''))
+          throw new TargetGroupNotFoundException({ message: `Target group '${g.TargetGroupArn}' not found`, $metadata: { httpStatusCode: 400 } });
         if (g.Weight !== undefined && (g.Weight < 0 || g.Weight > 999)) throw validation('elb', 'Target group weight must be between 0 and 999');
       }
       // TargetGroupStickinessConfig: DurationSeconds (1 to 604800) is required when stickiness is enabled.
@@ -433,7 +452,13 @@ export class AwsAccount {
       Rules: (input.RuleArns as string[]).map((arn) => {
         const rule = this.rules.get(arn);
         if (!rule) throw new RuleNotFoundException({ message: 'One or more rules not found', $metadata: { httpStatusCode: 400 } });
-        return { RuleArn: arn, Priority: '10', IsDefault: false, Conditions: [{ Field: 'path-pattern', Values: ['/*'] }], Actions: this.described(rule.actions) };
+        return {
+          RuleArn: arn,
+          Priority: '10',
+          IsDefault: false,
+          Conditions: [{ Field: 'path-pattern', Values: ['/*'] }],
+          Actions: this.described(rule.actions),
+        };
       }),
     };
   }
@@ -457,8 +482,18 @@ export class AwsAccount {
     const names = input.Names as string[] | undefined;
     const arns = input.TargetGroupArns as string[] | undefined;
     const found = [...this.targetGroups.values()].filter((g) => names?.includes(g.name) || arns?.includes(g.arn));
-    if (found.length !== (names ?? arns ?? []).length) throw new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: { httpStatusCode: 400 } });
-    return { TargetGroups: found.map((g) => ({ TargetGroupArn: g.arn, TargetGroupName: g.name, Protocol: 'HTTP', Port: 5000, TargetType: 'instance', LoadBalancerArns: [this.loadBalancer.arn] })) };
+    if (found.length !== (names ?? arns ?? []).length)
+      throw new TargetGroupNotFoundException({ message: 'One or more target groups not found', $metadata: { httpStatusCode: 400 } });
+    return {
+      TargetGroups: found.map((g) => ({
+        TargetGroupArn: g.arn,
+        TargetGroupName: g.name,
+        Protocol: 'HTTP',
+        Port: 5000,
+        TargetType: 'instance',
+        LoadBalancerArns: [this.loadBalancer.arn],
+      })),
+    };
   }
 
   private groupOf(arn: unknown): TargetGroupModel {
@@ -479,11 +514,18 @@ export class AwsAccount {
     const descriptions: TargetHealthDescription[] = group.targets.map((t) => {
       const instance = this.instances.get(t.id);
       let health: { State: string; Reason?: string; Description?: string };
-      if (!inUse) health = { State: 'unused', Reason: 'Target.NotInUse', Description: 'Target group is not configured to receive traffic from the load balancer' };
-      else if (this.hooks.targetHealth && instance) health = this.hooks.targetHealth(group.arn, instance) ?? { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
+      if (!inUse)
+        health = { State: 'unused', Reason: 'Target.NotInUse', Description: 'Target group is not configured to receive traffic from the load balancer' };
+      else if (this.hooks.targetHealth && instance)
+        health = this.hooks.targetHealth(group.arn, instance) ?? {
+          State: 'initial',
+          Reason: 'Elb.RegistrationInProgress',
+          Description: 'Target registration is in progress',
+        };
       else if (++t.checks < 2) health = { State: 'initial', Reason: 'Elb.RegistrationInProgress', Description: 'Target registration is in progress' };
       else if (instance?.serving && !instance.broken) health = { State: 'healthy' };
-      else if (instance?.broken) health = { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [500]' };
+      else if (instance?.broken)
+        health = { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: 'Health checks failed with these codes: [500]' };
       else health = { State: 'unhealthy', Reason: 'Target.FailedHealthChecks', Description: 'Health checks failed' };
       return { Target: { Id: t.id, Port: t.port }, HealthCheckPort: String(t.port), TargetHealth: health as TargetHealthDescription['TargetHealth'] };
     });
@@ -502,8 +544,24 @@ export class AwsAccount {
 
   private describeLoadBalancers(input: Record<string, unknown>) {
     const arns = input.LoadBalancerArns as string[];
-    if (!arns.every((a) => a === this.loadBalancer.arn)) throw new ElasticLoadBalancingV2ServiceException({ name: 'LoadBalancerNotFound', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'One or more load balancers not found' });
-    return { LoadBalancers: [{ LoadBalancerArn: this.loadBalancer.arn, DNSName: this.loadBalancer.dnsName, Type: 'application', Scheme: 'internet-facing', State: { Code: 'active' } }] };
+    if (!arns.every((a) => a === this.loadBalancer.arn))
+      throw new ElasticLoadBalancingV2ServiceException({
+        name: 'LoadBalancerNotFound',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'One or more load balancers not found',
+      });
+    return {
+      LoadBalancers: [
+        {
+          LoadBalancerArn: this.loadBalancer.arn,
+          DNSName: this.loadBalancer.dnsName,
+          Type: 'application',
+          Scheme: 'internet-facing',
+          State: { Code: 'active' },
+        },
+      ],
+    };
   }
 
   // --- Auto Scaling -------------------------------------------------------------------------------
@@ -568,7 +626,13 @@ export class AwsAccount {
         HealthCheckType: 'ELB',
         CreatedTime: new Date('2024-01-01T00:00:00Z'),
         TargetGroupARNs: group.targetGroups,
-        Instances: this.instancesOf(group.name).map((i) => ({ InstanceId: i.id, LifecycleState: i.lifecycle, HealthStatus: 'Healthy', AvailabilityZone: `${REGION}a`, ProtectedFromScaleIn: false })),
+        Instances: this.instancesOf(group.name).map((i) => ({
+          InstanceId: i.id,
+          LifecycleState: i.lifecycle,
+          HealthStatus: 'Healthy',
+          AvailabilityZone: `${REGION}a`,
+          ProtectedFromScaleIn: false,
+        })),
       };
     });
     return { AutoScalingGroups: out };
@@ -586,7 +650,8 @@ export class AwsAccount {
     const max = (input.MaxSize as number | undefined) ?? group.max;
     const desired = (input.DesiredCapacity as number | undefined) ?? group.desired;
     if (min > max) throw validation('asg', `Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
-    if (desired < min || desired > max) throw validation('asg', `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
+    if (desired < min || desired > max)
+      throw validation('asg', `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`);
     Object.assign(group, { min, max, desired });
     this.reconcile(group);
     return {};
@@ -598,7 +663,14 @@ export class AwsAccount {
     return {
       ScheduledUpdateGroupActions: [...group.scheduled]
         .filter(([name]) => !names || names.includes(name))
-        .map(([name, a]) => ({ AutoScalingGroupName: group.name, ScheduledActionName: name, StartTime: a.startTime, Time: a.startTime, MinSize: a.min, DesiredCapacity: a.desired })),
+        .map(([name, a]) => ({
+          AutoScalingGroupName: group.name,
+          ScheduledActionName: name,
+          StartTime: a.startTime,
+          Time: a.startTime,
+          MinSize: a.min,
+          DesiredCapacity: a.desired,
+        })),
     };
   }
 
@@ -606,7 +678,11 @@ export class AwsAccount {
     const group = this.asg(input.AutoScalingGroupName);
     const startTime = input.StartTime as Date;
     if (!(startTime instanceof Date) || startTime.getTime() <= Date.now()) throw validation('asg', 'Given start time is in the past');
-    group.scheduled.set(String(input.ScheduledActionName), { startTime, min: input.MinSize as number | undefined, desired: input.DesiredCapacity as number | undefined });
+    group.scheduled.set(String(input.ScheduledActionName), {
+      startTime,
+      min: input.MinSize as number | undefined,
+      desired: input.DesiredCapacity as number | undefined,
+    });
     return {};
   }
 
@@ -632,22 +708,40 @@ export class AwsAccount {
     const managed = [...this.instances.values()].filter((i) => i.ssm !== 'unmanaged' && (!ids || ids.includes(i.id)));
     const { items, NextToken } = this.page(managed, input);
     return {
-      InstanceInformationList: items.map((i) => ({ InstanceId: i.id, PingStatus: i.ssm, IPAddress: i.ip, PlatformType: 'Linux', AgentVersion: '3.3.0.0', ResourceType: 'EC2Instance' })),
+      InstanceInformationList: items.map((i) => ({
+        InstanceId: i.id,
+        PingStatus: i.ssm,
+        IPAddress: i.ip,
+        PlatformType: 'Linux',
+        AgentVersion: '3.3.0.0',
+        ResourceType: 'EC2Instance',
+      })),
       ...(NextToken && { NextToken }),
     };
   }
 
   private sendCommand(input: Record<string, unknown>) {
-    if (input.DocumentName !== 'AWS-RunShellScript') throw new SSMServiceException({ name: 'InvalidDocument', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Document not found' });
+    if (input.DocumentName !== 'AWS-RunShellScript')
+      throw new SSMServiceException({ name: 'InvalidDocument', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Document not found' });
     const ids = (input.InstanceIds as string[] | undefined) ?? [];
     if (ids.length === 0 || ids.length > 50) {
-      throw validation('ssm', `1 validation error detected: Value '[${ids.length} ids]' at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50`);
+      throw validation(
+        'ssm',
+        `1 validation error detected: Value '[${ids.length} ids]' at 'instanceIds' failed to satisfy constraint: Member must have length less than or equal to 50`,
+      );
     }
     const params = input.Parameters as Record<string, string[]> | undefined;
     const commands = params?.commands;
-    if (!commands?.length) throw new SSMServiceException({ name: 'InvalidParameters', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Parameter "commands" is required' });
+    if (!commands?.length)
+      throw new SSMServiceException({
+        name: 'InvalidParameters',
+        $fault: 'client',
+        $metadata: { httpStatusCode: 400 },
+        message: 'Parameter "commands" is required',
+      });
     for (const id of ids) {
-      if (this.instances.get(id)?.ssm !== 'Online') throw new InvalidInstanceId({ message: `Instances [[${id}]] not in a valid state for account ${ACCOUNT_ID}`, $metadata: { httpStatusCode: 400 } });
+      if (this.instances.get(id)?.ssm !== 'Online')
+        throw new InvalidInstanceId({ message: `Instances [[${id}]] not in a valid state for account ${ACCOUNT_ID}`, $metadata: { httpStatusCode: 400 } });
     }
     const command: CommandModel = {
       id: randomUUID(),
@@ -667,7 +761,12 @@ export class AwsAccount {
         invocation.status = 'InProgress';
         instance.ran.push(command.text);
         void execute(instance, command.text, timeoutSeconds).then(
-          (result) => Object.assign(invocation, { status: result.timedOut ? 'TimedOut' : result.exitCode === 0 ? 'Success' : 'Failed', exitCode: result.timedOut ? -1 : result.exitCode, output: result.output }),
+          (result) =>
+            Object.assign(invocation, {
+              status: result.timedOut ? 'TimedOut' : result.exitCode === 0 ? 'Success' : 'Failed',
+              exitCode: result.timedOut ? -1 : result.exitCode,
+              output: result.output,
+            }),
           (error: unknown) => Object.assign(invocation, { status: 'Failed', exitCode: -1, output: String(error) }),
         );
       }
@@ -678,7 +777,8 @@ export class AwsAccount {
   /** Each listing moves every invocation one step: Pending -> InProgress -> Success or Failed (the run happens then). */
   private listInvocations(input: Record<string, unknown>) {
     const command = this.commands.find((c) => c.id === input.CommandId);
-    if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
+    if (!command)
+      throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
     // Right after SendCommand the invocations are not listed yet (eventual consistency).
     if (command.listed++ === 0) return { CommandInvocations: [] };
     if (!input.NextToken && !this.hooks.execute) {
@@ -694,7 +794,13 @@ export class AwsAccount {
       }
     }
     const { items, NextToken } = this.page([...command.invocations], input);
-    const listed = items.map(([id, inv]) => ({ CommandId: command.id, InstanceId: id, Status: inv.status, StatusDetails: statusDetails(inv.status), DocumentName: 'AWS-RunShellScript' }));
+    const listed = items.map(([id, inv]) => ({
+      CommandId: command.id,
+      InstanceId: id,
+      Status: inv.status,
+      StatusDetails: statusDetails(inv.status),
+      DocumentName: 'AWS-RunShellScript',
+    }));
     for (const [, invocation] of items) if (invocation.status === 'Cancelling') invocation.status = 'Cancelled';
     return { CommandInvocations: listed, ...(NextToken && { NextToken }) };
   }
@@ -702,7 +808,8 @@ export class AwsAccount {
   /** Invocations not finished yet end as Cancelled (the agent stops the command on the instance). */
   private cancelCommand(input: Record<string, unknown>) {
     const command = this.commands.find((c) => c.id === input.CommandId);
-    if (!command) throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
+    if (!command)
+      throw new SSMServiceException({ name: 'InvalidCommandId', $fault: 'client', $metadata: { httpStatusCode: 400 }, message: 'Invalid command id' });
     for (const [id, invocation] of command.invocations) {
       if ((input.InstanceIds as string[] | undefined)?.includes(id) === false) continue;
       // As SSM does: `Cancelling` at first, `Cancelled` once the agent stopped it (here: after one listing).

@@ -25,7 +25,14 @@ import { AwsAccount, REGION } from './aws-account.js';
  */
 
 type Json = Record<string, unknown>;
-type Shape = Json & { type: string; traits?: Json; members?: Record<string, { target: string; traits?: Json }>; member?: { target: string }; key?: { target: string }; value?: { target: string } };
+type Shape = Json & {
+  type: string;
+  traits?: Json;
+  members?: Record<string, { target: string; traits?: Json }>;
+  member?: { target: string };
+  key?: { target: string };
+  value?: { target: string };
+};
 
 const CONTRACTS = fileURLToPath(new URL('../contracts/aws/', import.meta.url));
 
@@ -49,7 +56,15 @@ function loadService(file: string, signingName: string, iamPrefix: string): Serv
   const traits = service.traits ?? {};
   const namespace = serviceId.split('#')[0] as string;
   const protocol: Protocol = 'aws.protocols#awsJson1_1' in traits ? 'awsJson1_1' : 'aws.protocols#awsJson1_0' in traits ? 'awsJson1_0' : 'awsQuery';
-  return { signingName, iamPrefix, protocol, target: serviceId.split('#')[1], namespace, xmlNamespace: traits['smithy.api#xmlNamespace'] ? ((traits['smithy.api#xmlNamespace'] as Json).uri as string) : undefined, shapes };
+  return {
+    signingName,
+    iamPrefix,
+    protocol,
+    target: serviceId.split('#')[1],
+    namespace,
+    xmlNamespace: traits['smithy.api#xmlNamespace'] ? ((traits['smithy.api#xmlNamespace'] as Json).uri as string) : undefined,
+    shapes,
+  };
 }
 
 const SERVICES: Service[] = [
@@ -117,7 +132,8 @@ function decodeQuery(service: Service, shapeId: string, params: Map<string, stri
       }
       const flattened = shape.traits?.['smithy.api#xmlFlattened'] !== undefined;
       const items: unknown[] = [];
-      for (let i = 1; has(flattened ? `${prefix}.${i}` : `${prefix}.member.${i}`); i++) items.push(decodeQuery(service, (shape.member as { target: string }).target, params, used, flattened ? `${prefix}.${i}` : `${prefix}.member.${i}`));
+      for (let i = 1; has(flattened ? `${prefix}.${i}` : `${prefix}.member.${i}`); i++)
+        items.push(decodeQuery(service, (shape.member as { target: string }).target, params, used, flattened ? `${prefix}.${i}` : `${prefix}.member.${i}`));
       return items;
     }
     case 'map': {
@@ -161,22 +177,36 @@ function decodeJson(service: Service, shapeId: string, value: unknown): unknown 
   if (shape.type === 'structure' && value && typeof value === 'object' && !Array.isArray(value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, shape.members?.[k] ? decodeJson(service, shape.members[k].target, v) : v]));
   }
-  if ((shape.type === 'list' || shape.type === 'set') && Array.isArray(value)) return value.map((v) => decodeJson(service, (shape.member as { target: string }).target, v));
-  if (shape.type === 'map' && value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeJson(service, (shape.value as { target: string }).target, v)]));
+  if ((shape.type === 'list' || shape.type === 'set') && Array.isArray(value))
+    return value.map((v) => decodeJson(service, (shape.member as { target: string }).target, v));
+  if (shape.type === 'map' && value && typeof value === 'object')
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, decodeJson(service, (shape.value as { target: string }).target, v)]));
   return value;
 }
 
 // --- checking them against the model -------------------------------------------------------------
 
 function shapeOf(service: Service, shapeId: string): Shape {
-  const prelude: Record<string, string> = { String: 'string', Boolean: 'boolean', PrimitiveBoolean: 'boolean', Integer: 'integer', PrimitiveInteger: 'integer', Long: 'long', Double: 'double', Timestamp: 'timestamp', Document: 'document', Unit: 'structure' };
+  const prelude: Record<string, string> = {
+    String: 'string',
+    Boolean: 'boolean',
+    PrimitiveBoolean: 'boolean',
+    Integer: 'integer',
+    PrimitiveInteger: 'integer',
+    Long: 'long',
+    Double: 'double',
+    Timestamp: 'timestamp',
+    Document: 'document',
+    Unit: 'structure',
+  };
   if (shapeId.startsWith('smithy.api#')) return { type: prelude[shapeId.slice(11)] ?? 'document' };
   const shape = service.shapes[shapeId];
   if (!shape) throw new Error(`contracts/aws has no shape ${shapeId}`);
   return shape;
 }
 
-const describeValue = (value: unknown) => (value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value)).slice(0, 200);
+const describeValue = (value: unknown) =>
+  (value instanceof Date ? value.toISOString() : typeof value === 'object' ? JSON.stringify(value) : String(value)).slice(0, 200);
 
 /** Every way `value` breaks shape `shapeId`, as AWS words it ("Value 'x' at 'path' failed to satisfy constraint: ..."). */
 export function validate(service: Service, shapeId: string, value: unknown, path: string, errors: string[]): void {
@@ -203,7 +233,8 @@ export function validate(service: Service, shapeId: string, value: unknown, path
         }
         validate(service, member.target, v, at, errors);
       }
-      for (const name of Object.keys(value)) if (!(name in members)) errors.push(`'${path ? `${path}.` : ''}${name}' is not a member of ${shapeId.split('#')[1]}`);
+      for (const name of Object.keys(value))
+        if (!(name in members)) errors.push(`'${path ? `${path}.` : ''}${name}' is not a member of ${shapeId.split('#')[1]}`);
       return;
     }
     case 'list':
@@ -295,10 +326,11 @@ function toXml(service: Service, shapeId: string, value: unknown): string {
 }
 
 /** JSON protocols send timestamps as epoch seconds. */
-const toJson = (value: unknown): string => JSON.stringify(value, function (this: Json, key: string, v: unknown) {
-  const raw = this[key];
-  return raw instanceof Date ? raw.getTime() / 1000 : v;
-});
+const toJson = (value: unknown): string =>
+  JSON.stringify(value, function (this: Json, key: string, v: unknown) {
+    const raw = this[key];
+    return raw instanceof Date ? raw.getTime() / 1000 : v;
+  });
 
 // --- the server ----------------------------------------------------------------------------------
 
@@ -334,7 +366,12 @@ export class AwsWire {
 
   /** The environment the SDK (in a test, or in `node dist/index.js`) reaches the double with. */
   env(): Record<string, string> {
-    return { AWS_ENDPOINT_URL: this.url, AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE', AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', AWS_REGION: REGION };
+    return {
+      AWS_ENDPOINT_URL: this.url,
+      AWS_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+      AWS_REGION: REGION,
+    };
   }
 
   async stop(): Promise<void> {
@@ -357,15 +394,24 @@ export class AwsWire {
     const json = target !== '' || service?.protocol !== 'awsQuery';
     let action = `${service?.iamPrefix ?? scope?.[1] ?? 'unknown'}:?`;
     try {
-      if (!req.headers.authorization || !scope) throw new Refused({ status: 403, code: 'MissingAuthenticationToken', message: 'Request is missing Authentication Token', fault: 'Sender' });
+      if (!req.headers.authorization || !scope)
+        throw new Refused({ status: 403, code: 'MissingAuthenticationToken', message: 'Request is missing Authentication Token', fault: 'Sender' });
       if (!service) throw new Refused({ status: 400, code: 'UnknownService', message: `no service signs as ${scope[1]} here`, fault: 'Sender' });
-      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/') throw new Refused({ status: 404, code: 'UnknownOperationException', message: `${req.method} ${req.url}`, fault: 'Sender' });
+      if (req.method !== 'POST' || (req.url ?? '/').split('?')[0] !== '/')
+        throw new Refused({ status: 404, code: 'UnknownOperationException', message: `${req.method} ${req.url}`, fault: 'Sender' });
       const { operation, input } = this.decode(service, target, body);
       action = `${service.iamPrefix}:${operation}`;
       const opShape = service.shapes[`${service.namespace}#${operation}`];
-      const listed = (service.shapes[`${service.namespace}#${service.target}`]?.operations as { target: string }[]).some((o) => o.target === `${service.namespace}#${operation}`);
+      const listed = (service.shapes[`${service.namespace}#${service.target}`]?.operations as { target: string }[]).some(
+        (o) => o.target === `${service.namespace}#${operation}`,
+      );
       if (!opShape || !listed || !this.account.answers(action)) {
-        throw new Refused({ status: 400, code: json ? 'UnknownOperationException' : 'InvalidAction', message: `The action ${operation} is not valid for this web service.`, fault: 'Sender' });
+        throw new Refused({
+          status: 400,
+          code: json ? 'UnknownOperationException' : 'InvalidAction',
+          message: `The action ${operation} is not valid for this web service.`,
+          fault: 'Sender',
+        });
       }
       const errors: string[] = [];
       validate(service, (opShape.input as { target: string }).target, input, '', errors);
@@ -382,7 +428,8 @@ export class AwsWire {
       this.answer(res, service, json, operation, opShape, output ?? {}, requestId);
       this.requests.push({ action, status: 200 });
     } catch (error) {
-      const wire: WireError = error instanceof Refused ? error.wire : { status: 500, code: 'InternalFailure', message: (error as Error).message, fault: 'Receiver' };
+      const wire: WireError =
+        error instanceof Refused ? error.wire : { status: 500, code: 'InternalFailure', message: (error as Error).message, fault: 'Receiver' };
       this.requests.push({ action, status: wire.status });
       this.fail(res, service, json, wire, requestId);
     }
@@ -405,7 +452,8 @@ export class AwsWire {
     const operation = params.get('Action') ?? '';
     const version = params.get('Version');
     const serviceVersion = service.shapes[`${service.namespace}#${service.target}`]?.version;
-    if (version !== serviceVersion) throw new Refused({ status: 400, code: 'InvalidParameterValue', message: `Version '${version}' is not ${serviceVersion}`, fault: 'Sender' });
+    if (version !== serviceVersion)
+      throw new Refused({ status: 400, code: 'InvalidParameterValue', message: `Version '${version}' is not ${serviceVersion}`, fault: 'Sender' });
     const opShape = service.shapes[`${service.namespace}#${operation}`];
     if (!opShape) return { operation, input: {} };
     const used = new Set(['Action', 'Version']);
@@ -443,12 +491,18 @@ export class AwsWire {
     const outputId = (opShape.output as { target: string } | undefined)?.target;
     const result = outputId ? `<${operation}Result>${toXml(service, outputId, output)}</${operation}Result>` : '';
     res.writeHead(200, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-    res.end(`<${operation}Response xmlns="${service.xmlNamespace ?? ''}">${result}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${operation}Response>`);
+    res.end(
+      `<${operation}Response xmlns="${service.xmlNamespace ?? ''}">${result}<ResponseMetadata><RequestId>${requestId}</RequestId></ResponseMetadata></${operation}Response>`,
+    );
   }
 
   private fail(res: ServerResponse, service: Service | undefined, json: boolean, wire: WireError, requestId: string): void {
     if (json && service) {
-      const headers: Record<string, string> = { 'content-type': `application/x-amz-json-${service.protocol === 'awsJson1_1' ? '1.1' : '1.0'}`, 'x-amzn-requestid': requestId, 'x-amzn-errortype': wire.code };
+      const headers: Record<string, string> = {
+        'content-type': `application/x-amz-json-${service.protocol === 'awsJson1_1' ? '1.1' : '1.0'}`,
+        'x-amzn-requestid': requestId,
+        'x-amzn-errortype': wire.code,
+      };
       // A query-compatible JSON service (CloudWatch) also gives the awsQuery error code and fault.
       if (service.protocol === 'awsQuery') headers['x-amzn-query-error'] = `${wire.code};${wire.fault}`;
       res.writeHead(wire.status, headers);
@@ -456,6 +510,8 @@ export class AwsWire {
       return;
     }
     res.writeHead(wire.status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-    res.end(`<ErrorResponse xmlns="${service?.xmlNamespace ?? ''}"><Error><Type>${wire.fault}</Type><Code>${escapeXml(wire.code)}</Code><Message>${escapeXml(wire.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+    res.end(
+      `<ErrorResponse xmlns="${service?.xmlNamespace ?? ''}"><Error><Type>${wire.fault}</Type><Code>${escapeXml(wire.code)}</Code><Message>${escapeXml(wire.message)}</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+    );
   }
 }

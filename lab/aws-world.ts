@@ -125,8 +125,20 @@ export class AwsWorld {
     };
     this.account.addListener(LISTENER_ARN, 8080, this.account.forward([this.targetGroupArns.blue, 1]));
     this.account.addListener(TEST_LISTENER_ARN, 8081, this.account.forward([this.targetGroupArns.green, 1]));
-    this.account.addGroup('shop-blue', { desired: this.options.blue, min: 0, max: poolPerColor, targetGroup: this.targetGroupArns.blue, launchesServing: false });
-    this.account.addGroup('shop-green', { desired: this.options.green ?? 0, min: 0, max: poolPerColor, targetGroup: this.targetGroupArns.green, launchesServing: false });
+    this.account.addGroup('shop-blue', {
+      desired: this.options.blue,
+      min: 0,
+      max: poolPerColor,
+      targetGroup: this.targetGroupArns.blue,
+      launchesServing: false,
+    });
+    this.account.addGroup('shop-green', {
+      desired: this.options.green ?? 0,
+      min: 0,
+      max: poolPerColor,
+      targetGroup: this.targetGroupArns.green,
+      launchesServing: false,
+    });
     for (const group of this.account.groups.values()) group.bootPolls = 1;
 
     await this.wire.start({ host: apiAddress });
@@ -135,9 +147,28 @@ export class AwsWorld {
     writeFileSync(this.configPath, this.renderConfig());
     writeFileSync(mapPathFor(this.configPath), this.renderMap().text);
     this.haproxy = startChild('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy', 'haproxy.log'));
-    this.haproxyTraffic = new HaproxyTraffic(new LocalRunner(), { hostsOf: async () => [] }, { description: 'the AWS world balancer', configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081`, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200, initialColor: 'blue', drainTimeoutMs: 1000 });
+    this.haproxyTraffic = new HaproxyTraffic(
+      new LocalRunner(),
+      { hostsOf: async () => [] },
+      {
+        description: 'the AWS world balancer',
+        configPath: this.configPath,
+        socketPath: this.socketPath,
+        bind: `${this.balancer}:8080`,
+        previewBind: `${this.balancer}:8081`,
+        appPort: APP_PORT,
+        healthPath: '/health',
+        expectedStatus: 200,
+        initialColor: 'blue',
+        drainTimeoutMs: 1000,
+      },
+    );
     const traffic = this.haproxyTraffic;
-    await waitFor('HAProxy of the AWS world', async () => existsSync(this.socketPath) && (await traffic.command(runtime.showInfo())).includes('Pid:'), this.haproxy);
+    await waitFor(
+      'HAProxy of the AWS world',
+      async () => existsSync(this.socketPath) && (await traffic.command(runtime.showInfo())).includes('Pid:'),
+      this.haproxy,
+    );
     this.statsTimer = setInterval(() => void this.readStats(), 250);
   }
 
@@ -149,7 +180,8 @@ export class AwsWorld {
     mkdirSync(work, { recursive: true });
     execFileSync('git', ['init', '--quiet', '--bare', this.repository]);
     cpSync(EXAMPLE_APP, work, { recursive: true });
-    const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
     git('init', '--quiet');
     git('add', '-A');
     git('commit', '--quiet', '-m', 'r1');
@@ -165,11 +197,13 @@ export class AwsWorld {
    */
   addRelease(tag: string, { faulty = false } = {}): void {
     const work = join(this.dir, 'git', 'work');
-    const git = (...args: string[]) => execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-C', work, '-c', 'user.name=bluegreen tests', '-c', 'user.email=tests@example.invalid', ...args], { stdio: 'pipe' });
     if (faulty) {
       // Every real request fails (not every other one): a validation round cannot miss it by luck.
       const faultyPsgi = readFileSync(FAULTY_PSGI, 'utf8').replace(' || ++$requests % 2', '').replace('"$root/app.psgi"', '"$root/inner.psgi"');
-      if (faultyPsgi.includes('$requests % 2') || !faultyPsgi.includes('inner.psgi')) throw new Error('faulty-release.psgi changed: update AwsWorld.addRelease');
+      if (faultyPsgi.includes('$requests % 2') || !faultyPsgi.includes('inner.psgi'))
+        throw new Error('faulty-release.psgi changed: update AwsWorld.addRelease');
       git('mv', 'app.psgi', 'inner.psgi');
       writeFileSync(join(work, 'app.psgi'), faultyPsgi);
       git('add', 'app.psgi');
@@ -206,7 +240,14 @@ export class AwsWorld {
    */
   s3Inputs(tag: string): Record<string, string> {
     if (!this.s3) throw new Error('the world has no S3: call startS3 first');
-    return { 'release-bucket': RELEASE_BUCKET, 'release-prefix': 'releases/', 'release-repository': '', 'release-ref': '', 'release-path': this.releaseDirectory(tag), release: tag };
+    return {
+      'release-bucket': RELEASE_BUCKET,
+      'release-prefix': 'releases/',
+      'release-repository': '',
+      'release-ref': '',
+      'release-path': this.releaseDirectory(tag),
+      release: tag,
+    };
   }
 
   /** The action's inputs for this world: provider aws, the git source, the app from examples/app on the hosts. */
@@ -257,7 +298,11 @@ export class AwsWorld {
   /** SDK client settings that reach the world's AWS from this process (the credentials and endpoint of `env()`). */
   clientConfig(): { region: string; endpoint: string; credentials: { accessKeyId: string; secretAccessKey: string } } {
     const env = this.wire.env();
-    return { region: env.AWS_REGION as string, endpoint: this.wire.url, credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID as string, secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string } };
+    return {
+      region: env.AWS_REGION as string,
+      endpoint: this.wire.url,
+      credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID as string, secretAccessKey: env.AWS_SECRET_ACCESS_KEY as string },
+    };
   }
 
   /** The environment a runner step (the bundle, the demo) reaches the world's AWS with. */
@@ -275,7 +320,11 @@ export class AwsWorld {
     const instances = this.account.instancesOf(`shop-${color}`);
     const results = await Promise.all(
       instances.map((instance) =>
-        this.execute(instance, hostScriptShellCommand(settings, { name: instance.id, color, address: instance.ip }, ref, { kind: 'git', repository: this.repository, ref }), 600),
+        this.execute(
+          instance,
+          hostScriptShellCommand(settings, { name: instance.id, color, address: instance.ip }, ref, { kind: 'git', repository: this.repository, ref }),
+          600,
+        ),
       ),
     );
     const failed = results.map((r, i) => ({ ...r, id: instances[i]?.id })).filter((r) => r.exitCode !== 0);
@@ -351,7 +400,22 @@ export class AwsWorld {
     return new Promise((resolve) => {
       const child = spawn(
         'ssh',
-        ['-i', join(this.dir, 'runner_key'), '-p', String(host.port), '-o', `UserKnownHostsFile=${join(this.dir, 'known_hosts')}`, '-o', 'StrictHostKeyChecking=yes', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=10', `${host.user}@${host.address}`, text],
+        [
+          '-i',
+          join(this.dir, 'runner_key'),
+          '-p',
+          String(host.port),
+          '-o',
+          `UserKnownHostsFile=${join(this.dir, 'known_hosts')}`,
+          '-o',
+          'StrictHostKeyChecking=yes',
+          '-o',
+          'BatchMode=yes',
+          '-o',
+          'ConnectTimeout=10',
+          `${host.user}@${host.address}`,
+          text,
+        ],
         { stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let output = '';
@@ -378,7 +442,9 @@ export class AwsWorld {
    * which would close the load's idle keep-alive connections.
    */
   private renderConfig(): string {
-    const hosts = Object.fromEntries(COLORS.map((color) => [color, this.ssh.hostsOf(color).map((h) => ({ name: h.address, color, address: h.address }))])) as Record<Color, { name: string; color: Color; address: string }[]>;
+    const hosts = Object.fromEntries(
+      COLORS.map((color) => [color, this.ssh.hostsOf(color).map((h) => ({ name: h.address, color, address: h.address }))]),
+    ) as Record<Color, { name: string; color: Color; address: string }[]>;
     const rendered = renderHaproxyConfig(
       { configPath: this.configPath, socketPath: this.socketPath, bind: `${this.balancer}:8080`, previewBind: `${this.balancer}:8081` },
       { hosts, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200 },
@@ -409,7 +475,8 @@ export class AwsWorld {
       if (color) weights[color] += g.Weight ?? 1;
     }
     const testForward = this.account.listeners.get(TEST_LISTENER_ARN)?.actions.find((a) => a.Type === 'forward');
-    const preview = colorOf(testForward?.ForwardConfig?.TargetGroups?.find((g) => (g.Weight ?? 1) > 0)?.TargetGroupArn ?? testForward?.TargetGroupArn) ?? 'green';
+    const preview =
+      colorOf(testForward?.ForwardConfig?.TargetGroups?.find((g) => (g.Weight ?? 1) > 0)?.TargetGroupArn ?? testForward?.TargetGroupArn) ?? 'green';
     const total = weights.blue + weights.green;
     let live: Color | undefined = otherColor(preview);
     let split = total === 0 ? 0 : Math.round((weights[preview] * 100) / total);
@@ -426,9 +493,11 @@ export class AwsWorld {
   /** Applies the account's state to HAProxy, one change after another. */
   private follow(): void {
     if (!this.haproxy) return;
-    this.applying = this.applying.then(() => this.apply()).catch((error: unknown) => {
-      console.error(`AWS world: applying a change to HAProxy failed: ${String(error)}`);
-    });
+    this.applying = this.applying
+      .then(() => this.apply())
+      .catch((error: unknown) => {
+        console.error(`AWS world: applying a change to HAProxy failed: ${String(error)}`);
+      });
   }
 
   private async apply(): Promise<void> {
@@ -461,7 +530,8 @@ export class AwsWorld {
     const row = color && host ? this.stats.get(`${backendOf(color)}/${host.address}`) : undefined;
     if (!row || row.check_status === 'INI' || row.status === 'no check' || row.status === 'MAINT') return undefined;
     if (row.status?.startsWith('UP')) return { State: 'healthy' };
-    if (row.check_status === 'L7STS') return { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: `Health checks failed with these codes: [${row.check_code}]` };
+    if (row.check_status === 'L7STS')
+      return { State: 'unhealthy', Reason: 'Target.ResponseCodeMismatch', Description: `Health checks failed with these codes: [${row.check_code}]` };
     if (row.check_status?.endsWith('TOUT')) return { State: 'unhealthy', Reason: 'Target.Timeout', Description: 'Request timed out' };
     return { State: 'unhealthy', Reason: 'Target.FailedHealthChecks', Description: 'Health checks failed' };
   }

@@ -45,7 +45,11 @@ export class DigitalOceanDouble {
   busyRefusals = 0;
   /** Called after every accepted update of a load balancer (the data plane follows its targets). */
   readonly updateListeners: ((lb: LoadBalancer) => void)[] = [];
-  private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { id: 'bad_request', message: 'invalid JSON' }, crash: { id: 'server_error', message: 'Unexpected server-side error' } }, this.violations);
+  private readonly http = new JsonDoubleServer(
+    (request, res) => this.handle(request, res),
+    { badJson: { id: 'bad_request', message: 'invalid JSON' }, crash: { id: 'server_error', message: 'Unexpected server-side error' } },
+    this.violations,
+  );
   private nextId = 3_000_000;
 
   addDroplet(name: string, tag: string, options: { status?: Droplet['status']; privateIp?: string; publicIp?: string } = {}): Droplet {
@@ -75,7 +79,15 @@ export class DigitalOceanDouble {
       size_unit: 1,
       forwarding_rules: [{ entry_protocol: 'http', entry_port: 80, target_protocol: 'http', target_port: 5000, certificate_id: '', tls_passthrough: false }],
       // A fast health check (DigitalOcean's own default is 3 checks, 10 s apart): a switch waits for it.
-      health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 1, response_timeout_seconds: 1, healthy_threshold: 1, unhealthy_threshold: 3 },
+      health_check: {
+        protocol: 'http',
+        port: 5000,
+        path: '/health',
+        check_interval_seconds: 1,
+        response_timeout_seconds: 1,
+        healthy_threshold: 1,
+        unhealthy_threshold: 3,
+      },
       sticky_sessions: { type: 'none' },
       redirect_http_to_https: false,
       enable_proxy_protocol: false,
@@ -195,7 +207,10 @@ export class DigitalOceanDouble {
       vpc_uuid: body.vpc_uuid,
       size_unit: body.size_unit ?? 1,
       tag: typeof body.tag === 'string' ? body.tag : '',
-      droplet_ids: typeof body.tag === 'string' ? this.droplets.filter((d) => d.tags.includes(body.tag as string)).map((d) => d.id) : ((body.droplet_ids as number[]) ?? []),
+      droplet_ids:
+        typeof body.tag === 'string'
+          ? this.droplets.filter((d) => d.tags.includes(body.tag as string)).map((d) => d.id)
+          : ((body.droplet_ids as number[]) ?? []),
     };
     this.loadBalancers.set(lb.id, updated);
     this.makeBusy(lb.id, { reads: this.settleAfterReads, ms: this.settleAfterMs });
@@ -208,4 +223,3 @@ export class DigitalOceanDouble {
 function send(res: ServerResponse, status: number, body: unknown): void {
   sendJson(res, status, body, { 'ratelimit-limit': '5000' });
 }
-

@@ -99,7 +99,14 @@ export class DoLbDataPlane {
       const droplet = this.api.droplets.find((d) => d.id === dropletId);
       const address = droplet?.networks.v4.find((n) => n.type === 'private')?.ip_address;
       if (!address) continue;
-      const target: Target = { dropletId, address, healthy: initial, passes: 0, failures: 0, timer: setInterval(() => void this.check(target), this.healthCheck.check_interval_seconds * 1000) };
+      const target: Target = {
+        dropletId,
+        address,
+        healthy: initial,
+        passes: 0,
+        failures: 0,
+        timer: setInterval(() => void this.check(target), this.healthCheck.check_interval_seconds * 1000),
+      };
       this.targets.set(dropletId, target);
     }
   }

@@ -61,7 +61,11 @@ export class GitHubApiDouble {
   beforeEach?: (request: { method: string; path: string; body?: unknown }) => void | Promise<void>;
   /** Outages to answer with: each matching request takes one and gets its status (GitHub's 502/503 pages) instead of an answer. */
   readonly outages: { status: number; matches: (request: { method: string; path: string }) => boolean; remaining: number }[] = [];
-  private readonly http = new JsonDoubleServer((request, res) => this.handle(request, res), { badJson: { message: 'Problems parsing JSON', documentation_url: DOCS }, crash: { message: 'Server Error' } }, this.violations);
+  private readonly http = new JsonDoubleServer(
+    (request, res) => this.handle(request, res),
+    { badJson: { message: 'Problems parsing JSON', documentation_url: DOCS }, crash: { message: 'Server Error' } },
+    this.violations,
+  );
   private nextDeploymentId = 1000;
 
   /** The variable's value parsed as JSON, or undefined. */
@@ -120,7 +124,9 @@ export class GitHubApiDouble {
     const deployments = /^\/deployments(?:\/(\d+)\/statuses)?$/.exec(rest);
     if (deployments && method === 'POST') {
       if (!allows(permissions.deployments, 'write')) return forbidden(res, 'deployments=write');
-      return deployments[1] ? this.deploymentStatus(Number(deployments[1]), body as Record<string, string>, res) : this.createDeployment(body as Record<string, unknown>, res);
+      return deployments[1]
+        ? this.deploymentStatus(Number(deployments[1]), body as Record<string, string>, res)
+        : this.createDeployment(body as Record<string, unknown>, res);
     }
     if (deployments && method === 'GET') {
       if (!allows(permissions.deployments, 'read')) return forbidden(res, 'deployments=read');
@@ -178,13 +184,31 @@ export class GitHubApiDouble {
   private shown(deployment: Deployment): Record<string, unknown> {
     const url = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${deployment.id}`;
     const { statuses: _statuses, ...fields } = deployment;
-    return { ...fields, node_id: `DE_${deployment.id}`, sha: deployment.ref, task: 'deploy', creator: null, statuses_url: `${url}/statuses`, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' };
+    return {
+      ...fields,
+      node_id: `DE_${deployment.id}`,
+      sha: deployment.ref,
+      task: 'deploy',
+      creator: null,
+      statuses_url: `${url}/statuses`,
+      repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`,
+      url,
+      created_at: '2026-01-01T00:00:00Z',
+      updated_at: '2026-01-01T00:00:00Z',
+    };
   }
 
   /** Newest first, as GitHub lists them; filtered by environment when one is given. */
   private listDeployments(environment: string | null, perPage: number, res: ServerResponse): void {
-    const listed = this.deployments.filter((d) => environment === null || d.environment === environment).reverse().slice(0, perPage);
-    return send(res, 200, listed.map((d) => this.shown(d)));
+    const listed = this.deployments
+      .filter((d) => environment === null || d.environment === environment)
+      .reverse()
+      .slice(0, perPage);
+    return send(
+      res,
+      200,
+      listed.map((d) => this.shown(d)),
+    );
   }
 
   /** Newest first, as GitHub lists them. */
@@ -193,7 +217,19 @@ export class GitHubApiDouble {
     if (!deployment) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
     const deploymentUrl = `https://api.github.com/repos/${this.owner}/${this.repo}/deployments/${id}`;
     const listed = deployment.statuses
-      .map((status, i) => ({ id: i + 1, node_id: `DES_${id}_${i + 1}`, creator: null, description: '', target_url: '', deployment_url: deploymentUrl, repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`, url: `${deploymentUrl}/statuses/${i + 1}`, created_at: '2026-01-01T00:00:00Z', updated_at: '2026-01-01T00:00:00Z', ...status }))
+      .map((status, i) => ({
+        id: i + 1,
+        node_id: `DES_${id}_${i + 1}`,
+        creator: null,
+        description: '',
+        target_url: '',
+        deployment_url: deploymentUrl,
+        repository_url: `https://api.github.com/repos/${this.owner}/${this.repo}`,
+        url: `${deploymentUrl}/statuses/${i + 1}`,
+        created_at: '2026-01-01T00:00:00Z',
+        updated_at: '2026-01-01T00:00:00Z',
+        ...status,
+      }))
       .reverse()
       .slice(0, perPage);
     return send(res, 200, listed);
@@ -202,7 +238,12 @@ export class GitHubApiDouble {
   private deploymentStatus(id: number, body: Record<string, string>, res: ServerResponse): void {
     const deployment = this.deployments.find((d) => d.id === id);
     if (!deployment) return send(res, 404, { message: 'Not Found', documentation_url: DOCS, status: '404' });
-    deployment.statuses.push({ state: body.state ?? '', ...(body.description && { description: body.description }), ...(body.environment_url && { environment_url: body.environment_url }), ...(body.log_url && { log_url: body.log_url }) });
+    deployment.statuses.push({
+      state: body.state ?? '',
+      ...(body.description && { description: body.description }),
+      ...(body.environment_url && { environment_url: body.environment_url }),
+      ...(body.log_url && { log_url: body.log_url }),
+    });
     return send(res, 201, { id: deployment.statuses.length, state: body.state });
   }
 }

@@ -91,7 +91,12 @@ export class AppServer {
     if (ready) copyFileSync(READY_PSGI, join(this.dir, 'ready.psgi'));
     writeFileSync(join(this.dir, '.bluegreen-release.json'), JSON.stringify({ app: 'shop', release, color: this.host.color }));
     const psgi = join(this.dir, faulty ? 'faulty.psgi' : ready ? 'ready.psgi' : 'app.psgi');
-    this.child = start(`starman ${this.host.name}`, 'starman', ['--listen', `${this.host.address}:${APP_PORT}`, '--workers', String(this.workers), psgi], join(this.dir, 'starman.log'));
+    this.child = start(
+      `starman ${this.host.name}`,
+      'starman',
+      ['--listen', `${this.host.address}:${APP_PORT}`, '--workers', String(this.workers), psgi],
+      join(this.dir, 'starman.log'),
+    );
     const child = this.child;
     await waitFor(`Starman on ${this.host.name}`, async () => (await fetch(`${this.url}/health`)).ok, child);
   }
@@ -214,7 +219,10 @@ export class HaproxyLab {
   }
 
   /** The lab's real parts as the action composes them for HAProxy; hosts get no release (a switch does not release). */
-  provider(traffic: HaproxyTraffic = this.traffic(), health: HealthSettings = { path: '/health', expectedStatus: 200, timeoutMs: 2000, retries: 2, intervalMs: 200 }): Provider {
+  provider(
+    traffic: HaproxyTraffic = this.traffic(),
+    health: HealthSettings = { path: '/health', expectedStatus: 200, timeoutMs: 2000, retries: 2, intervalMs: 200 },
+  ): Provider {
     return {
       inventory: this.inventory,
       releaser: { release: async () => [] },
@@ -367,7 +375,10 @@ export class HaproxyLab {
 
 function childPids(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((child) => child > 0);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((child) => child > 0);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }

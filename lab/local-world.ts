@@ -90,8 +90,16 @@ export class LocalWorld {
    * live color from it, adds the servers of both colors from the inventory and reloads it.
    */
   private async startHaproxy(): Promise<void> {
-    const layout = { configPath: this.configPath, socketPath: this.socketPath, bind: `${this.options.haproxyAddress}:8080`, previewBind: `${this.options.haproxyAddress}:8081` };
-    writeFileSync(this.configPath, renderHaproxyConfig(layout, { hosts: { blue: [], green: [] }, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200 }));
+    const layout = {
+      configPath: this.configPath,
+      socketPath: this.socketPath,
+      bind: `${this.options.haproxyAddress}:8080`,
+      previewBind: `${this.options.haproxyAddress}:8081`,
+    };
+    writeFileSync(
+      this.configPath,
+      renderHaproxyConfig(layout, { hosts: { blue: [], green: [] }, appPort: APP_PORT, healthPath: '/health', expectedStatus: 200 }),
+    );
     writeFileSync(mapPathFor(this.configPath), renderLiveMap(undefined, INITIAL_COLOR));
     this.haproxy = start('haproxy', 'haproxy', ['-W', '-f', this.configPath], join(this.dir, 'haproxy.log'));
     // Nothing is live yet: the live frontend answers 503 once a worker runs.

@@ -110,7 +110,9 @@ export class NetnsBastion {
     execFileSync('ip', ['netns', 'add', this.namespace]);
     this.namespaceMade = true;
     this.inNamespace('ip', 'link', 'set', 'lo', 'up');
-    this.app = spawn('ip', ['netns', 'exec', this.namespace, process.execPath, '-e', APP_SCRIPT, app.host, String(app.port)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.app = spawn('ip', ['netns', 'exec', this.namespace, process.execPath, '-e', APP_SCRIPT, app.host, String(app.port)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the app in the namespace did not start within 10 s')), 10_000);
       this.app?.stdout?.once('data', () => (clearTimeout(timer), resolve()));
@@ -127,7 +129,9 @@ export class NetnsBastion {
   /** One SSH connection: `sshd -i` in the namespace speaks over the runner's socket. */
   private session(socket: Socket): void {
     this.sockets.add(socket);
-    const sshd = spawn('ip', ['netns', 'exec', this.namespace, '/usr/sbin/sshd', '-i', '-e', '-f', join(this.dir, 'sshd_config')], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const sshd = spawn('ip', ['netns', 'exec', this.namespace, '/usr/sbin/sshd', '-i', '-e', '-f', join(this.dir, 'sshd_config')], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.sessions.add(sshd);
     socket.pipe(sshd.stdin);
     sshd.stdout.pipe(socket);

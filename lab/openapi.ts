@@ -60,7 +60,9 @@ export class OpenApiContract {
 
     const problems: string[] = [];
     const pathValues = route.pattern.exec(request.path)?.slice(1) ?? [];
-    const parameters = [...((pathItem.parameters as Json[]) ?? []), ...((operation.parameters as Json[]) ?? [])].map((p) => this.deref(p) as unknown as Parameter);
+    const parameters = [...((pathItem.parameters as Json[]) ?? []), ...((operation.parameters as Json[]) ?? [])].map(
+      (p) => this.deref(p) as unknown as Parameter,
+    );
     for (const parameter of parameters) {
       let value: string | undefined;
       if (parameter.in === 'path') value = decodeURIComponent(pathValues[route.params.indexOf(parameter.name)] ?? '');
@@ -128,7 +130,10 @@ export class OpenApiContract {
       this.validators.set(key, validator);
     }
     if (validator(value)) return undefined;
-    return (validator.errors ?? []).slice(0, 3).map((e) => (e.instancePath ? `${e.instancePath} ${e.message}` : e.message)).join('; ');
+    return (validator.errors ?? [])
+      .slice(0, 3)
+      .map((e) => (e.instancePath ? `${e.instancePath} ${e.message}` : e.message))
+      .join('; ');
   }
 }
 

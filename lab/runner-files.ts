@@ -12,7 +12,10 @@ export function parseOutputFile(text: string): Record<string, string> {
 }
 
 /** A runner's environment for one step: its command files, the workspace, and each input as `INPUT_<NAME>`. */
-export function runnerEnvironment(inputs: Record<string, string>, files: { summaryFile: string; outputFile: string; workspace: string; temp: string }): NodeJS.ProcessEnv {
+export function runnerEnvironment(
+  inputs: Record<string, string>,
+  files: { summaryFile: string; outputFile: string; workspace: string; temp: string },
+): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     GITHUB_ACTIONS: 'true',

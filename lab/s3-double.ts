@@ -164,7 +164,16 @@ export class S3Double {
 
   /** Requests refused for their signature or their age: tests that expect none check this. */
   get authFailures(): S3Request[] {
-    return this.requests.filter((r) => ['SignatureDoesNotMatch', 'InvalidAccessKeyId', 'InvalidToken', 'RequestTimeTooSkewed', 'AuthorizationHeaderMalformed', 'AuthorizationQueryParametersError'].includes(r.code ?? ''));
+    return this.requests.filter((r) =>
+      [
+        'SignatureDoesNotMatch',
+        'InvalidAccessKeyId',
+        'InvalidToken',
+        'RequestTimeTooSkewed',
+        'AuthorizationHeaderMalformed',
+        'AuthorizationQueryParametersError',
+      ].includes(r.code ?? ''),
+    );
   }
 
   private now(): number {
@@ -186,10 +195,13 @@ export class S3Double {
     res.setHeader('x-amz-request-id', requestId);
     res.setHeader('x-amz-id-2', randomBytes(24).toString('base64'));
     try {
-      const query = rawQuery === '' ? [] : rawQuery.split('&').map((pair): [string, string] => {
-        const [k = '', v = ''] = pair.split(/=(.*)/s);
-        return [decodeURIComponent(k), decodeURIComponent(v)];
-      });
+      const query =
+        rawQuery === ''
+          ? []
+          : rawQuery.split('&').map((pair): [string, string] => {
+              const [k = '', v = ''] = pair.split(/=(.*)/s);
+              return [decodeURIComponent(k), decodeURIComponent(v)];
+            });
       record.auth = this.authenticate(method, rawPath, query, req.headers, body);
       this.serve(method, bucket, key, req, res, body);
       record.status = res.statusCode;
@@ -203,7 +215,11 @@ export class S3Double {
       }
       const fields = { Code: e.code, Message: e.message, ...e.extra, RequestId: requestId, HostId: randomBytes(24).toString('base64') };
       res.setHeader('content-type', 'application/xml');
-      res.end(`<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields).map(([name, value]) => `<${name}>${xmlEscape(value)}</${name}>`).join('')}</Error>`);
+      res.end(
+        `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${Object.entries(fields)
+          .map(([name, value]) => `<${name}>${xmlEscape(value)}</${name}>`)
+          .join('')}</Error>`,
+      );
     }
   }
 
@@ -221,8 +237,14 @@ export class S3Double {
       if (!payloadHash) throw new S3Error(400, 'InvalidRequest', 'Missing required header for this request: x-amz-content-sha256');
       auth = 'header';
     } else if (q.has('X-Amz-Signature')) {
-      if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256') throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
-      [credential, signedHeaders, signature, amzDate] = [q.get('X-Amz-Credential') ?? '', (q.get('X-Amz-SignedHeaders') ?? '').split(';'), q.get('X-Amz-Signature') ?? '', q.get('X-Amz-Date') ?? ''];
+      if (q.get('X-Amz-Algorithm') !== 'AWS4-HMAC-SHA256')
+        throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"');
+      [credential, signedHeaders, signature, amzDate] = [
+        q.get('X-Amz-Credential') ?? '',
+        (q.get('X-Amz-SignedHeaders') ?? '').split(';'),
+        q.get('X-Amz-Signature') ?? '',
+        q.get('X-Amz-Date') ?? '',
+      ];
       payloadHash = 'UNSIGNED-PAYLOAD';
       auth = 'query';
     } else {
@@ -230,43 +252,81 @@ export class S3Double {
     }
     const [accessKeyId = '', ...scopeParts] = credential.split('/');
     const scope = scopeParts.join('/');
-    if (accessKeyId !== this.options.credentials.accessKeyId) throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+    if (accessKeyId !== this.options.credentials.accessKeyId)
+      throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
     // Temporary credentials: the key is unknown without its token, and a wrong token is refused.
     const token = auth === 'header' ? headers['x-amz-security-token'] : q.get('X-Amz-Security-Token');
     const { sessionToken } = this.options.credentials;
-    if (sessionToken !== undefined && token === undefined) throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
-    if (token !== undefined && token !== sessionToken) throw new S3Error(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.', { 'Token-0': String(token) });
+    if (sessionToken !== undefined && token === undefined)
+      throw new S3Error(403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.', { AWSAccessKeyId: accessKeyId });
+    if (token !== undefined && token !== sessionToken)
+      throw new S3Error(400, 'InvalidToken', 'The provided token is malformed or otherwise invalid.', { 'Token-0': String(token) });
     const [date, region, service, terminator] = scopeParts;
     if (region !== this.options.region) {
-      throw new S3Error(400, auth === 'header' ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError', `The authorization header is malformed; the region '${region}' is wrong; expecting '${this.options.region}'`, { Region: this.options.region });
+      throw new S3Error(
+        400,
+        auth === 'header' ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError',
+        `The authorization header is malformed; the region '${region}' is wrong; expecting '${this.options.region}'`,
+        { Region: this.options.region },
+      );
     }
     const signedAt = parseAmzDate(amzDate);
     if (service !== 's3' || terminator !== 'aws4_request' || Number.isNaN(signedAt) || date !== amzDate.slice(0, 8) || !signedHeaders.includes('host')) {
-      throw new S3Error(400, auth === 'header' ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError', 'Error parsing the X-Amz-Credential parameter; the credential scope, date or signed headers are malformed.');
+      throw new S3Error(
+        400,
+        auth === 'header' ? 'AuthorizationHeaderMalformed' : 'AuthorizationQueryParametersError',
+        'Error parsing the X-Amz-Credential parameter; the credential scope, date or signed headers are malformed.',
+      );
     }
     if (auth === 'query') {
       const expires = Number(q.get('X-Amz-Expires'));
       if (!Number.isInteger(expires) || expires < 0) throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires should be a number');
-      if (expires > MAX_EXPIRES) throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800 seconds');
+      if (expires > MAX_EXPIRES)
+        throw new S3Error(400, 'AuthorizationQueryParametersError', 'X-Amz-Expires must be less than a week (in seconds) that is 604800 seconds');
       if (this.now() > signedAt + expires * 1000) {
-        throw new S3Error(403, 'AccessDenied', 'Request has expired', { 'X-Amz-Expires': String(expires), Expires: new Date(signedAt + expires * 1000).toISOString(), ServerTime: new Date(this.now()).toISOString() });
+        throw new S3Error(403, 'AccessDenied', 'Request has expired', {
+          'X-Amz-Expires': String(expires),
+          Expires: new Date(signedAt + expires * 1000).toISOString(),
+          ServerTime: new Date(this.now()).toISOString(),
+        });
       }
     } else if (Math.abs(this.now() - signedAt) > SKEW_MS) {
-      throw new S3Error(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', { RequestTime: amzDate, ServerTime: new Date(this.now()).toISOString(), MaxAllowedSkewMilliseconds: String(SKEW_MS) });
+      throw new S3Error(403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.', {
+        RequestTime: amzDate,
+        ServerTime: new Date(this.now()).toISOString(),
+        MaxAllowedSkewMilliseconds: String(SKEW_MS),
+      });
     }
-    const computed = stringToSign({ method, rawPath, query: query.filter(([k]) => k !== 'X-Amz-Signature'), headers, signedHeaders, payloadHash, amzDate, scope: `${date}/${region}/${service}/${terminator}` });
+    const computed = stringToSign({
+      method,
+      rawPath,
+      query: query.filter(([k]) => k !== 'X-Amz-Signature'),
+      headers,
+      signedHeaders,
+      payloadHash,
+      amzDate,
+      scope: `${date}/${region}/${service}/${terminator}`,
+    });
     const expected = signatureOf(this.options.credentials.secretAccessKey, scope, computed.stringToSign);
     if (expected !== signature) {
-      throw new S3Error(403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided. Check your key and signing method.', {
-        AWSAccessKeyId: accessKeyId,
-        StringToSign: computed.stringToSign,
-        SignatureProvided: signature,
-        CanonicalRequest: computed.canonicalRequest,
-      });
+      throw new S3Error(
+        403,
+        'SignatureDoesNotMatch',
+        'The request signature we calculated does not match the signature you provided. Check your key and signing method.',
+        {
+          AWSAccessKeyId: accessKeyId,
+          StringToSign: computed.stringToSign,
+          SignatureProvided: signature,
+          CanonicalRequest: computed.canonicalRequest,
+        },
+      );
     }
     // A signed payload must be the payload: S3 checks the body against the hash that was signed.
     if (auth === 'header' && /^[0-9a-f]{64}$/.test(payloadHash) && sha256Hex(body) !== payloadHash) {
-      throw new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", { ClientComputedContentSHA256: payloadHash, S3ComputedContentSHA256: sha256Hex(body) });
+      throw new S3Error(400, 'XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", {
+        ClientComputedContentSHA256: payloadHash,
+        S3ComputedContentSHA256: sha256Hex(body),
+      });
     }
     if (payloadHash.startsWith('STREAMING-')) throw new S3Error(501, 'NotImplemented', 'The double does not decode aws-chunked uploads.');
     return auth;
@@ -281,13 +341,19 @@ export class S3Double {
       const given = req.headers['x-amz-checksum-sha256'];
       const actual = createHash('sha256').update(body).digest('base64');
       if (typeof given === 'string' && given !== actual) throw new S3Error(400, 'BadDigest', 'The SHA256 you specified did not match the calculated checksum.');
-      this.objects.set(id, { body, contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'), lastModified: new Date(this.now()), ...(typeof given === 'string' && { checksumSha256: given }) });
+      this.objects.set(id, {
+        body,
+        contentType: String(req.headers['content-type'] ?? 'binary/octet-stream'),
+        lastModified: new Date(this.now()),
+        ...(typeof given === 'string' && { checksumSha256: given }),
+      });
       res.setHeader('etag', `"${createHash('md5').update(body).digest('hex')}"`);
       if (typeof given === 'string') res.setHeader('x-amz-checksum-sha256', given);
       res.end();
       return;
     }
-    if (method !== 'GET' && method !== 'HEAD') throw new S3Error(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: method, ResourceType: 'OBJECT' });
+    if (method !== 'GET' && method !== 'HEAD')
+      throw new S3Error(405, 'MethodNotAllowed', 'The specified method is not allowed against this resource.', { Method: method, ResourceType: 'OBJECT' });
     if (this.denied.has('s3:GetObject')) throw new S3Error(403, 'AccessDenied', 'Access Denied');
     const object = this.objects.get(id);
     if (!object) {

@@ -1,6 +1,19 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, chownSync, closeSync, cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -78,7 +91,14 @@ export class SshWorld {
     return world;
   }
 
-  private async build({ firstOctet, hostsPerColor, port = 2222, network = '127.0.3', sharedUser = false, logLevel = 'VERBOSE' }: SshWorldOptions): Promise<void> {
+  private async build({
+    firstOctet,
+    hostsPerColor,
+    port = 2222,
+    network = '127.0.3',
+    sharedUser = false,
+    logLevel = 'VERBOSE',
+  }: SshWorldOptions): Promise<void> {
     const key = join(this.dir, 'runner_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bluegreen-perl tests', '-f', key]);
     this.privateKey = readFileSync(key, 'utf8');
@@ -109,7 +129,9 @@ export class SshWorld {
     const home = join(this.dir, 'home', user);
     mkdirSync(join(this.dir, 'home'), { recursive: true, mode: 0o711 });
     // `*`, not useradd's locked `!`: with UsePAM off, sshd lets no one into a locked account.
-    withRetries(() => execFileSync('useradd', ['--home-dir', home, '--create-home', '--shell', '/bin/sh', '--password', '*', '--user-group', user], { stdio: 'pipe' }));
+    withRetries(() =>
+      execFileSync('useradd', ['--home-dir', home, '--create-home', '--shell', '/bin/sh', '--password', '*', '--user-group', user], { stdio: 'pipe' }),
+    );
     chmodSync(home, 0o700);
     const uid = Number(execFileSync('id', ['-u', user], { encoding: 'utf8' }));
     const gid = Number(execFileSync('id', ['-g', user], { encoding: 'utf8' }));
@@ -157,9 +179,25 @@ export class SshWorld {
         ? spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', log, log] })
         : // A private mount namespace: the bind mount is seen by this sshd and the sessions it starts
           // only, and goes away with them. unshare execs (no fork), so the child is the sshd itself.
-          spawn('unshare', ['--mount', '--propagation', 'private', '--', 'sh', '-c', 'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"', 'sh', host.homeOnRunner, host.home, config], {
-            stdio: ['ignore', log, log],
-          });
+          spawn(
+            'unshare',
+            [
+              '--mount',
+              '--propagation',
+              'private',
+              '--',
+              'sh',
+              '-c',
+              'mount --bind "$1" "$2" && exec /usr/sbin/sshd -D -e -f "$3"',
+              'sh',
+              host.homeOnRunner,
+              host.home,
+              config,
+            ],
+            {
+              stdio: ['ignore', log, log],
+            },
+          );
     closeSync(log);
     this.sshds.push(sshd);
     this.sshdOf.set(host.address, sshd);
@@ -227,8 +265,12 @@ export class SshWorld {
       mode: 'deploy',
       provider: 'ssh',
       'app-name': 'shop',
-      'blue-hosts': this.hostsOf('blue').map((h) => h.spec).join('\n'),
-      'green-hosts': this.hostsOf('green').map((h) => h.spec).join('\n'),
+      'blue-hosts': this.hostsOf('blue')
+        .map((h) => h.spec)
+        .join('\n'),
+      'green-hosts': this.hostsOf('green')
+        .map((h) => h.spec)
+        .join('\n'),
       'ssh-private-key': this.privateKey,
       'ssh-known-hosts': this.knownHosts,
       // Relative: inside each host user's own home.
@@ -323,7 +365,10 @@ async function stopApps(host: SshHost): Promise<void> {
 
 function childrenOf(pid: number): number[] {
   try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).split('\n').map(Number).filter((child) => child > 0);
+    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((child) => child > 0);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -331,7 +376,10 @@ function childrenOf(pid: number): number[] {
 
 function pidsOf(user: string): number[] {
   try {
-    return execFileSync('ps', ['-u', user, '-o', 'pid='], { encoding: 'utf8' }).split('\n').map(Number).filter((pid) => pid > 0);
+    return execFileSync('ps', ['-u', user, '-o', 'pid='], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter((pid) => pid > 0);
   } catch {
     return []; // ps exits 1 when the user runs nothing
   }

@@ -77,7 +77,16 @@ export interface WorkflowFixture {
 const KNOWN_ACTIONS: Record<string, { inputs: string[]; run: (step: StepContext) => void }> = {
   'actions/checkout@v6': { inputs: ['ref', 'fetch-depth', 'persist-credentials'], run: checkout },
   'aws-actions/configure-aws-credentials@v6': {
-    inputs: ['role-to-assume', 'aws-region', 'role-session-name', 'role-duration-seconds', 'aws-access-key-id', 'aws-secret-access-key', 'aws-session-token', 'mask-aws-account-id'],
+    inputs: [
+      'role-to-assume',
+      'aws-region',
+      'role-session-name',
+      'role-duration-seconds',
+      'aws-access-key-id',
+      'aws-secret-access-key',
+      'aws-session-token',
+      'mask-aws-account-id',
+    ],
     run: configureAwsCredentials,
   },
 };
@@ -110,7 +119,8 @@ function configureAwsCredentials(step: StepContext): void {
   if (!region) throw new WorkflowError('aws-actions/configure-aws-credentials: aws-region is not set');
   const keys = step.with['aws-access-key-id'] && step.with['aws-secret-access-key'];
   if (!keys && !step.with['role-to-assume']) throw new WorkflowError('aws-actions/configure-aws-credentials: neither role-to-assume nor access keys are set');
-  if (!keys && step.permissions['id-token'] !== 'write') throw new WorkflowError('aws-actions/configure-aws-credentials: assuming a role through OIDC needs `permissions: id-token: write`');
+  if (!keys && step.permissions['id-token'] !== 'write')
+    throw new WorkflowError('aws-actions/configure-aws-credentials: assuming a role through OIDC needs `permissions: id-token: write`');
   Object.assign(step.jobEnv, {
     AWS_REGION: region,
     AWS_DEFAULT_REGION: region,
@@ -211,7 +221,8 @@ function lookup(expression: string, scope: ExpressionScope): string {
       if (second !== 'outputs' || !third) throw new WorkflowError(`the runner does not evaluate \`\${{ ${expression} }}\``);
       const table = context === 'needs' ? scope.needs : scope.steps;
       const outputs = table[first];
-      if (!outputs) throw new WorkflowError(`\`\${{ ${expression} }}\`: ${context === 'needs' ? `the job does not need ${first}` : `no earlier step has id ${first}`}`);
+      if (!outputs)
+        throw new WorkflowError(`\`\${{ ${expression} }}\`: ${context === 'needs' ? `the job does not need ${first}` : `no earlier step has id ${first}`}`);
       return outputs[third] ?? '';
     }
     default:
@@ -227,7 +238,12 @@ function evaluateAll(node: unknown, scope: ExpressionScope, what: string): Recor
 function readAction(dir: string): { inputs: Record<string, { default?: string }>; main: string; post?: string } {
   const yml = asRecord(load(readFileSync(join(dir, 'action.yml'), 'utf8')), 'action.yml');
   const runs = asRecord(yml.runs, 'action.yml runs');
-  const inputs = Object.fromEntries(Object.entries(asRecord(yml.inputs, 'action.yml inputs')).map(([name, spec]) => [name, { default: asRecord(spec, name).default === undefined ? undefined : asText(asRecord(spec, name).default) }]));
+  const inputs = Object.fromEntries(
+    Object.entries(asRecord(yml.inputs, 'action.yml inputs')).map(([name, spec]) => [
+      name,
+      { default: asRecord(spec, name).default === undefined ? undefined : asText(asRecord(spec, name).default) },
+    ]),
+  );
   return { inputs, main: asText(runs.main), ...(runs.post !== undefined && { post: asText(runs.post) }) };
 }
 
@@ -256,7 +272,9 @@ export async function runWorkflow(workflowText: string, fixture: WorkflowFixture
       continue;
     }
     await fixture.beforeJob?.(id);
-    runs.push(await runJob(id, job, { workflow, fixture, dispatchInputs, action, needs: Object.fromEntries(needed.map(([need, run]) => [need, run.outputs])) }));
+    runs.push(
+      await runJob(id, job, { workflow, fixture, dispatchInputs, action, needs: Object.fromEntries(needed.map(([need, run]) => [need, run.outputs])) }),
+    );
   }
   return runs;
 }
@@ -290,7 +308,8 @@ async function runJob(id: string, job: Yaml, { workflow, fixture, dispatchInputs
       const uses = asText(step.uses);
       const title = asText(step.name) || uses || `step ${index + 1}`;
       if (!uses) throw new WorkflowError(`job ${id} step ${index + 1}: only \`uses:\` steps are modelled`);
-      if (uses !== fixture.action.uses && !KNOWN_ACTIONS[uses]) throw new WorkflowError(`job ${id} step ${index + 1}: the runner does not know \`uses: ${uses}\``);
+      if (uses !== fixture.action.uses && !KNOWN_ACTIONS[uses])
+        throw new WorkflowError(`job ${id} step ${index + 1}: the runner does not know \`uses: ${uses}\``);
       if (failed) {
         steps.push({ title, status: 'skipped', outputs: {}, summary: '', log: '' });
         continue;
@@ -401,7 +420,14 @@ async function runActionStep(
   return { step, exportedEnv, ...(post && { post }) };
 }
 
-async function spawnStep(script: string, env: NodeJS.ProcessEnv, cwd: string, files: { summary: string; output: string; state: string; env: string }, title: string, timeoutMs = 600_000): Promise<StepRun> {
+async function spawnStep(
+  script: string,
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+  files: { summary: string; output: string; state: string; env: string },
+  title: string,
+  timeoutMs = 600_000,
+): Promise<StepRun> {
   for (const file of Object.values(files)) writeFileSync(file, '');
   const child = spawn(process.execPath, [script], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: Buffer[] = [];

@@ -41,7 +41,16 @@ const DIGITALOCEAN_LICENSE = 'openapi/digitalocean.LICENSE';
 export const AWS_OPERATIONS: Record<string, { model: string; operations: string[] }> = {
   elbv2: {
     model: 'aws-models/elastic-load-balancing-v2-2015-12-01.json',
-    operations: ['DescribeListeners', 'DescribeLoadBalancers', 'DescribeRules', 'DescribeTargetGroupAttributes', 'DescribeTargetGroups', 'DescribeTargetHealth', 'ModifyListener', 'ModifyRule'],
+    operations: [
+      'DescribeListeners',
+      'DescribeLoadBalancers',
+      'DescribeRules',
+      'DescribeTargetGroupAttributes',
+      'DescribeTargetGroups',
+      'DescribeTargetHealth',
+      'ModifyListener',
+      'ModifyRule',
+    ],
   },
   autoscaling: {
     model: 'aws-models/auto-scaling-2011-01-01.json',
@@ -98,7 +107,9 @@ export const CONTRACTS: Contract[] = [
         lines.push(`- \`${name}\` (from \`${model}\`, sha256 ${sha256(text)}): ${operations.map((o) => `\`${o}\``).join(', ')}`);
       }
       files.set('ssm-2014-11-06.json', `${JSON.stringify(smithySubset(SSM_MODEL as Json, SSM_OPERATIONS), null, 2)}\n`);
-      lines.push(`- \`ssm-2014-11-06.json\`: ${SSM_OPERATIONS.map((o) => `\`${o}\``).join(', ')}. No SSM model is in the source: this one is written by hand from the SSM API Reference (scripts/ssm-model.ts), request shapes only.`);
+      lines.push(
+        `- \`ssm-2014-11-06.json\`: ${SSM_OPERATIONS.map((o) => `\`${o}\``).join(', ')}. No SSM model is in the source: this one is written by hand from the SSM API Reference (scripts/ssm-model.ts), request shapes only.`,
+      );
       const readme = [
         '# AWS API contracts (subset)',
         '',
@@ -124,7 +135,14 @@ export const CONTRACTS: Contract[] = [
 ];
 
 /** Traits a subset leaves out: prose and endpoint rules, large and not part of what a request must satisfy. */
-const DROPPED_TRAITS = new Set(['smithy.api#documentation', 'smithy.api#examples', 'smithy.rules#endpointRuleSet', 'smithy.rules#endpointTests', 'smithy.api#externalDocumentation', 'aws.api#clientEndpointDiscovery']);
+const DROPPED_TRAITS = new Set([
+  'smithy.api#documentation',
+  'smithy.api#examples',
+  'smithy.rules#endpointRuleSet',
+  'smithy.rules#endpointTests',
+  'smithy.api#externalDocumentation',
+  'aws.api#clientEndpointDiscovery',
+]);
 
 /**
  * The operations named (by shape name, `ModifyListener`) of a Smithy JSON model, with every shape
@@ -148,14 +166,31 @@ export function smithySubset(model: Json, operations: string[]): Json {
     const shape = shapes[shapeId];
     if (!shape) throw new Error(`shape ${shapeId} does not resolve in the model`);
     reached.add(shapeId);
-    const targets = [shape.input, shape.output, ...((shape.errors as Json[] | undefined) ?? []), shape.member, shape.key, shape.value, ...Object.values((shape.members as Record<string, Json> | undefined) ?? {})];
+    const targets = [
+      shape.input,
+      shape.output,
+      ...((shape.errors as Json[] | undefined) ?? []),
+      shape.member,
+      shape.key,
+      shape.value,
+      ...Object.values((shape.members as Record<string, Json> | undefined) ?? {}),
+    ];
     for (const target of targets) if (target) visit((target as Json).target as string);
   };
   for (const shapeId of ids) visit(shapeId);
   const trimmed = (node: unknown): unknown =>
-    JSON.parse(JSON.stringify(node), (key, value: unknown) => (key === 'traits' && value && typeof value === 'object' ? Object.fromEntries(Object.entries(value).filter(([trait]) => !DROPPED_TRAITS.has(trait))) : value));
+    JSON.parse(JSON.stringify(node), (key, value: unknown) =>
+      key === 'traits' && value && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).filter(([trait]) => !DROPPED_TRAITS.has(trait)))
+        : value,
+    );
   const subset: Record<string, unknown> = {
-    [serviceId]: trimmed({ type: 'service', version: service.version, operations: ids.map((target) => ({ target })), ...(service.traits !== undefined && { traits: service.traits }) }),
+    [serviceId]: trimmed({
+      type: 'service',
+      version: service.version,
+      operations: ids.map((target) => ({ target })),
+      ...(service.traits !== undefined && { traits: service.traits }),
+    }),
   };
   for (const shapeId of [...reached].sort()) subset[shapeId] = trimmed(shapes[shapeId]);
   return { smithy: model.smithy, ...(model.metadata !== undefined && { metadata: model.metadata }), shapes: subset };
@@ -225,7 +260,9 @@ export function openApiSubset(spec: Json, operations: string[]): Json {
     const [, , kind, name] = ref.split('/') as [string, string, string, string];
     place(kind, unescapePointer(name), rewrite(resolvePointer(spec, `#/components/${kind}/${name}`)));
   }
-  const security = [spec.security, ...kept.map((k) => (resolvePointer(spec, k.pointer) as Json).security)].flatMap((s) => (Array.isArray(s) ? (s as Json[]) : []));
+  const security = [spec.security, ...kept.map((k) => (resolvePointer(spec, k.pointer) as Json).security)].flatMap((s) =>
+    Array.isArray(s) ? (s as Json[]) : [],
+  );
   const schemes = ((spec.components as Json | undefined)?.securitySchemes ?? {}) as Json;
   for (const scheme of new Set(security.flatMap((requirement) => Object.keys(requirement))).values()) place('securitySchemes', scheme, schemes[scheme]);
   for (const [root, target] of moved) {
@@ -241,7 +278,9 @@ export function openApiSubset(spec: Json, operations: string[]): Json {
   const tagNames = new Set(kept.flatMap((k) => ((resolvePointer(spec, k.pointer) as Json).tags as string[] | undefined) ?? []));
   const tags = Array.isArray(spec.tags) ? (spec.tags as Json[]).filter((tag) => tagNames.has(tag.name as string)) : undefined;
   const tagGroups = Array.isArray(spec['x-tagGroups'])
-    ? (spec['x-tagGroups'] as Json[]).map((group) => ({ ...group, tags: ((group.tags as string[]) ?? []).filter((t) => tagNames.has(t)) })).filter((group) => group.tags.length > 0)
+    ? (spec['x-tagGroups'] as Json[])
+        .map((group) => ({ ...group, tags: ((group.tags as string[]) ?? []).filter((t) => tagNames.has(t)) }))
+        .filter((group) => group.tags.length > 0)
     : undefined;
 
   return {
@@ -306,7 +345,11 @@ function componentName(pointer: string): string {
   return pointer
     .replace(/^#\/paths\//, '')
     .split('/')
-    .map((segment) => unescapePointer(segment).replace(/[^A-Za-z0-9_-]+/g, '_').replace(/^_+|_+$/g, ''))
+    .map((segment) =>
+      unescapePointer(segment)
+        .replace(/[^A-Za-z0-9_-]+/g, '_')
+        .replace(/^_+|_+$/g, ''),
+    )
     .join('.');
 }
 

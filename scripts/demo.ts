@@ -99,7 +99,10 @@ let interruptedAt = 0;
 let running: ChildProcess | undefined;
 
 /** Runs the bundle once, as a runner runs an action step; resolves with its exit code, outputs and summary. */
-async function runStep(inputs: Record<string, string>, extraEnv: Record<string, string> = {}): Promise<{ code: number; outputs: Record<string, string>; summary: string }> {
+async function runStep(
+  inputs: Record<string, string>,
+  extraEnv: Record<string, string> = {},
+): Promise<{ code: number; outputs: Record<string, string>; summary: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'bgp-demo-step-'));
   try {
     const summaryFile = join(dir, 'summary.md');
@@ -131,7 +134,9 @@ function checkpoint(): void {
  * bundle; the release from git on each instance, or (`source` s3) through S3.
  */
 async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
-  console.log(`bluegreen-perl demo (provider aws): building a local AWS on ${AWS_WORLD.network}.x and ${AWS_WORLD.balancerAddress} (an ALB listener on HAProxy, 2 Auto Scaling instances per color as sshd hosts, SSM over SSH)…`);
+  console.log(
+    `bluegreen-perl demo (provider aws): building a local AWS on ${AWS_WORLD.network}.x and ${AWS_WORLD.balancerAddress} (an ALB listener on HAProxy, 2 Auto Scaling instances per color as sshd hosts, SSM over SSH)…`,
+  );
   let world: AwsWorld | undefined;
   try {
     world = await AwsWorld.start(AWS_WORLD);
@@ -143,7 +148,8 @@ async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
     world.addRelease('r2');
     console.log(`  the AWS API: ${world.wire.url} (AWS_ENDPOINT_URL for the SDK; every request checked against AWS's models)`);
     const s3 = source === 's3' ? await world.startS3(AWS_S3_ADDRESS) : undefined;
-    if (s3) console.log(`  S3: ${s3.url} (AWS_ENDPOINT_URL_S3; SigV4 checked): the runner uploads each release once, instances download it through a presigned URL`);
+    if (s3)
+      console.log(`  S3: ${s3.url} (AWS_ENDPOINT_URL_S3; SigV4 checked): the runner uploads each release once, instances download it through a presigned URL`);
     else console.log(`  releases: the git repository ${world.repository}, fetched by each instance (npm run demo -- aws s3 ships them through S3 instead)`);
     console.log(`  the listener: ${world.listenerUrl}; the test listener (preview): ${world.testListenerUrl}`);
     console.log(`  running the action's bundle ${bundle} on node ${version} (${runtime}) for each step, as a runner would\n`);
@@ -154,7 +160,11 @@ async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
       const run = await runStep(world.inputs({ mode: step.mode, ...release }), world.env());
       checkpoint();
       console.log(`\n--- job summary ---\n${summaryAsText(run.summary)}\n`);
-      console.log(`outputs: ${Object.entries(run.outputs).map(([name, value]) => `${name}=${value || '""'}`).join(' ')}`);
+      console.log(
+        `outputs: ${Object.entries(run.outputs)
+          .map(([name, value]) => `${name}=${value || '""'}`)
+          .join(' ')}`,
+      );
       await world.settled();
       console.log(`who answers: ${describeAnswer(world.listenerUrl, await world.whoAnswers())}`);
       if (step.mode === 'deploy') console.log(`preview:     ${describeAnswer(world.testListenerUrl, await world.whoAnswers(world.testListenerUrl))}`);
@@ -169,8 +179,13 @@ async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
     const refused = s3?.authFailures ?? [];
     if (refused.length > 0) console.log(`\nS3 requests refused for their signature: ${refused.map((r) => `${r.method} ${r.key}: ${r.code}`).join('; ')}`);
     const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-    const uploads = s3 ? `, ${count(s3.requests.filter((r) => r.method === 'PUT').length, 'upload')} to S3 and ${count(s3.requests.filter((r) => r.auth === 'query').length, 'download')} through presigned URLs` : '';
-    if (!failed) console.log(`\nDone: deploy, switch and rollback through the action, ${world.wire.requests.length} AWS API requests, ${violations.length} breaking a model${uploads}.`);
+    const uploads = s3
+      ? `, ${count(s3.requests.filter((r) => r.method === 'PUT').length, 'upload')} to S3 and ${count(s3.requests.filter((r) => r.auth === 'query').length, 'download')} through presigned URLs`
+      : '';
+    if (!failed)
+      console.log(
+        `\nDone: deploy, switch and rollback through the action, ${world.wire.requests.length} AWS API requests, ${violations.length} breaking a model${uploads}.`,
+      );
     return failed || violations.length > 0 || refused.length > 0 ? 1 : 0;
   } finally {
     console.log('\nCleaning up: apps, sshd hosts, HAProxy, the AWS double, users and temp dirs…');
@@ -181,8 +196,10 @@ async function awsDemo(version: string, source: 'git' | 's3'): Promise<number> {
 
 async function main(): Promise<number> {
   const [worldName = 'ssh', source = 'git'] = process.argv.slice(2);
-  if (worldName !== 'ssh' && worldName !== 'aws') throw new Error(`unknown world '${worldName}': run npm run demo (SSH and HAProxy) or npm run demo -- aws (a local AWS)`);
-  if ((worldName === 'ssh' && process.argv.length > 3) || (source !== 'git' && source !== 's3')) throw new Error(`unknown release source '${source}': run npm run demo -- aws (git) or npm run demo -- aws s3 (S3)`);
+  if (worldName !== 'ssh' && worldName !== 'aws')
+    throw new Error(`unknown world '${worldName}': run npm run demo (SSH and HAProxy) or npm run demo -- aws (a local AWS)`);
+  if ((worldName === 'ssh' && process.argv.length > 3) || (source !== 'git' && source !== 's3'))
+    throw new Error(`unknown release source '${source}': run npm run demo -- aws (git) or npm run demo -- aws s3 (S3)`);
   if (process.getuid?.() !== 0) throw new Error('the demo creates unix users and starts sshd: run it as root (sudo npm run demo)');
   if (!existsSync(bundle)) throw new Error(`no bundle at ${bundle}: run npm run bundle, or point BLUEGREEN_BUNDLE at one`);
   const version = spawnSync(runtime, ['--version'], { encoding: 'utf8', timeout: 10_000 }).stdout?.trim();
@@ -193,7 +210,11 @@ async function main(): Promise<number> {
   try {
     world = await LocalWorld.start(WORLD);
     checkpoint();
-    const hosts = (color: 'blue' | 'green') => world?.hostsOf(color).map((h) => h.address).join(', ');
+    const hosts = (color: 'blue' | 'green') =>
+      world
+        ?.hostsOf(color)
+        .map((h) => h.address)
+        .join(', ');
     console.log(`  blue hosts: ${hosts('blue')}; green hosts: ${hosts('green')} (sshd on port 2222, the app on port 5080)`);
     console.log(`  HAProxy: live traffic at ${world.publicUrl}, preview route at ${world.previewUrl}`);
     console.log(`  running the action's bundle ${bundle} on node ${version} (${runtime}) for each step, as a runner would\n`);
@@ -203,7 +224,11 @@ async function main(): Promise<number> {
       const run = await runStep(world.inputs(step.mode, step.release));
       checkpoint();
       console.log(`\n--- job summary ---\n${summaryAsText(run.summary)}\n`);
-      console.log(`outputs: ${Object.entries(run.outputs).map(([name, value]) => `${name}=${value || '""'}`).join(' ')}`);
+      console.log(
+        `outputs: ${Object.entries(run.outputs)
+          .map(([name, value]) => `${name}=${value || '""'}`)
+          .join(' ')}`,
+      );
       console.log(`who answers: ${describeAnswer(world.publicUrl, await world.whoAnswers())}`);
       if (step.mode === 'deploy') console.log(`preview:     ${describeAnswer(world.previewUrl, await world.whoAnswers(world.previewUrl))}`);
       if (run.code !== 0) {

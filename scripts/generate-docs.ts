@@ -67,7 +67,9 @@ export function renderReference(): string {
  */
 export function renderExamples(): string {
   const out = [EXAMPLES_START];
-  for (const name of readdirSync(EXAMPLES_DIR).filter((file) => file.endsWith('.yml')).sort()) {
+  for (const name of readdirSync(EXAMPLES_DIR)
+    .filter((file) => file.endsWith('.yml'))
+    .sort()) {
     const text = readFileSync(`${EXAMPLES_DIR}${name}`, 'utf8').trimEnd();
     const title = /^# (.*?)[:.]?$/m.exec(text)?.[1] ?? name;
     out.push('', `#### ${title} ([\`examples/${name}\`](examples/${name}))`, '', '```yaml', text, '```');

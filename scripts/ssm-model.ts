@@ -8,15 +8,31 @@
  */
 const NS = 'com.amazonaws.ssm';
 const id = (name: string) => `${NS}#${name}`;
-const member = (target: string, traits: Record<string, unknown> = {}) => ({ target: target.includes('#') ? target : id(target), ...(Object.keys(traits).length > 0 && { traits }) });
+const member = (target: string, traits: Record<string, unknown> = {}) => ({
+  target: target.includes('#') ? target : id(target),
+  ...(Object.keys(traits).length > 0 && { traits }),
+});
 const required = { 'smithy.api#required': {} };
 const string = (traits: Record<string, unknown> = {}) => ({ type: 'string', ...(Object.keys(traits).length > 0 && { traits }) });
 const length = (min?: number, max?: number) => ({ 'smithy.api#length': { ...(min !== undefined && { min }), ...(max !== undefined && { max }) } });
 const range = (min?: number, max?: number) => ({ 'smithy.api#range': { ...(min !== undefined && { min }), ...(max !== undefined && { max }) } });
 const pattern = (p: string) => ({ 'smithy.api#pattern': p });
-const list = (target: string, traits: Record<string, unknown> = {}) => ({ type: 'list', member: member(target), ...(Object.keys(traits).length > 0 && { traits }) });
-const operation = (name: string) => ({ type: 'operation', input: member(`${name}Request`), output: member(`${name}Result`), traits: { 'smithy.api#documentation': `https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_${name}.html` } });
-const structure = (members: Record<string, unknown>, traits: Record<string, unknown> = {}) => ({ type: 'structure', members, ...(Object.keys(traits).length > 0 && { traits }) });
+const list = (target: string, traits: Record<string, unknown> = {}) => ({
+  type: 'list',
+  member: member(target),
+  ...(Object.keys(traits).length > 0 && { traits }),
+});
+const operation = (name: string) => ({
+  type: 'operation',
+  input: member(`${name}Request`),
+  output: member(`${name}Result`),
+  traits: { 'smithy.api#documentation': `https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_${name}.html` },
+});
+const structure = (members: Record<string, unknown>, traits: Record<string, unknown> = {}) => ({
+  type: 'structure',
+  members,
+  ...(Object.keys(traits).length > 0 && { traits }),
+});
 
 export const SSM_OPERATIONS = ['SendCommand', 'ListCommandInvocations', 'GetCommandInvocation', 'DescribeInstanceInformation', 'CancelCommand'];
 
@@ -28,7 +44,11 @@ export const SSM_MODEL = {
       type: 'service',
       version: '2014-11-06',
       operations: SSM_OPERATIONS.map((name) => ({ target: id(name) })),
-      traits: { 'aws.api#service': { sdkId: 'SSM', arnNamespace: 'ssm', endpointPrefix: 'ssm' }, 'aws.auth#sigv4': { name: 'ssm' }, 'aws.protocols#awsJson1_1': {} },
+      traits: {
+        'aws.api#service': { sdkId: 'SSM', arnNamespace: 'ssm', endpointPrefix: 'ssm' },
+        'aws.auth#sigv4': { name: 'ssm' },
+        'aws.protocols#awsJson1_1': {},
+      },
     },
     ...Object.fromEntries(SSM_OPERATIONS.map((name) => [id(name), operation(name)])),
     [id('SendCommandRequest')]: structure({
@@ -63,7 +83,12 @@ export const SSM_MODEL = {
       InstanceId: member('InstanceId', required),
       PluginName: member('CommandPluginName'),
     }),
-    [id('GetCommandInvocationResult')]: structure({ Status: member('smithy.api#String'), ResponseCode: member('smithy.api#Integer'), StandardOutputContent: member('smithy.api#String'), StandardErrorContent: member('smithy.api#String') }),
+    [id('GetCommandInvocationResult')]: structure({
+      Status: member('smithy.api#String'),
+      ResponseCode: member('smithy.api#Integer'),
+      StandardOutputContent: member('smithy.api#String'),
+      StandardErrorContent: member('smithy.api#String'),
+    }),
     [id('DescribeInstanceInformationRequest')]: structure({
       InstanceInformationFilterList: member('InstanceInformationFilterList'),
       Filters: member('InstanceInformationStringFilterList'),
@@ -100,16 +125,28 @@ export const SSM_MODEL = {
     [id('NextToken')]: string(),
     [id('CommandFilterList')]: list('CommandFilter', length(1, 5)),
     [id('CommandFilter')]: structure({ key: member('CommandFilterKey', required), value: member('CommandFilterValue', required) }),
-    [id('CommandFilterKey')]: string({ 'smithy.api#enum': ['InvokedAfter', 'InvokedBefore', 'Status', 'ExecutionStage', 'DocumentName'].map((value) => ({ value })) }),
+    [id('CommandFilterKey')]: string({
+      'smithy.api#enum': ['InvokedAfter', 'InvokedBefore', 'Status', 'ExecutionStage', 'DocumentName'].map((value) => ({ value })),
+    }),
     [id('CommandFilterValue')]: string(length(1)),
     [id('CommandPluginName')]: string(length(4)),
     [id('InstanceInformationFilterList')]: list('InstanceInformationFilter', length(0)),
-    [id('InstanceInformationFilter')]: structure({ key: member('InstanceInformationFilterKey', required), valueSet: member('InstanceInformationFilterValueSet', required) }),
-    [id('InstanceInformationFilterKey')]: string({ 'smithy.api#enum': ['InstanceIds', 'AgentVersion', 'PingStatus', 'PlatformTypes', 'ActivationIds', 'IamRole', 'ResourceType', 'AssociationStatus'].map((value) => ({ value })) }),
+    [id('InstanceInformationFilter')]: structure({
+      key: member('InstanceInformationFilterKey', required),
+      valueSet: member('InstanceInformationFilterValueSet', required),
+    }),
+    [id('InstanceInformationFilterKey')]: string({
+      'smithy.api#enum': ['InstanceIds', 'AgentVersion', 'PingStatus', 'PlatformTypes', 'ActivationIds', 'IamRole', 'ResourceType', 'AssociationStatus'].map(
+        (value) => ({ value }),
+      ),
+    }),
     [id('InstanceInformationFilterValueSet')]: list('InstanceInformationFilterValue', length(1, 100)),
     [id('InstanceInformationFilterValue')]: string(length(1)),
     [id('InstanceInformationStringFilterList')]: list('InstanceInformationStringFilter', length(0)),
-    [id('InstanceInformationStringFilter')]: structure({ Key: member('InstanceInformationStringFilterKey', required), Values: member('InstanceInformationFilterValueSet', required) }),
+    [id('InstanceInformationStringFilter')]: structure({
+      Key: member('InstanceInformationStringFilterKey', required),
+      Values: member('InstanceInformationFilterValueSet', required),
+    }),
     [id('InstanceInformationStringFilterKey')]: string(length(1)),
     [id('MaxResultsEC2Compatible')]: { type: 'integer', traits: range(5, 50) },
   },

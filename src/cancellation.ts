@@ -42,7 +42,9 @@ export class Cancellation {
     }
     this.signal = signal;
     this.aborter.abort(this.reason);
-    core.info(`${signal} received: the job was cancelled. No new phase starts; a traffic move under way completes, other work gets ${WIND_DOWN_MS / 1000} s to end.`);
+    core.info(
+      `${signal} received: the job was cancelled. No new phase starts; a traffic move under way completes, other work gets ${WIND_DOWN_MS / 1000} s to end.`,
+    );
     this.resolveCancelled();
   }
 

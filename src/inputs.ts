@@ -48,7 +48,8 @@ export interface InputSpec {
   required?: boolean;
   /** Masked with core.setSecret as soon as it is read. */
   secret?: boolean;
-  section: 'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'Progressive switch and validation' | 'Hooks' | 'DigitalOcean' | 'AWS' | 'State and GitHub';
+  section:
+    'General' | 'Health' | 'Release on hosts' | 'SSH' | 'Traffic' | 'Progressive switch and validation' | 'Hooks' | 'DigitalOcean' | 'AWS' | 'State and GitHub';
 }
 
 export const INPUTS = {
@@ -61,8 +62,7 @@ export const INPUTS = {
   provider: {
     section: 'General',
     required: true,
-    description:
-      'Where the hosts live: `aws` (ALB + Auto Scaling Groups + SSM), `digitalocean` (Droplets by tag + SSH), or `ssh` (static host lists + SSH).',
+    description: 'Where the hosts live: `aws` (ALB + Auto Scaling Groups + SSM), `digitalocean` (Droplets by tag + SSH), or `ssh` (static host lists + SSH).',
   },
   'app-name': {
     section: 'General',
@@ -73,8 +73,7 @@ export const INPUTS = {
   release: {
     section: 'General',
     default: '${{ github.sha }}',
-    description:
-      'Release id: names the release directory on each host and is reported by the app. Defaults to the commit that triggered the workflow.',
+    description: 'Release id: names the release directory on each host and is reported by the app. Defaults to the commit that triggered the workflow.',
   },
   'initial-color': {
     section: 'General',
@@ -84,8 +83,7 @@ export const INPUTS = {
   'dry-run': {
     section: 'General',
     default: 'false',
-    description:
-      'Print the plan (phases, hosts it would touch, traffic change) and change nothing. What cannot be read is shown as unknown.',
+    description: 'Print the plan (phases, hosts it would touch, traffic change) and change nothing. What cannot be read is shown as unknown.',
   },
   'health-path': {
     section: 'Health',
@@ -116,7 +114,7 @@ export const INPUTS = {
     section: 'Health',
     default: 'auto',
     description:
-      'How the runner reaches each host\'s health URL and the preview route: `direct`; `jump-host`, an HTTP request over a TCP connection that `ssh-jump-host` opens (for private hosts a GitHub-hosted runner cannot reach); or `auto`, which is `jump-host` when `ssh-jump-host` is set (providers ssh and digitalocean) and `direct` otherwise. Checks of `public-url` are always direct.',
+      "How the runner reaches each host's health URL and the preview route: `direct`; `jump-host`, an HTTP request over a TCP connection that `ssh-jump-host` opens (for private hosts a GitHub-hosted runner cannot reach); or `auto`, which is `jump-host` when `ssh-jump-host` is set (providers ssh and digitalocean) and `direct` otherwise. Checks of `public-url` are always direct.",
   },
   'app-port': {
     section: 'Health',
@@ -251,8 +249,7 @@ export const INPUTS = {
   'ssh-known-hosts': {
     section: 'SSH',
     default: '',
-    description:
-      'known_hosts lines for every host (and the jump host). Host keys are verified against them; get them with `ssh-keyscan`.',
+    description: 'known_hosts lines for every host (and the jump host). Host keys are verified against them; get them with `ssh-keyscan`.',
   },
   'ssh-insecure-skip-host-key-check': {
     section: 'SSH',
@@ -267,8 +264,7 @@ export const INPUTS = {
   traffic: {
     section: 'Traffic',
     default: '',
-    description:
-      'What moves traffic: `haproxy`, `do-lb` (a DigitalOcean Load Balancer) or `alb`. Default: `alb` for aws, `haproxy` otherwise.',
+    description: 'What moves traffic: `haproxy`, `do-lb` (a DigitalOcean Load Balancer) or `alb`. Default: `alb` for aws, `haproxy` otherwise.',
   },
   'haproxy-host': {
     section: 'Traffic',
@@ -293,7 +289,8 @@ export const INPUTS = {
   'haproxy-preview-bind': {
     section: 'Traffic',
     default: '*:8080',
-    description: 'Where that HAProxy listens for the preview route, which reaches the idle color without touching live traffic. Keep it private (a firewall or a private address).',
+    description:
+      'Where that HAProxy listens for the preview route, which reaches the idle color without touching live traffic. Keep it private (a firewall or a private address).',
   },
   'public-url': {
     section: 'Traffic',
@@ -340,7 +337,8 @@ export const INPUTS = {
   'validation-path': {
     section: 'Progressive switch and validation',
     default: '',
-    description: 'Path the validation requests ask for through `public-url`: a real page (`/`, `/api/status`) catches errors a health path would not. Default: `health-path`.',
+    description:
+      'Path the validation requests ask for through `public-url`: a real page (`/`, `/api/status`) catches errors a health path would not. Default: `health-path`.',
   },
   'validation-success-percent': {
     section: 'Progressive switch and validation',
@@ -534,7 +532,10 @@ export const OUTPUTS = {
   'live-color': { description: 'Color serving traffic when the run ended (`blue`, `green`, or `unknown`).' },
   'previous-color': { description: 'Color that served traffic when the run started.' },
   'target-color': { description: 'Color this run released to or moved traffic to.' },
-  release: { description: 'Release now on the target color: the one deployed (deploy), or the one the state records there (switch, rollback); empty for a rollback when state is off.' },
+  release: {
+    description:
+      'Release now on the target color: the one deployed (deploy), or the one the state records there (switch, rollback); empty for a rollback when state is off.',
+  },
   'preview-url': { description: 'URL that reaches the idle color without touching live traffic, when there is one.' },
   result: { description: '`success`, `failure`, `planned` for a dry run, or `cancelled` (the job was cancelled; the summary says where traffic is).' },
 } as const satisfies Record<string, { description: string }>;

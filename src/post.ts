@@ -22,8 +22,12 @@ async function post(): Promise<void> {
   if (!token || !owner || !repo) return;
   const github = new GitHubRepo(token, { owner, repo }, (process.env.GITHUB_API_URL || 'https://api.github.com').replace(/\/+$/, ''));
   if (await DeployLock.releaseLeftover(github, held)) {
-    core.warning(`The main step ended without releasing its deploy lock (it was killed): deleted the repository variable ${held.variable} it held, so the next run does not wait for lock-expiry. Where traffic is was not recorded: the next run reads it from the load balancer.`);
+    core.warning(
+      `The main step ended without releasing its deploy lock (it was killed): deleted the repository variable ${held.variable} it held, so the next run does not wait for lock-expiry. Where traffic is was not recorded: the next run reads it from the load balancer.`,
+    );
   }
 }
 
-await post().catch((error: unknown) => core.warning(`The post step could not check the deploy lock: ${messageOf(error)}. If the next run waits for it, delete the lock's repository variable.`));
+await post().catch((error: unknown) =>
+  core.warning(`The post step could not check the deploy lock: ${messageOf(error)}. If the next run waits for it, delete the lock's repository variable.`),
+);

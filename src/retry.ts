@@ -183,7 +183,17 @@ export async function retry<T>(attempt: (n: number) => Promise<T>, options: Retr
  * value either way, with the number of attempts made. `attempt` reports failures as values, not throws.
  * An aborted `signal` ends it at once with `WaitAbortedError`.
  */
-export async function retryUntil<T>(policy: RetryPolicy, attempt: (n: number) => Promise<T>, done: (value: T) => boolean, clock?: Clock, signal?: AbortSignal): Promise<{ value: T; attempts: number }> {
-  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, { ...retryBounds(policy), ...(clock && { clock }), ...(signal && { signal }) });
+export async function retryUntil<T>(
+  policy: RetryPolicy,
+  attempt: (n: number) => Promise<T>,
+  done: (value: T) => boolean,
+  clock?: Clock,
+  signal?: AbortSignal,
+): Promise<{ value: T; attempts: number }> {
+  const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, {
+    ...retryBounds(policy),
+    ...(clock && { clock }),
+    ...(signal && { signal }),
+  });
   return { value, attempts };
 }

@@ -70,7 +70,9 @@ export interface HostTimeouts {
 }
 
 /** Where a release comes from: a directory on the runner, uploaded; or a git fetch on each host. */
-export type ReleaseSourceSettings = { kind: 'upload'; path: string; /** `release-exclude` patterns, after the default credential ones. */ exclude: string[] } | { kind: 'git'; repository: string; ref: string };
+export type ReleaseSourceSettings =
+  | { kind: 'upload'; path: string; /** `release-exclude` patterns, after the default credential ones. */ exclude: string[] }
+  | { kind: 'git'; repository: string; ref: string };
 
 export interface SshSettings {
   user: string;
@@ -217,13 +219,11 @@ const fromEnvironment: InputSource = (name) => core.getInput(name);
  * Reads every input once, masks secrets, validates, and returns one typed settings object.
  * Throws InputError, naming the input, on the first bad value; nothing remote is touched here.
  */
-export function readSettings(
-  source: InputSource = fromEnvironment,
-  env: NodeJS.ProcessEnv = process.env,
-): Settings {
+export function readSettings(source: InputSource = fromEnvironment, env: NodeJS.ProcessEnv = process.env): Settings {
   const inputs = new InputReader(source);
   for (const [old, renamed] of Object.entries(RENAMED_INPUTS)) {
-    if (source(old).trim() !== '') throw new InputError(old, `was renamed to ${renamed}`, `Write \`${renamed}:\` instead of \`${old}:\` in the step's \`with:\``);
+    if (source(old).trim() !== '')
+      throw new InputError(old, `was renamed to ${renamed}`, `Write \`${renamed}:\` instead of \`${old}:\` in the step's \`with:\``);
   }
   // Mask every secret that was passed, even one the chosen provider does not use.
   for (const name of Object.keys(INPUTS) as InputName[]) {
@@ -235,7 +235,11 @@ export function readSettings(
   const release = releaseId(inputs.text('release') || env.GITHUB_SHA || '');
   const provider = readProvider(inputs, providerName, env);
   if (provider.name !== 'aws' && inputs.optional('release-bucket')) {
-    throw new InputError('release-bucket', `is set, but provider ${provider.name} streams the release to the hosts over SSH`, 'Remove release-bucket, or use provider aws');
+    throw new InputError(
+      'release-bucket',
+      `is set, but provider ${provider.name} streams the release to the hosts over SSH`,
+      'Remove release-bucket, or use provider aws',
+    );
   }
   if (!(provider.name === 'aws' && provider.releaseBucket) && inputs.optional('release-prefix')) {
     throw new InputError('release-prefix', 'is set without release-bucket', 'Set release-bucket too, or remove release-prefix');
@@ -306,7 +310,11 @@ function readProbeVia(inputs: InputReader, providerName: (typeof PROVIDERS)[numb
   const jumpHostSet = inputs.optional('ssh-jump-host') !== undefined;
   if (via === 'jump-host' && (!jumpHostSet || providerName === 'aws')) {
     const why = providerName === 'aws' ? 'needs an SSH jump host, and provider aws does not use SSH' : 'needs ssh-jump-host, which is empty';
-    throw new InputError('probe-via', `'jump-host' ${why}`, providerName === 'aws' ? 'Remove probe-via (or set it to direct)' : 'Set ssh-jump-host to the bastion, or set probe-via to auto or direct');
+    throw new InputError(
+      'probe-via',
+      `'jump-host' ${why}`,
+      providerName === 'aws' ? 'Remove probe-via (or set it to direct)' : 'Set ssh-jump-host to the bastion, or set probe-via to auto or direct',
+    );
   }
   if (via === 'auto') return jumpHostSet && providerName !== 'aws' ? 'jump-host' : 'direct';
   return via;
@@ -316,9 +324,16 @@ function readRollout(inputs: InputReader, healthPath: string): RolloutSettings {
   const stepsText = inputs.text('traffic-steps');
   const steps = stepsText.split(',').map((step) => step.trim().replace(/%$/, ''));
   const numbers = steps.map(Number);
-  const valid = steps.every((step) => /^\d+$/.test(step)) && numbers.every((n, i) => n >= 1 && n <= 100 && (i === 0 || n > (numbers[i - 1] ?? 0))) && numbers.at(-1) === 100;
+  const valid =
+    steps.every((step) => /^\d+$/.test(step)) &&
+    numbers.every((n, i) => n >= 1 && n <= 100 && (i === 0 || n > (numbers[i - 1] ?? 0))) &&
+    numbers.at(-1) === 100;
   if (!valid) {
-    throw new InputError('traffic-steps', `'${stepsText}' is not a list of increasing percentages ending at 100`, 'Use for example `10,50,100`, or `100` to move all traffic at once');
+    throw new InputError(
+      'traffic-steps',
+      `'${stepsText}' is not a list of increasing percentages ending at 100`,
+      'Use for example `10,50,100`, or `100` to move all traffic at once',
+    );
   }
   const hooks: RolloutSettings['hooks'] = {};
   for (const point of HOOK_POINTS) {
@@ -339,7 +354,10 @@ function readRollout(inputs: InputReader, healthPath: string): RolloutSettings {
       minSuccessRatio: inputs.percent('validation-success-percent') / 100,
       maxLatencyMs: inputs.seconds('validation-max-latency', 0.001, 600),
     },
-    validationPath: inputs.optional('validation-path') === undefined ? healthPath : inputs.match('validation-path', /^\/\S*$/, 'Use an absolute path such as `/` or `/api/status`'),
+    validationPath:
+      inputs.optional('validation-path') === undefined
+        ? healthPath
+        : inputs.match('validation-path', /^\/\S*$/, 'Use an absolute path such as `/` or `/api/status`'),
     alarms: inputs.list('cloudwatch-alarms'),
     rollbackWindowMs: inputs.seconds('rollback-window', 0, 7 * 24 * 3600),
     hooks,
@@ -351,20 +369,30 @@ function readProvider(inputs: InputReader, name: ProviderName, env: NodeJS.Proce
     case 'ssh':
       return { name, hosts: { blue: inputs.hosts('blue-hosts'), green: inputs.hosts('green-hosts') } };
     case 'digitalocean': {
-      const token = inputs.required('digitalocean-token', 'Pass a DigitalOcean API token from a secret: `digitalocean-token: ${{ secrets.DIGITALOCEAN_TOKEN }}`');
+      const token = inputs.required(
+        'digitalocean-token',
+        'Pass a DigitalOcean API token from a secret: `digitalocean-token: ${{ secrets.DIGITALOCEAN_TOKEN }}`',
+      );
       return {
         name,
         token,
         apiUrl: inputs.url('digitalocean-api-url') ?? 'https://api.digitalocean.com',
         tags: { blue: inputs.tag('blue-tag'), green: inputs.tag('green-tag') },
         address: inputs.choice('droplet-address', ['private', 'public'] as const),
-        loadBalancerId: inputs.optional('do-load-balancer-id') === undefined ? undefined : inputs.match('do-load-balancer-id', /^[0-9a-f-]{36}$/, 'Use the load balancer id (a UUID) from `doctl compute load-balancer list`'),
+        loadBalancerId:
+          inputs.optional('do-load-balancer-id') === undefined
+            ? undefined
+            : inputs.match('do-load-balancer-id', /^[0-9a-f-]{36}$/, 'Use the load balancer id (a UUID) from `doctl compute load-balancer list`'),
       };
     }
     case 'aws': {
       const region = inputs.text('aws-region') || env.AWS_REGION || env.AWS_DEFAULT_REGION || '';
       if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(region)) {
-        throw new InputError('aws-region', region ? `'${region}' is not an AWS region` : 'no region is set', 'Set aws-region (for example `eu-west-1`), or AWS_REGION in the environment');
+        throw new InputError(
+          'aws-region',
+          region ? `'${region}' is not an AWS region` : 'no region is set',
+          'Set aws-region (for example `eu-west-1`), or AWS_REGION in the environment',
+        );
       }
       return {
         name,
@@ -395,9 +423,16 @@ function readAppName(inputs: InputReader): string {
 function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv): GitHubSettings {
   // GitHub's rules for variable names: letters, digits and `_`, no leading digit, no GITHUB_ prefix.
   // The state variable's name with LOCK_SUFFIX is the lock: a name that ends so would be another app's lock.
-  const variables = appVariables(appName, inputs.optional('state-variable') === undefined
-    ? undefined
-    : inputs.match('state-variable', new RegExp(`^(?!GITHUB_)(?!.*${LOCK_SUFFIX}$)[A-Z_][A-Z0-9_]{0,94}$`, 'i'), `Use letters, digits and \`_\`, not starting with a digit or \`GITHUB_\` nor ending in \`${LOCK_SUFFIX}\`, for example \`BLUEGREEN_SHOP\``));
+  const variables = appVariables(
+    appName,
+    inputs.optional('state-variable') === undefined
+      ? undefined
+      : inputs.match(
+          'state-variable',
+          new RegExp(`^(?!GITHUB_)(?!.*${LOCK_SUFFIX}$)[A-Z_][A-Z0-9_]{0,94}$`, 'i'),
+          `Use letters, digits and \`_\`, not starting with a digit or \`GITHUB_\` nor ending in \`${LOCK_SUFFIX}\`, for example \`BLUEGREEN_SHOP\``,
+        ),
+  );
   const [owner, repo] = (env.GITHUB_REPOSITORY ?? '').split('/');
   const server = (env.GITHUB_SERVER_URL || 'https://github.com').replace(/\/+$/, '');
   const runId = env.GITHUB_RUN_ID ?? '';
@@ -405,7 +440,11 @@ function readGitHub(inputs: InputReader, appName: string, env: NodeJS.ProcessEnv
   const token = inputs.optional('github-token');
   const repository = owner && repo ? { owner, repo } : undefined;
   if (strictState && !(token && repository)) {
-    throw new InputError('strict-state', token ? 'is true but GITHUB_REPOSITORY is not set (a local run)' : 'is true but github-token is empty', 'Pass github-token a token with Variables: read and write, or set strict-state: false');
+    throw new InputError(
+      'strict-state',
+      token ? 'is true but GITHUB_REPOSITORY is not set (a local run)' : 'is true but github-token is empty',
+      'Pass github-token a token with Variables: read and write, or set strict-state: false',
+    );
   }
   const environment = inputs.match('deployment-environment', /^\S(?:[^\r\n]{0,253}\S)?$/, 'Name a GitHub environment, for example `production`');
   return {
@@ -444,7 +483,11 @@ function validateTogether(settings: Settings): void {
   if (provider.name === 'ssh') {
     for (const color of ['blue', 'green'] as const) {
       if (provider.hosts[color].length === 0) {
-        throw new InputError(`${color}-hosts`, `provider ssh needs the hosts of the ${color} color`, `List them, for example \`${color}-hosts: 10.0.0.${color === 'blue' ? 11 : 21}\``);
+        throw new InputError(
+          `${color}-hosts`,
+          `provider ssh needs the hosts of the ${color} color`,
+          `List them, for example \`${color}-hosts: 10.0.0.${color === 'blue' ? 11 : 21}\``,
+        );
       }
     }
     refuseSharedHosts(provider.hosts, ssh.port);
@@ -456,17 +499,33 @@ function validateTogether(settings: Settings): void {
     throw new InputError('restart-command', 'restart is `command` but no command is given', 'Set restart-command, or pick another restart method');
   }
   if (ssh.skipHostKeyCheck && ssh.knownHosts) {
-    throw new InputError('ssh-insecure-skip-host-key-check', 'is true while ssh-known-hosts is set', 'Remove one of them: keep ssh-known-hosts to verify host keys');
+    throw new InputError(
+      'ssh-insecure-skip-host-key-check',
+      'is true while ssh-known-hosts is set',
+      'Remove one of them: keep ssh-known-hosts to verify host keys',
+    );
   }
   if (provider.name === 'aws' && provider.releaseBucket && hostRelease.source.kind === 'git') {
-    throw new InputError('release-bucket', 'is set together with release-repository', 'Keep one: release-bucket ships release-path through S3, release-repository has each instance fetch the release with git');
+    throw new InputError(
+      'release-bucket',
+      'is set together with release-repository',
+      'Keep one: release-bucket ships release-path through S3, release-repository has each instance fetch the release with git',
+    );
   }
   const { rollout } = settings;
   if (rollout.alarms.length > 0 && provider.name !== 'aws') {
-    throw new InputError('cloudwatch-alarms', `lists CloudWatch alarms, which provider ${provider.name} cannot read`, 'Remove cloudwatch-alarms, or use provider aws');
+    throw new InputError(
+      'cloudwatch-alarms',
+      `lists CloudWatch alarms, which provider ${provider.name} cannot read`,
+      'Remove cloudwatch-alarms, or use provider aws',
+    );
   }
   if (rollout.steps.length > 1 && !traffic.publicUrl && rollout.alarms.length === 0) {
-    throw new InputError('traffic-steps', `'${rollout.steps.join(',')}' moves traffic in steps, but nothing would validate them`, 'Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`');
+    throw new InputError(
+      'traffic-steps',
+      `'${rollout.steps.join(',')}' moves traffic in steps, but nothing would validate them`,
+      'Set public-url (and on AWS optionally cloudwatch-alarms), or use `traffic-steps: 100`',
+    );
   }
 }
 
@@ -481,9 +540,14 @@ function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: num
   for (const color of COLORS) {
     for (const address of hosts[color]) {
       const earlier = seen.get(key(address));
-      if (earlier?.color === color) throw new InputError(`${color}-hosts`, `lists ${formatHost(earlier.address)} twice (as ${formatHost(address)})`, 'List each host once');
+      if (earlier?.color === color)
+        throw new InputError(`${color}-hosts`, `lists ${formatHost(earlier.address)} twice (as ${formatHost(address)})`, 'List each host once');
       if (earlier) {
-        throw new InputError(`${color}-hosts`, `lists ${formatHost(address)}, which ${earlier.color}-hosts lists too (as ${formatHost(earlier.address)}): both inputs name one host`, `A host belongs to one color: remove it from ${earlier.color}-hosts or ${color}-hosts`);
+        throw new InputError(
+          `${color}-hosts`,
+          `lists ${formatHost(address)}, which ${earlier.color}-hosts lists too (as ${formatHost(earlier.address)}): both inputs name one host`,
+          `A host belongs to one color: remove it from ${earlier.color}-hosts or ${color}-hosts`,
+        );
       }
       seen.set(key(address), { color, address });
     }
@@ -494,13 +558,24 @@ function refuseSharedHosts(hosts: Record<Color, HostAddress[]>, defaultPort: num
 function readStepTimeouts(inputs: InputReader): Record<HostStep, number> {
   const parse = (text: string): Partial<Record<HostStep, number>> => {
     const steps: Partial<Record<HostStep, number>> = {};
-    for (const pair of text.split(/[\n,]/).map((item) => item.trim()).filter(Boolean)) {
+    for (const pair of text
+      .split(/[\n,]/)
+      .map((item) => item.trim())
+      .filter(Boolean)) {
       const [, step = '', seconds = ''] = /^([^=\s]*)\s*=\s*(.*)$/.exec(pair) ?? [undefined, pair];
       if (!(HOST_STEPS as readonly string[]).includes(step)) {
-        throw new InputError('host-step-timeouts', `'${pair}' does not name a step`, `Write \`step=seconds\` pairs for ${HOST_STEPS.join(', ')}, for example \`install=1200,probe=120\``);
+        throw new InputError(
+          'host-step-timeouts',
+          `'${pair}' does not name a step`,
+          `Write \`step=seconds\` pairs for ${HOST_STEPS.join(', ')}, for example \`install=1200,probe=120\``,
+        );
       }
       if (!/^\d+$/.test(seconds) || Number(seconds) < 1 || Number(seconds) > 86_400) {
-        throw new InputError('host-step-timeouts', `'${pair}' does not give ${step} a whole number of seconds from 1 to 86400`, `Write for example \`${step}=${parse(inputSpec('host-step-timeouts').default ?? '')[step as HostStep] ?? 60}\``);
+        throw new InputError(
+          'host-step-timeouts',
+          `'${pair}' does not give ${step} a whole number of seconds from 1 to 86400`,
+          `Write for example \`${step}=${parse(inputSpec('host-step-timeouts').default ?? '')[step as HostStep] ?? 60}\``,
+        );
       }
       steps[step as HostStep] = Number(seconds);
     }
@@ -516,10 +591,18 @@ function readStepTimeouts(inputs: InputReader): Record<HostStep, number> {
  */
 function readReleaseBucket(inputs: InputReader): ReleaseBucket | undefined {
   if (inputs.optional('release-bucket') === undefined) return undefined;
-  const bucket = inputs.match('release-bucket', /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'Give the bucket name only (3-63 lowercase letters, digits, `-` and `.`), for example `shop-releases`, not an `s3://` URL or an ARN');
+  const bucket = inputs.match(
+    'release-bucket',
+    /^(?!xn--)(?!.*\.\.)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'Give the bucket name only (3-63 lowercase letters, digits, `-` and `.`), for example `shop-releases`, not an `s3://` URL or an ARN',
+  );
   const prefix = inputs.text('release-prefix');
   if (prefix.startsWith('/') || prefix.length > 512 || hasControlCharacter(prefix) || prefix.split('/').some((part) => part === '.' || part === '..')) {
-    throw new InputError('release-prefix', `'${prefix.slice(0, 40)}' cannot start an S3 key`, 'Use a relative key prefix such as `releases/` (no leading `/`, no `.` or `..` parts)');
+    throw new InputError(
+      'release-prefix',
+      `'${prefix.slice(0, 40)}' cannot start an S3 key`,
+      'Use a relative key prefix such as `releases/` (no leading `/`, no `.` or `..` parts)',
+    );
   }
   return { bucket, prefix: prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/` };
 }
@@ -529,19 +612,36 @@ function readReleaseSource(inputs: InputReader, env: NodeJS.ProcessEnv): Release
   const exclude = inputs.list('release-exclude');
   if (repository === undefined) {
     const empty = exclude.find((pattern) => pattern.replace(/^!/, '').replace(/^\/+|\/+$/g, '') === '' || hasControlCharacter(pattern));
-    if (empty !== undefined) throw new InputError('release-exclude', `'${empty}' is not a pattern`, 'Write one file name, path or glob per line, such as `*.pem`, `config/secret.yml` or `!config/ca.pem`');
+    if (empty !== undefined)
+      throw new InputError(
+        'release-exclude',
+        `'${empty}' is not a pattern`,
+        'Write one file name, path or glob per line, such as `*.pem`, `config/secret.yml` or `!config/ca.pem`',
+      );
     return { kind: 'upload', path: resolvePath(env.GITHUB_WORKSPACE || process.cwd(), inputs.text('release-path') || '.'), exclude };
   }
   if (exclude.length > 0) {
-    throw new InputError('release-exclude', 'applies to a release uploaded from release-path, but release-repository is set (each host fetches with git)', 'Remove release-exclude, or release-repository to upload release-path');
+    throw new InputError(
+      'release-exclude',
+      'applies to a release uploaded from release-path, but release-repository is set (each host fetches with git)',
+      'Remove release-exclude, or release-repository to upload release-path',
+    );
   }
   // Leading `-` would read as an option to git; the host script also ends git's options with `--`.
   if (repository.startsWith('-') || /\s/.test(repository)) {
-    throw new InputError('release-repository', `'${repository}' is not a git repository URL`, 'Use a URL such as `https://github.com/org/shop.git` or `git@github.com:org/shop.git`');
+    throw new InputError(
+      'release-repository',
+      `'${repository}' is not a git repository URL`,
+      'Use a URL such as `https://github.com/org/shop.git` or `git@github.com:org/shop.git`',
+    );
   }
   const ref = inputs.text('release-ref') || env.GITHUB_SHA || '';
   if (!ref || ref.startsWith('-') || hasControlCharacter(ref)) {
-    throw new InputError('release-ref', ref ? `'${ref}' is not a git ref` : 'no ref is given and GITHUB_SHA is not set', 'Set release-ref to a branch, tag or commit, for example `${{ github.sha }}`');
+    throw new InputError(
+      'release-ref',
+      ref ? `'${ref}' is not a git ref` : 'no ref is given and GITHUB_SHA is not set',
+      'Set release-ref to a branch, tag or commit, for example `${{ github.sha }}`',
+    );
   }
   return { kind: 'git', repository, ref };
 }
@@ -556,7 +656,11 @@ function releaseId(value: string): string {
   // it may hold shell metacharacters, since every command quotes it, but no control character and
   // no leading dot.
   if (value.length > 128 || hasControlCharacter(value) || value.startsWith('.')) {
-    throw new InputError('release', `'${value.slice(0, 40)}' cannot name a release directory`, 'Use at most 128 characters without control characters or a leading dot, such as a commit SHA or `v1.2.3`');
+    throw new InputError(
+      'release',
+      `'${value.slice(0, 40)}' cannot name a release directory`,
+      'Use at most 128 characters without control characters or a leading dot, such as a commit SHA or `v1.2.3`',
+    );
   }
   return value;
 }
@@ -621,7 +725,11 @@ class InputReader {
   percent(name: InputName): number {
     const value = this.text(name).replace(/%$/, '');
     if (!/^\d+(\.\d+)?$/.test(value) || Number(value) > 100) {
-      throw new InputError(name, `'${this.text(name)}' is not a percentage from 0 to 100`, `Set ${name} to a number such as ${inputSpec(name).default || '99'}`);
+      throw new InputError(
+        name,
+        `'${this.text(name)}' is not a percentage from 0 to 100`,
+        `Set ${name} to a number such as ${inputSpec(name).default || '99'}`,
+      );
     }
     return Number(value);
   }
@@ -630,7 +738,11 @@ class InputReader {
   seconds(name: InputName, min: number, max: number): number {
     const value = this.text(name).replace(/s$/, '');
     if (!/^\d+(\.\d+)?$/.test(value) || Number(value) < min || Number(value) > max) {
-      throw new InputError(name, `'${this.text(name)}' is not a number of seconds from ${min} to ${max}`, `Set ${name} to seconds, for example ${inputSpec(name).default || '30'}`);
+      throw new InputError(
+        name,
+        `'${this.text(name)}' is not a number of seconds from ${min} to ${max}`,
+        `Set ${name} to seconds, for example ${inputSpec(name).default || '30'}`,
+      );
     }
     return Math.round(Number(value) * 1000);
   }
@@ -686,9 +798,15 @@ class InputReader {
   arn(name: InputName, resource: 'listener' | 'listener-rule', required: boolean): string {
     const value = this.text(name);
     if (!value && !required) return '';
-    const pattern = new RegExp(`^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:${resource}/app/[^/]+/[0-9a-f]+/[0-9a-f]+${resource === 'listener-rule' ? '/[0-9a-f]+' : ''}$`);
+    const pattern = new RegExp(
+      `^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\\d{12}:${resource}/app/[^/]+/[0-9a-f]+/[0-9a-f]+${resource === 'listener-rule' ? '/[0-9a-f]+' : ''}$`,
+    );
     if (!pattern.test(value)) {
-      throw new InputError(name, value ? `'${value}' is not an application load balancer ${resource} ARN` : 'is required with provider aws', `Copy the ${resource} ARN from the EC2 console or \`aws elbv2 describe-${resource === 'listener' ? 'listeners' : 'rules'}\``);
+      throw new InputError(
+        name,
+        value ? `'${value}' is not an application load balancer ${resource} ARN` : 'is required with provider aws',
+        `Copy the ${resource} ARN from the EC2 console or \`aws elbv2 describe-${resource === 'listener' ? 'listeners' : 'rules'}\``,
+      );
     }
     return value;
   }
@@ -698,13 +816,18 @@ class InputReader {
     const isArn = /^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:targetgroup\/[A-Za-z0-9-]{1,32}\/[0-9a-f]+$/.test(value);
     const isName = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$/.test(value);
     if (!isArn && !isName) {
-      throw new InputError(name, value ? `'${value}' is neither a target group name nor a target group ARN` : 'is required with provider aws', 'Give the target group name (up to 32 letters, digits and hyphens) or its ARN');
+      throw new InputError(
+        name,
+        value ? `'${value}' is neither a target group name nor a target group ARN` : 'is required with provider aws',
+        'Give the target group name (up to 32 letters, digits and hyphens) or its ARN',
+      );
     }
     return value;
   }
 }
 
-const HOST_PATTERN = /^(?:(?<user>[a-z_][a-z0-9_.-]*)@)?(?:\[(?<ipv6>[0-9a-fA-F:.]+)\]|(?<name>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?))(?::(?<port>\d{1,5}))?$/i;
+const HOST_PATTERN =
+  /^(?:(?<user>[a-z_][a-z0-9_.-]*)@)?(?:\[(?<ipv6>[0-9a-fA-F:.]+)\]|(?<name>[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?))(?::(?<port>\d{1,5}))?$/i;
 
 export function parseHost(text: string, input: string): HostAddress {
   const m = HOST_PATTERN.exec(text.trim());

@@ -29,7 +29,12 @@ const summaryFile = join(dir, 'summary.md');
 const outputFile = join(dir, 'output.txt');
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-export async function runAction(inputs: Record<string, string>, provider?: Provider, env: NodeJS.ProcessEnv = {}, extra: Pick<RunDependencies, 'cancellation'> = {}): Promise<ActionRun> {
+export async function runAction(
+  inputs: Record<string, string>,
+  provider?: Provider,
+  env: NodeJS.ProcessEnv = {},
+  extra: Pick<RunDependencies, 'cancellation'> = {},
+): Promise<ActionRun> {
   writeFileSync(summaryFile, '');
   writeFileSync(outputFile, '');
   const saved = { summary: process.env.GITHUB_STEP_SUMMARY, output: process.env.GITHUB_OUTPUT };

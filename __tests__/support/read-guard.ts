@@ -15,7 +15,23 @@ import { fileURLToPath } from 'node:url';
 
 export const REPOSITORY = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const BESIDE = dirname(REPOSITORY);
-const SYSTEM = ['/tmp', tmpdir(), '/etc', '/usr', '/proc', '/sys', '/dev', '/var', '/run', '/lib', '/lib64', '/bin', '/sbin', '/opt', dirname(dirname(process.execPath))];
+const SYSTEM = [
+  '/tmp',
+  tmpdir(),
+  '/etc',
+  '/usr',
+  '/proc',
+  '/sys',
+  '/dev',
+  '/var',
+  '/run',
+  '/lib',
+  '/lib64',
+  '/bin',
+  '/sbin',
+  '/opt',
+  dirname(dirname(process.execPath)),
+];
 
 const within = (path: string, dir: string) => {
   const rel = relative(dir, path);
@@ -65,5 +81,23 @@ function guard(owner: Patchable, names: string[], asPromise: boolean): void {
 }
 
 const fs = createRequire(import.meta.url)('node:fs') as Patchable & { promises: Patchable };
-guard(fs, ['readFileSync', 'readFile', 'openSync', 'open', 'createReadStream', 'readdirSync', 'readdir', 'opendirSync', 'opendir', 'copyFileSync', 'copyFile', 'cpSync', 'cp'], false);
+guard(
+  fs,
+  [
+    'readFileSync',
+    'readFile',
+    'openSync',
+    'open',
+    'createReadStream',
+    'readdirSync',
+    'readdir',
+    'opendirSync',
+    'opendir',
+    'copyFileSync',
+    'copyFile',
+    'cpSync',
+    'cp',
+  ],
+  false,
+);
 guard(fs.promises, ['readFile', 'open', 'readdir', 'opendir', 'copyFile', 'cp'], true);

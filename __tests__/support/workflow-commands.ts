@@ -5,7 +5,24 @@
  * `::name` (ending at a blank or `::`), or when it holds `##[name` anywhere (the older syntax), for
  * a name the runner knows. After `::stop-commands::<token>` nothing is a command until `::<token>::`.
  */
-const KNOWN = new Set(['add-mask', 'add-matcher', 'add-path', 'debug', 'echo', 'endgroup', 'error', 'group', 'internal-set-repo-path', 'notice', 'remove-matcher', 'save-state', 'set-env', 'set-output', 'stop-commands', 'warning']);
+const KNOWN = new Set([
+  'add-mask',
+  'add-matcher',
+  'add-path',
+  'debug',
+  'echo',
+  'endgroup',
+  'error',
+  'group',
+  'internal-set-repo-path',
+  'notice',
+  'remove-matcher',
+  'save-state',
+  'set-env',
+  'set-output',
+  'stop-commands',
+  'warning',
+]);
 
 export interface WorkflowCommand {
   name: string;

@@ -28,14 +28,20 @@ export class CloudWatchAlarms implements AlarmWatch {
       const AlarmNames = this.names.slice(i, i + NAMES_PER_CALL);
       let NextToken: string | undefined;
       do {
-        const page = await this.calls.call('cloudwatch:DescribeAlarms', () => this.client.send(new DescribeAlarmsCommand({ AlarmNames, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], ...(NextToken && { NextToken }) })), `alarms ${AlarmNames.join(', ')}`);
+        const page = await this.calls.call(
+          'cloudwatch:DescribeAlarms',
+          () => this.client.send(new DescribeAlarmsCommand({ AlarmNames, AlarmTypes: ['MetricAlarm', 'CompositeAlarm'], ...(NextToken && { NextToken }) })),
+          `alarms ${AlarmNames.join(', ')}`,
+        );
         for (const alarm of [...(page.MetricAlarms ?? []), ...(page.CompositeAlarms ?? [])]) if (alarm.AlarmName) found.set(alarm.AlarmName, alarm);
         NextToken = page.NextToken;
       } while (NextToken);
     }
     const missing = this.names.filter((name) => !found.has(name));
     if (missing.length > 0) {
-      throw new UserError(`CloudWatch has no alarm named ${missing.join(', ')} in this region. Input 'cloudwatch-alarms': check the names (they are case-sensitive) and aws-region.`);
+      throw new UserError(
+        `CloudWatch has no alarm named ${missing.join(', ')} in this region. Input 'cloudwatch-alarms': check the names (they are case-sensitive) and aws-region.`,
+      );
     }
     return this.names
       .map((name) => found.get(name))

@@ -24,7 +24,14 @@ const THROTTLING = new Set([
 ]);
 
 const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError']);
-const BAD_CREDENTIALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'IncompleteSignature']);
+const BAD_CREDENTIALS = new Set([
+  'ExpiredToken',
+  'ExpiredTokenException',
+  'InvalidClientTokenId',
+  'UnrecognizedClientException',
+  'SignatureDoesNotMatch',
+  'IncompleteSignature',
+]);
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError']);
 
 export function isThrottling(error: unknown): boolean {
@@ -43,7 +50,11 @@ export function isRetryable(error: unknown): boolean {
  * One line for a failed AWS call: which call, on what, and what to do. A denial names the IAM
  * action to grant; missing or expired credentials point at the credentials step.
  */
-export function awsError(action: string, error: unknown, { resource, notFound, attempts = 1 }: { resource?: string; notFound?: string; attempts?: number } = {}): UserError {
+export function awsError(
+  action: string,
+  error: unknown,
+  { resource, notFound, attempts = 1 }: { resource?: string; notFound?: string; attempts?: number } = {},
+): UserError {
   const { name = 'Error', message = String(error) } = shape(error);
   const on = resource ? ` on ${resource}` : '';
   const said = oneLine(message);
@@ -52,7 +63,9 @@ export function awsError(action: string, error: unknown, { resource, notFound, a
     return new UserError(`AWS denied ${action}${on} (${name}: ${said}). Grant the role ${action} (see the IAM policy in the README).`);
   }
   if (name === 'CredentialsProviderError' || BAD_CREDENTIALS.has(name)) {
-    return new UserError(`AWS ${action}${on} failed: no valid AWS credentials (${name}: ${said}). Run aws-actions/configure-aws-credentials before this step, or check the role it assumes.`);
+    return new UserError(
+      `AWS ${action}${on} failed: no valid AWS credentials (${name}: ${said}). Run aws-actions/configure-aws-credentials before this step, or check the role it assumes.`,
+    );
   }
   const tries = attempts > 1 ? ` after ${attempts} attempts` : '';
   if (isThrottling(error)) {

@@ -25,10 +25,27 @@ export interface LoadBalancer {
 
 /** Attributes of a load balancer that a PUT must repeat: DigitalOcean resets any it omits. */
 const WRITABLE_LOAD_BALANCER_ATTRIBUTES = [
-  'name', 'project_id', 'size_unit', 'size', 'forwarding_rules', 'health_check', 'sticky_sessions',
-  'redirect_http_to_https', 'enable_proxy_protocol', 'enable_backend_keepalive', 'http_idle_timeout_seconds',
-  'vpc_uuid', 'disable_lets_encrypt_dns_records', 'firewall', 'network', 'network_stack', 'type', 'domains',
-  'glb_settings', 'target_load_balancer_ids', 'tls_cipher_policy',
+  'name',
+  'project_id',
+  'size_unit',
+  'size',
+  'forwarding_rules',
+  'health_check',
+  'sticky_sessions',
+  'redirect_http_to_https',
+  'enable_proxy_protocol',
+  'enable_backend_keepalive',
+  'http_idle_timeout_seconds',
+  'vpc_uuid',
+  'disable_lets_encrypt_dns_records',
+  'firewall',
+  'network',
+  'network_stack',
+  'type',
+  'domains',
+  'glb_settings',
+  'target_load_balancer_ids',
+  'tls_cipher_policy',
 ] as const;
 
 const PER_PAGE = 200; // the API's maximum
@@ -108,9 +125,16 @@ export class DigitalOceanClient {
       return lb;
     };
     const { initialDelayMs, maxDelayMs, timeoutMs } = this.settle;
-    const { value: lb, done } = await waitUntil(read, (lb) => lb.status === 'active', { deadlineMs: timeoutMs, intervalMs: initialDelayMs, backoff: { maxMs: maxDelayMs }, clock: this.clock });
+    const { value: lb, done } = await waitUntil(read, (lb) => lb.status === 'active', {
+      deadlineMs: timeoutMs,
+      intervalMs: initialDelayMs,
+      backoff: { maxMs: maxDelayMs },
+      clock: this.clock,
+    });
     if (done) return lb;
-    throw new UserError(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
+    throw new UserError(
+      `Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`,
+    );
   }
 
   /**
@@ -129,7 +153,12 @@ export class DigitalOceanClient {
         if (current[attribute] !== undefined && current[attribute] !== null) body[attribute] = current[attribute];
       }
       Object.assign(body, target);
-      const answer: { load_balancer: LoadBalancer } = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
+      const answer: { load_balancer: LoadBalancer } = await this.request(
+        'PUT',
+        `/v2/load_balancers/${encodeURIComponent(id)}`,
+        `updating load balancer ${current.name}`,
+        body,
+      );
       return answer.load_balancer;
     };
     return retry(update, {
@@ -162,7 +191,8 @@ export class DigitalOceanClient {
     const retryable = (answer: Answer) => 'unreachable' in answer || answer.response.status === 429 || answer.response.status >= 500;
     const { value: answer } = await waitUntil(send, (answer) => !retryable(answer), {
       attempts: this.retry.retries + 1,
-      intervalMs: (attempt, last) => ('response' in last && last.response.status === 429 ? this.retryAfter(last.response, attempt) : backoffDelay(this.retry, attempt)),
+      intervalMs: (attempt, last) =>
+        'response' in last && last.response.status === 429 ? this.retryAfter(last.response, attempt) : backoffDelay(this.retry, attempt),
       onWait: (last, wait) => {
         if ('response' in last) core.info(`DigitalOcean answered ${last.response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
       },
@@ -170,7 +200,9 @@ export class DigitalOceanClient {
     });
     if ('unreachable' in answer) {
       const error = answer.unreachable;
-      throw new UserError(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
+      throw new UserError(
+        `DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`,
+      );
     }
     const { response, detail } = answer;
     if (response.ok) return (await response.json()) as T;
@@ -181,7 +213,9 @@ export class DigitalOceanClient {
       throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
     }
     if (response.status === 403) {
-      throw new UserError(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
+      throw new UserError(
+        `DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`,
+      );
     }
     throw new UserError(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
   }

@@ -117,13 +117,17 @@ export class GitHubRepo {
 
   /** The ids of the latest deployments to `environment`, newest first (GitHub's order), at most `count`. */
   async recentDeployments(environment: string, count: number): Promise<number[]> {
-    const { data } = await this.call(`list the deployments to ${environment}`, () => this.octokit.rest.repos.listDeployments({ ...this.where, environment, per_page: count }));
+    const { data } = await this.call(`list the deployments to ${environment}`, () =>
+      this.octokit.rest.repos.listDeployments({ ...this.where, environment, per_page: count }),
+    );
     return data.map((deployment) => deployment.id);
   }
 
   /** The state of the deployment's latest status, or undefined when it has none. */
   async deploymentState(id: number): Promise<string | undefined> {
-    const { data } = await this.call(`read the statuses of deployment ${id}`, () => this.octokit.rest.repos.listDeploymentStatuses({ ...this.where, deployment_id: id, per_page: 1 }));
+    const { data } = await this.call(`read the statuses of deployment ${id}`, () =>
+      this.octokit.rest.repos.listDeploymentStatuses({ ...this.where, deployment_id: id, per_page: 1 }),
+    );
     return data[0]?.state;
   }
 

@@ -26,7 +26,11 @@ export class GitHubDeployment {
     readonly id: number,
   ) {}
 
-  static async start(github: GitHubRepo, target: DeploymentTarget, what: { color?: Color; release: string; mode: string; appName: string }): Promise<GitHubDeployment> {
+  static async start(
+    github: GitHubRepo,
+    target: DeploymentTarget,
+    what: { color?: Color; release: string; mode: string; appName: string },
+  ): Promise<GitHubDeployment> {
     const description = `${what.mode} ${what.appName} to ${what.color ?? 'the idle color'} (release ${what.release})`;
     const id = await github.createDeployment({
       ref: target.ref,
@@ -50,7 +54,11 @@ export class GitHubDeployment {
     if (!ok) return;
     for (const id of await this.github.recentDeployments(this.target.environment, SUPERSEDED_LOOKBACK)) {
       if (id === this.id || (await this.github.deploymentState(id)) !== 'success') continue;
-      await this.github.setDeploymentStatus(id, { state: 'inactive', description: `superseded by deployment ${this.id}${live ? ` (${live} is live)` : ''}`, logUrl: this.target.logUrl });
+      await this.github.setDeploymentStatus(id, {
+        state: 'inactive',
+        description: `superseded by deployment ${this.id}${live ? ` (${live} is live)` : ''}`,
+        logUrl: this.target.logUrl,
+      });
     }
   }
 }

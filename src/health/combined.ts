@@ -14,7 +14,18 @@ export class BalancerAndProbeHealth implements HealthReader {
 
   async check(hosts: Host[]): Promise<HostHealth[]> {
     const colors = [...new Set(hosts.map((h) => h.color))];
-    const views = await Promise.all(colors.map(async (color: Color) => [color, await this.traffic.balancerHealth?.(color, hosts.filter((h) => h.color === color))] as const));
+    const views = await Promise.all(
+      colors.map(
+        async (color: Color) =>
+          [
+            color,
+            await this.traffic.balancerHealth?.(
+              color,
+              hosts.filter((h) => h.color === color),
+            ),
+          ] as const,
+      ),
+    );
     const viewOf = new Map(views);
     const probed = await this.direct.check(hosts.filter((h) => h.healthUrl));
     const probeOf = new Map(probed.map((p) => [p.host.name, p]));

@@ -34,7 +34,13 @@ export async function probeOnce(url: string, health: HealthSettings, options: Pr
 /** Probes until healthy or the retries are spent, waiting `interval` and backing off up to 4x. */
 export async function probeUntilHealthy(url: string, health: HealthSettings, options: ProbeOptions = {}): Promise<ProbeResult> {
   const policy = { retries: health.retries, initialDelayMs: health.intervalMs, maxDelayMs: health.intervalMs * 4 };
-  const { value, attempts } = await retryUntil(policy, () => probeOnce(url, health, options), (r) => r.ok, undefined, options.signal);
+  const { value, attempts } = await retryUntil(
+    policy,
+    () => probeOnce(url, health, options),
+    (r) => r.ok,
+    undefined,
+    options.signal,
+  );
   return { ...value, attempts };
 }
 
@@ -101,7 +107,11 @@ function forwardedConnection(via: ProbeTransport, host: string, port: number, tl
         // Could not even log in to the jump host: that message already names it and the fix.
         if (error instanceof UserError) return done(error);
         const reason = (error instanceof Error ? error.message : String(error)).replace(/^\(SSH\) /, '').replace(/\.$/, '');
-        done(new ForwardError(`${via.description} could not open a connection to ${host}:${port}: ${reason}. Check that ${host}:${port} is reachable from there and that its sshd allows forwarding to it (AllowTcpForwarding, PermitOpen), or set probe-via: direct`));
+        done(
+          new ForwardError(
+            `${via.description} could not open a connection to ${host}:${port}: ${reason}. Check that ${host}:${port} is reachable from there and that its sshd allows forwarding to it (AllowTcpForwarding, PermitOpen), or set probe-via: direct`,
+          ),
+        );
       },
     );
     return undefined;

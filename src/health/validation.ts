@@ -21,15 +21,29 @@ export function percentile(values: number[], p: number): number {
 export function judge(outcomes: { ok: boolean; latencyMs: number; error?: string }[], criteria: ValidationCriteria): ValidationResult {
   const succeeded = outcomes.filter((o) => o.ok).length;
   const successRatio = outcomes.length ? succeeded / outcomes.length : 0;
-  const latencyP95Ms = Math.round(percentile(outcomes.map((o) => o.latencyMs), 95));
+  const latencyP95Ms = Math.round(
+    percentile(
+      outcomes.map((o) => o.latencyMs),
+      95,
+    ),
+  );
   const problems: string[] = [];
   if (successRatio < criteria.minSuccessRatio) {
-    problems.push(`${succeeded} of ${outcomes.length} requests succeeded (${(successRatio * 100).toFixed(1)}%, at least ${(criteria.minSuccessRatio * 100).toFixed(1)}% needed${mostCommon(outcomes.map((o) => o.error))})`);
+    problems.push(
+      `${succeeded} of ${outcomes.length} requests succeeded (${(successRatio * 100).toFixed(1)}%, at least ${(criteria.minSuccessRatio * 100).toFixed(1)}% needed${mostCommon(outcomes.map((o) => o.error))})`,
+    );
   }
   if (latencyP95Ms > criteria.maxLatencyMs) {
     problems.push(`p95 latency ${latencyP95Ms} ms is over ${criteria.maxLatencyMs} ms`);
   }
-  return { ok: problems.length === 0, requests: outcomes.length, succeeded, successRatio, latencyP95Ms, ...(problems.length && { problem: problems.join('; ') }) };
+  return {
+    ok: problems.length === 0,
+    requests: outcomes.length,
+    succeeded,
+    successRatio,
+    latencyP95Ms,
+    ...(problems.length && { problem: problems.join('; ') }),
+  };
 }
 
 /** `; most failures: <error>` for the error seen most often, so the figures come with a cause. */

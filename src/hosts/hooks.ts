@@ -30,7 +30,12 @@ export function runnerHookArgv(hook: Hook, env: Record<string, string>): Argv {
 }
 
 /** Runs a hook once on the runner, streaming its output; returns its exit code and last lines. */
-export async function runOnRunner(hook: Hook, env: Record<string, string>, log: (line: string) => void, runner: CommandRunner = new LocalRunner()): Promise<{ code: number; lastLines: string[] }> {
+export async function runOnRunner(
+  hook: Hook,
+  env: Record<string, string>,
+  log: (line: string) => void,
+  runner: CommandRunner = new LocalRunner(),
+): Promise<{ code: number; lastLines: string[] }> {
   const lines: string[] = [];
   const result = await runner.run(runnerHookArgv(hook, env), {
     onLine: (line) => {

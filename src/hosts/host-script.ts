@@ -211,7 +211,10 @@ const CLOSING_LINE = /^==> (OK|FAILED ([\w-]+)|RESTORED|NOT RESTORED): (.*)$/;
 const FAILED_STEP = /^([\w-]+) failed: /;
 
 export function readHostScriptReport(output: string, exitCode: number): HostScriptReport {
-  const lines = output.split('\n').map((line) => line.replace(/\r$/, '')).filter((line) => line.trim() !== '');
+  const lines = output
+    .split('\n')
+    .map((line) => line.replace(/\r$/, ''))
+    .filter((line) => line.trim() !== '');
   let lastStep: string | undefined;
   let closing: RegExpExecArray | undefined;
   let closingIndex = lines.length;

@@ -26,12 +26,20 @@ export function checkReleaseSource(settings: Settings): void {
   }
   const has = (file: string) => statSync(join(dir, file), { throwIfNoEntry: false })?.isFile() === true;
   if (!has(psgiFile)) {
-    throw new InputError('psgi-file', `'${psgiFile}' is not in the release directory ${dir}`, `${CHECKOUT_FIX}, point release-path at the app directory, or set psgi-file to the app's entry point`);
+    throw new InputError(
+      'psgi-file',
+      `'${psgiFile}' is not in the release directory ${dir}`,
+      `${CHECKOUT_FIX}, point release-path at the app directory, or set psgi-file to the app's entry point`,
+    );
   }
   for (const [files, installer] of installNeeds(installCommand, has('cpanfile.snapshot'))) {
     const [file] = files;
     if (!files.some(has)) {
-      throw new InputError('release-path', `'${dir}' has no ${file}, which ${installer} needs`, `${CHECKOUT_FIX}; commit ${file} with the app${installCommand ? ', or change install-command' : ''}`);
+      throw new InputError(
+        'release-path',
+        `'${dir}' has no ${file}, which ${installer} needs`,
+        `${CHECKOUT_FIX}; commit ${file} with the app${installCommand ? ', or change install-command' : ''}`,
+      );
     }
   }
 }
@@ -49,6 +57,7 @@ function installNeeds(installCommand: string | undefined, hasSnapshot: boolean):
   if (carton) needs.push([['cpanfile'], 'carton install']);
   if (carton?.includes('--deployment')) needs.push([['cpanfile.snapshot'], 'carton install --deployment']);
   // cpanm reads the dependencies from any of these.
-  if (/\bcpanm\b[^;&|\n]*--installdeps\b/.test(installCommand)) needs.push([['cpanfile', 'META.json', 'META.yml', 'Makefile.PL', 'Build.PL'], 'cpanm --installdeps']);
+  if (/\bcpanm\b[^;&|\n]*--installdeps\b/.test(installCommand))
+    needs.push([['cpanfile', 'META.json', 'META.yml', 'Makefile.PL', 'Build.PL'], 'cpanm --installdeps']);
   return needs;
 }

@@ -8,7 +8,15 @@ import type { Host, HostOutcome, Releaser } from '../providers/types.js';
 import type { Hook, ReleaseSourceSettings, Settings } from '../settings.js';
 import type { Argv, CommandResult, CommandRunner } from './command.js';
 import { printHostLines, showHostOutput } from './host-output.js';
-import { endSessionArgv, hostScriptGraceSeconds, hostScriptInvocation, readHostScriptReport, sessionOf, type HostScriptReport, type ReleaseSource } from './host-script.js';
+import {
+  endSessionArgv,
+  hostScriptGraceSeconds,
+  hostScriptInvocation,
+  readHostScriptReport,
+  sessionOf,
+  type HostScriptReport,
+  type ReleaseSource,
+} from './host-script.js';
 import { releaseFiles, releaseRules } from './release-files.js';
 
 /** Opens a command runner on a host: SSH here; tests and other transports bring their own. */
@@ -55,7 +63,11 @@ export class HostScriptReleaser implements Releaser {
     const report = await this.runHostScript(host, release, source, print);
     const durationMs = performance.now() - started;
     const outcome = outcomeOf(host, report, durationMs);
-    showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`, output);
+    showHostOutput(
+      host.name,
+      `${host.name}: ${outcome.ok ? 'released' : `failed at ${report.step ?? 'an unknown step'}${outcome.restored ? ', restored' : ''}`} (${formatDuration(durationMs)})`,
+      output,
+    );
     return outcome;
   }
 
@@ -90,7 +102,8 @@ export class HostScriptReleaser implements Releaser {
       return { ok: false, step: 'connect', message: connectError, restored: false, lastLines: [] };
     }
     if (stopped) {
-      const why = stopped === 'timeout' ? `the host script did not end within host-timeout (${hostSeconds} s) and ${graceSeconds} s more` : 'the run was cancelled';
+      const why =
+        stopped === 'timeout' ? `the host script did not end within host-timeout (${hostSeconds} s) and ${graceSeconds} s more` : 'the run was cancelled';
       const ended = session === undefined ? 'it had not started yet' : await this.endSession(host, session);
       print(`${why}: ${ended}`);
       const sofar = readHostScriptReport(output.join('\n'), code);
@@ -104,7 +117,9 @@ export class HostScriptReleaser implements Releaser {
     const said: string[] = [];
     const { code, connectError } = await this.runOn(host, endSessionArgv(session), (line) => said.push(line), { timeoutMs: 60_000 }, false);
     if (connectError !== undefined) return `could not reach the host to end its session ${session}: ${connectError}`;
-    return code === 0 ? `ended what it ran on the host (session ${session}): ${said.join(' ')}` : `could not end its session ${session} on the host (exit ${code}): ${said.join(' | ')}`;
+    return code === 0
+      ? `ended what it ran on the host (session ${session}): ${said.join(' ')}`
+      : `could not end its session ${session} on the host (exit ${code}): ${said.join(' | ')}`;
   }
 
   /**
@@ -129,7 +144,12 @@ export class HostScriptReleaser implements Releaser {
       return { code: 255, connectError: messageOf(error) };
     }
     try {
-      const result = await runner.run(argv, { onLine, ...(how.stdin && { stdin: how.stdin }), ...(how.timeoutMs && { timeoutMs: how.timeoutMs }), ...(signal && { signal }) });
+      const result = await runner.run(argv, {
+        onLine,
+        ...(how.stdin && { stdin: how.stdin }),
+        ...(how.timeoutMs && { timeoutMs: how.timeoutMs }),
+        ...(signal && { signal }),
+      });
       return { code: result.code, ...(result.stopped && { stopped: result.stopped }) };
     } catch (error) {
       onLine(messageOf(error));
@@ -191,14 +211,20 @@ export async function releaseSourceOf(source: ReleaseSourceSettings): Promise<Re
  */
 export async function releaseTarball(path: string, exclude: readonly string[] = []): Promise<Buffer> {
   if (!statSync(path, { throwIfNoEntry: false })?.isDirectory()) {
-    throw new InputError('release-path', `'${path}' is not a directory on the runner`, 'Check the code out first (actions/checkout), or point release-path at the app directory');
+    throw new InputError(
+      'release-path',
+      `'${path}' is not a directory on the runner`,
+      'Check the code out first (actions/checkout), or point release-path at the app directory',
+    );
   }
   const { files, leftOut } = releaseFiles(path, releaseRules(exclude));
   if (leftOut.length > 0) core.info(`Left out of the release (credential files and release-exclude): ${leftOut.join(', ')}`);
   const chunks: Buffer[] = [];
   const errors: string[] = [];
   // The list goes to tar NUL-separated, each entry named once (no recursion): any file name works.
-  const child = spawn('tar', ['--create', '--gzip', '--file=-', '--directory', path, '--no-recursion', '--null', '--files-from=-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('tar', ['--create', '--gzip', '--file=-', '--directory', path, '--no-recursion', '--null', '--files-from=-'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   child.stdin.on('error', () => undefined); // tar exiting early is reported by its exit code
   child.stdin.end(['.', ...files.map((file) => `./${file}`)].map((name) => `${name}\0`).join(''));
   child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -208,7 +234,11 @@ export async function releaseTarball(path: string, exclude: readonly string[] = 
     child.on('close', (exit) => resolve(exit ?? 128));
   });
   if (code !== 0) {
-    throw new InputError('release-path', `could not be packed with tar (exit ${code}: ${errors.join('').trim()})`, 'Make every file under release-path readable by the runner');
+    throw new InputError(
+      'release-path',
+      `could not be packed with tar (exit ${code}: ${errors.join('').trim()})`,
+      'Make every file under release-path readable by the runner',
+    );
   }
   return Buffer.concat(chunks);
 }

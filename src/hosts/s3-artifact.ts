@@ -55,7 +55,11 @@ export class S3ReleaseArtifact implements ReleaseArtifact {
     if (!upload) this.uploads.set(release, (upload = this.upload(release)));
     const { key, sha256 } = await upload;
     const expiresIn = Math.min(MAX_PRESIGN_SECONDS, Math.ceil(validForMs / 1000) + CLOCK_SKEW_SECONDS);
-    const url = await this.calls.call('s3:GetObject', () => getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket.bucket, Key: key }), { expiresIn }), this.where(key));
+    const url = await this.calls.call(
+      's3:GetObject',
+      () => getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket.bucket, Key: key }), { expiresIn }),
+      this.where(key),
+    );
     // A bearer credential until it expires: masked in every log line, and kept out of state and summaries.
     core.setSecret(url);
     core.info(`Instances download ${this.where(key)} through a presigned URL valid for ${formatDuration(expiresIn * 1000)}`);
@@ -87,28 +91,51 @@ export class S3ReleaseArtifact implements ReleaseArtifact {
       core.info(`${this.where(key)} already holds this release (same SHA-256 ${sha256.slice(0, 12)}…): not uploading it again`);
       return { key, sha256 };
     }
-    core.info(`Uploading release ${release} (${tarball.length} bytes, SHA-256 ${sha256.slice(0, 12)}…) to ${this.where(key)}${found === 'absent' || found === 'unknown' ? '' : ' (the object there has another checksum: replacing it)'}`);
+    core.info(
+      `Uploading release ${release} (${tarball.length} bytes, SHA-256 ${sha256.slice(0, 12)}…) to ${this.where(key)}${found === 'absent' || found === 'unknown' ? '' : ' (the object there has another checksum: replacing it)'}`,
+    );
     // S3 checks the body against ChecksumSHA256 and refuses a corrupted upload; HeadObject reports it back.
-    await this.calls.call('s3:PutObject', () => this.client.send(new PutObjectCommand({ Bucket: this.bucket.bucket, Key: key, Body: tarball, ChecksumSHA256: checksum, ContentType: 'application/gzip' })), this.where(key));
+    await this.calls.call(
+      's3:PutObject',
+      () =>
+        this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket.bucket, Key: key, Body: tarball, ChecksumSHA256: checksum, ContentType: 'application/gzip' }),
+        ),
+      this.where(key),
+    );
     // Without s3:ListBucket, S3 answers a HeadObject of a missing object 403, like a denied one:
     // after the upload the object exists, so a 403 now means the URL for the instances would be denied.
     if (found === 'unknown' && (await this.storedChecksum(key)) === 'unknown') {
-      throw awsError('s3:GetObject', { name: 'AccessDenied', message: 'HeadObject of the object just uploaded is forbidden, so a presigned URL would be too', $metadata: { httpStatusCode: 403 } }, { resource: this.where(key) });
+      throw awsError(
+        's3:GetObject',
+        {
+          name: 'AccessDenied',
+          message: 'HeadObject of the object just uploaded is forbidden, so a presigned URL would be too',
+          $metadata: { httpStatusCode: 403 },
+        },
+        { resource: this.where(key) },
+      );
     }
     return { key, sha256 };
   }
 
   /** The object's SHA-256 checksum (base64) as S3 stored it; `absent`; or `unknown` when S3 answers 403. */
   private storedChecksum(key: string): Promise<string> {
-    return this.calls.call('s3:GetObject', async () => {
-      try {
-        return (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket.bucket, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256 ?? 'no checksum';
-      } catch (error) {
-        const status = statusOf(error);
-        if (status === 404) return 'absent';
-        if (status === 403) return 'unknown';
-        throw error;
-      }
-    }, this.where(key));
+    return this.calls.call(
+      's3:GetObject',
+      async () => {
+        try {
+          return (
+            (await this.client.send(new HeadObjectCommand({ Bucket: this.bucket.bucket, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256 ?? 'no checksum'
+          );
+        } catch (error) {
+          const status = statusOf(error);
+          if (status === 404) return 'absent';
+          if (status === 403) return 'unknown';
+          throw error;
+        }
+      },
+      this.where(key),
+    );
   }
 }

@@ -47,7 +47,9 @@ export async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<C
       sock = (await jump.forwardOut('127.0.0.1', 0, destination.host, destination.port)) as Readable;
     } catch (error) {
       jump.dispose();
-      throw new UserError(`The jump host ${via.name} could not open a connection to ${destination.name}: ${reasonOf(error)}. Check that ${destination.name} is reachable from the jump host and that its sshd allows TCP forwarding (AllowTcpForwarding).`);
+      throw new UserError(
+        `The jump host ${via.name} could not open a connection to ${destination.name}: ${reasonOf(error)}. Check that ${destination.name} is reachable from the jump host and that its sshd allows TCP forwarding (AllowTcpForwarding).`,
+      );
     }
   }
   try {
@@ -121,7 +123,11 @@ async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, 
   const check = hostKeyCheck(to, ssh);
   if (check.refusal) throw check.refusal;
   if (!ssh.privateKey && !process.env.SSH_AUTH_SOCK) {
-    throw new InputError('ssh-private-key', `is empty and no SSH agent is running, so there is no key to log in to ${what}${to.name} with`, 'Pass the private key from a secret: `ssh-private-key: ${{ secrets.DEPLOY_KEY }}`');
+    throw new InputError(
+      'ssh-private-key',
+      `is empty and no SSH agent is running, so there is no key to log in to ${what}${to.name} with`,
+      'Pass the private key from a secret: `ssh-private-key: ${{ secrets.DEPLOY_KEY }}`',
+    );
   }
   const config: Config = {
     ...(sock ? { sock } : { host: to.host, port: to.port }),
@@ -188,7 +194,9 @@ function hostKeyCheck(to: Endpoint, ssh: SshSettings): HostKeyCheck {
   if (ssh.skipHostKeyCheck) {
     return {
       verify: (key) => {
-        core.warning(`Host key of ${name} accepted without verification (${keyTypeOf(key)} ${fingerprint(key)}): ssh-insecure-skip-host-key-check is true, so a man in the middle would go unnoticed.`);
+        core.warning(
+          `Host key of ${name} accepted without verification (${keyTypeOf(key)} ${fingerprint(key)}): ssh-insecure-skip-host-key-check is true, so a man in the middle would go unnoticed.`,
+        );
         return true;
       },
       refused: () => undefined,
@@ -230,8 +238,10 @@ function reasonOf(error: unknown): string {
 /** A connection failure in words, with what to check. */
 function connectionProblem(error: unknown, to: Endpoint): string {
   const { code, level } = (error ?? {}) as { code?: string; level?: string };
-  if (level === 'client-authentication') return `the host refused the key for user ${to.user}. Check ssh-private-key and ssh-user, and that the public key is in ~${to.user}/.ssh/authorized_keys on the host`;
-  if (level === 'client-timeout' || code === 'ETIMEDOUT') return `no SSH handshake within ${READY_TIMEOUT_MS / 1000} s. Check that the host is up and that a firewall lets the runner reach port ${to.port}`;
+  if (level === 'client-authentication')
+    return `the host refused the key for user ${to.user}. Check ssh-private-key and ssh-user, and that the public key is in ~${to.user}/.ssh/authorized_keys on the host`;
+  if (level === 'client-timeout' || code === 'ETIMEDOUT')
+    return `no SSH handshake within ${READY_TIMEOUT_MS / 1000} s. Check that the host is up and that a firewall lets the runner reach port ${to.port}`;
   switch (code) {
     case 'ECONNREFUSED':
       return `connection refused: nothing listens on port ${to.port}. Check that sshd runs there and the port is right (ssh-port, or host:port)`;
@@ -242,7 +252,7 @@ function connectionProblem(error: unknown, to: Endpoint): string {
     case 'EAI_AGAIN':
       return `the name ${to.host} does not resolve. Check the host name`;
     case 'ECONNRESET':
-      return 'the connection was reset during the handshake. Check that this port is sshd, and the host\'s MaxStartups';
+      return "the connection was reset during the handshake. Check that this port is sshd, and the host's MaxStartups";
   }
   return `${reasonOf(error).replace(/\.$/, '')}. Check the host, port and user`;
 }
@@ -301,7 +311,13 @@ export class SshRunner implements CommandRunner {
       const result = await Promise.race([running, gaveUp]);
       const stdout = out.end();
       const stderr = err.end();
-      if (stopped || !result) return { code: 124, stdout, stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`, stopped };
+      if (stopped || !result)
+        return {
+          code: 124,
+          stdout,
+          stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`,
+          stopped,
+        };
       // No exit status because the connection went away under the command: its outcome is unknown.
       if (result.code === null && !result.signal && this.lost !== undefined) throw this.connectionLost(argv, true);
       return { code: result.code ?? 128, stdout, stderr: stderr + (result.signal ? `killed by ${result.signal}` : '') };
@@ -327,9 +343,16 @@ export class SshRunner implements CommandRunner {
     const client = this.connection.connection;
     if (this.lost !== undefined || !client) throw this.connectionLost(argv, false);
     return new Promise((resolve, reject) => {
-      const failed = (error: unknown) => reject(this.lost !== undefined || !this.connection.isConnected() ? this.connectionLost(argv, false) : new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`));
+      const failed = (error: unknown) =>
+        reject(
+          this.lost !== undefined || !this.connection.isConnected()
+            ? this.connectionLost(argv, false)
+            : new UserError(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`),
+        );
       try {
-        client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) => (error ? failed(error) : (channel.stderr.resume(), resolve(channel))));
+        client.exec(toShell(argv), (error: Error | undefined, channel: Duplex & { stderr: Readable }) =>
+          error ? failed(error) : (channel.stderr.resume(), resolve(channel)),
+        );
       } catch (error) {
         failed(error);
       }

@@ -34,7 +34,11 @@ export const CANCELLED_COLLECT_MS = WIND_DOWN_MS - 1000;
 export function ssmReleaseSource(settings: Settings): ReleaseSource {
   const source = settings.hostRelease.source;
   if (source.kind === 'upload') {
-    throw new InputError('release-repository', 'is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner', 'Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git');
+    throw new InputError(
+      'release-repository',
+      'is empty, but provider aws releases through SSM Run Command, which cannot upload the release from the runner',
+      'Set release-bucket (the runner uploads release-path to S3 once), or release-repository (and release-ref) so each instance fetches the release with git',
+    );
   }
   return source;
 }
@@ -123,9 +127,16 @@ export class SsmReleaser implements Releaser {
       let nextToken: string | undefined;
       do {
         const out = await this.calls.call('ssm:DescribeInstanceInformation', () =>
-          this.client.send(new DescribeInstanceInformationCommand({ Filters: [{ Key: 'InstanceIds', Values: batch.map((h) => h.address) }], MaxResults: 50, NextToken: nextToken })),
+          this.client.send(
+            new DescribeInstanceInformationCommand({
+              Filters: [{ Key: 'InstanceIds', Values: batch.map((h) => h.address) }],
+              MaxResults: 50,
+              NextToken: nextToken,
+            }),
+          ),
         );
-        for (const info of out.InstanceInformationList ?? []) seen.set(info.InstanceId ?? '', { ping: info.PingStatus ?? 'unknown', ...(info.IPAddress && { ip: info.IPAddress }) });
+        for (const info of out.InstanceInformationList ?? [])
+          seen.set(info.InstanceId ?? '', { ping: info.PingStatus ?? 'unknown', ...(info.IPAddress && { ip: info.IPAddress }) });
         nextToken = out.NextToken;
       } while (nextToken);
     }
@@ -134,7 +145,13 @@ export class SsmReleaser implements Releaser {
     for (const host of hosts) {
       const info = seen.get(host.address);
       if (info?.ping === 'Online') online.push({ host, address: info.ip ?? host.address });
-      else offline.push({ host, why: info ? `its SSM agent is ${info.ping}` : 'not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)' });
+      else
+        offline.push({
+          host,
+          why: info
+            ? `its SSM agent is ${info.ping}`
+            : 'not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)',
+        });
     }
     return { online, offline };
   }
@@ -189,7 +206,11 @@ export class SsmReleaser implements Releaser {
     // An invocation still Pending or InProgress past the command's own timeout will not report.
     let wait: { done: boolean; elapsedMs: number };
     try {
-      wait = await waitUntil(poll, finished, { deadlineMs: this.commandLimitMs + this.timing.maxPollMs, ...pollPolicy(this.timing), ...(this.signal && { signal: this.signal }) });
+      wait = await waitUntil(poll, finished, {
+        deadlineMs: this.commandLimitMs + this.timing.maxPollMs,
+        ...pollPolicy(this.timing),
+        ...(this.signal && { signal: this.signal }),
+      });
     } catch (error) {
       if (!(error instanceof WaitAbortedError)) throw error;
       await this.cancel(running());
@@ -221,7 +242,9 @@ export class SsmReleaser implements Releaser {
     const statuses = new Map<string, string>();
     let nextToken: string | undefined;
     do {
-      const out = await this.calls.call('ssm:ListCommandInvocations', () => this.client.send(new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: nextToken })));
+      const out = await this.calls.call('ssm:ListCommandInvocations', () =>
+        this.client.send(new ListCommandInvocationsCommand({ CommandId: commandId, MaxResults: 50, NextToken: nextToken })),
+      );
       for (const invocation of out.CommandInvocations ?? []) statuses.set(invocation.InstanceId ?? '', invocation.Status ?? 'Pending');
       nextToken = out.NextToken;
     } while (nextToken);
@@ -229,11 +252,16 @@ export class SsmReleaser implements Releaser {
   }
 
   private async outcome(command: Sent, host: Host, judge: Judge): Promise<HostOutcome> {
-    const out = await this.calls.call('ssm:GetCommandInvocation', () => this.client.send(new GetCommandInvocationCommand({ CommandId: command.commandId, InstanceId: host.address })), host.name);
+    const out = await this.calls.call(
+      'ssm:GetCommandInvocation',
+      () => this.client.send(new GetCommandInvocationCommand({ CommandId: command.commandId, InstanceId: host.address })),
+      host.name,
+    );
     const durationMs = Date.now() - command.sentAt;
     const outcome = { host, durationMs, ...judge(out) };
     const output = outputOf(out);
-    if (output) showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${formatDuration(durationMs)})`, output.replace(/\n$/, '').split('\n'));
+    if (output)
+      showHostOutput(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${formatDuration(durationMs)})`, output.replace(/\n$/, '').split('\n'));
     return outcome;
   }
 }
@@ -241,10 +269,12 @@ export class SsmReleaser implements Releaser {
 /** What one instance's invocation amounts to. */
 type Judge = (out: GetCommandInvocationCommandOutput) => Pick<HostOutcome, 'ok' | 'detail' | 'restored'>;
 
-const outputOf = (out: GetCommandInvocationCommandOutput): string => [out.StandardOutputContent ?? '', out.StandardErrorContent ?? ''].filter(Boolean).join('\n');
+const outputOf = (out: GetCommandInvocationCommandOutput): string =>
+  [out.StandardOutputContent ?? '', out.StandardErrorContent ?? ''].filter(Boolean).join('\n');
 
 /** SSM's own word, when it stopped the command (TimedOut, Cancelled) rather than the script failing. */
-const ssmStatus = (out: GetCommandInvocationCommandOutput): string => `SSM ${out.Status}${out.StatusDetails && out.StatusDetails !== out.Status ? ` (${out.StatusDetails})` : ''}`;
+const ssmStatus = (out: GetCommandInvocationCommandOutput): string =>
+  `SSM ${out.Status}${out.StatusDetails && out.StatusDetails !== out.Status ? ` (${out.StatusDetails})` : ''}`;
 
 /**
  * SSM's status, the exit code and the host script's closing line (printed last, and always within
@@ -260,14 +290,21 @@ const judgeHostScript: Judge = (out) => {
   // SSM stopped it (executionTimeout, a cancel): say so, with the step it was in, not "stopped without a result".
   const stoppedBySsm = out.Status === 'TimedOut' || out.Status === 'Cancelled';
   const during = report.step && report.step !== 'start' ? ` during step ${report.step}` : '';
-  const what = stoppedBySsm ? `${ssmStatus(out)}${during}` : out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
+  const what = stoppedBySsm
+    ? `${ssmStatus(out)}${during}`
+    : out.Status === 'Failed' || report.step !== 'start'
+      ? `${report.step ? `step ${report.step}: ` : ''}${report.message}`
+      : ssmStatus(out);
   return { ok: false, detail: `${what}${lastLines}${where}`, restored: report.restored };
 };
 
 /** A hook passes when its command exits 0. */
 const judgeExitCode: Judge = (out) => {
   const code = out.ResponseCode ?? -1;
-  const lines = outputOf(out).split('\n').filter((line) => line.trim() !== '').slice(-5);
+  const lines = outputOf(out)
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .slice(-5);
   const said = lines.length ? `: ${lines.join(' | ')}` : '';
   if (out.Status === 'Success' && code === 0) return { ok: true, detail: 'exit 0' };
   return { ok: false, detail: out.Status === 'Failed' ? `exit ${code}${said}` : `${ssmStatus(out)}${said}` };

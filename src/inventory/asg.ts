@@ -90,13 +90,26 @@ export class AsgInventory implements Inventory {
   async scheduleScaleDown(color: Color, delayMs: number, now = new Date()): Promise<string> {
     const name = this.aws.autoScalingGroups[color];
     if (delayMs === 0) {
-      await this.calls.call('autoscaling:UpdateAutoScalingGroup', () => this.client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: name, MinSize: 0, DesiredCapacity: 0 })), name);
+      await this.calls.call(
+        'autoscaling:UpdateAutoScalingGroup',
+        () => this.client.send(new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: name, MinSize: 0, DesiredCapacity: 0 })),
+        name,
+      );
       return `scaled ${name} (${color}) down to 0`;
     }
     const at = new Date(now.getTime() + delayMs);
     await this.calls.call(
       'autoscaling:PutScheduledUpdateGroupAction',
-      () => this.client.send(new PutScheduledUpdateGroupActionCommand({ AutoScalingGroupName: name, ScheduledActionName: SCALE_DOWN_ACTION, StartTime: at, MinSize: 0, DesiredCapacity: 0 })),
+      () =>
+        this.client.send(
+          new PutScheduledUpdateGroupActionCommand({
+            AutoScalingGroupName: name,
+            ScheduledActionName: SCALE_DOWN_ACTION,
+            StartTime: at,
+            MinSize: 0,
+            DesiredCapacity: 0,
+          }),
+        ),
       name,
     );
     return `${name} (${color}) scales down to 0 at ${at.toISOString()} (scheduled action ${SCALE_DOWN_ACTION})`;
@@ -111,15 +124,27 @@ export class AsgInventory implements Inventory {
       name,
     );
     if (!found.ScheduledUpdateGroupActions?.length) return undefined;
-    await this.calls.call('autoscaling:DeleteScheduledAction', () => this.client.send(new DeleteScheduledActionCommand({ AutoScalingGroupName: name, ScheduledActionName: SCALE_DOWN_ACTION })), name);
+    await this.calls.call(
+      'autoscaling:DeleteScheduledAction',
+      () => this.client.send(new DeleteScheduledActionCommand({ AutoScalingGroupName: name, ScheduledActionName: SCALE_DOWN_ACTION })),
+      name,
+    );
     return `cancelled the pending scale-down of ${name}`;
   }
 
   private async waitInService(color: Color, wanted: number): Promise<number> {
-    const { value: group, done, elapsedMs: waited } = await waitUntil(() => this.describe(color), (g) => inService(g).length >= wanted, {
-      deadlineMs: this.timing.capacityTimeoutMs,
-      ...pollPolicy(this.timing),
-    });
+    const {
+      value: group,
+      done,
+      elapsedMs: waited,
+    } = await waitUntil(
+      () => this.describe(color),
+      (g) => inService(g).length >= wanted,
+      {
+        deadlineMs: this.timing.capacityTimeoutMs,
+        ...pollPolicy(this.timing),
+      },
+    );
     const ready = inService(group).length;
     if (done) return ready;
     const others = (group.Instances ?? []).filter((i) => i.LifecycleState !== 'InService').map((i) => `${i.InstanceId} ${i.LifecycleState}`);
@@ -130,9 +155,16 @@ export class AsgInventory implements Inventory {
 
   private async describe(color: Color): Promise<AutoScalingGroup> {
     const name = this.aws.autoScalingGroups[color];
-    const out = await this.calls.call('autoscaling:DescribeAutoScalingGroups', () => this.client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] })), name);
+    const out = await this.calls.call(
+      'autoscaling:DescribeAutoScalingGroups',
+      () => this.client.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] })),
+      name,
+    );
     const group = out.AutoScalingGroups?.[0];
-    if (!group) throw new UserError(`Auto Scaling Group ${name} (${color}) does not exist in this region. Input '${color}-asg': name an existing group, or check aws-region.`);
+    if (!group)
+      throw new UserError(
+        `Auto Scaling Group ${name} (${color}) does not exist in this region. Input '${color}-asg': name an existing group, or check aws-region.`,
+      );
     return group;
   }
 }

@@ -32,7 +32,10 @@ export class DropletTagInventory implements Inventory {
           : `None of the ${droplets.length} Droplet(s) tagged ${tag} (${color}) is active.`,
       );
     }
-    this.dropletIds.set(color, active.map((d) => d.id));
+    this.dropletIds.set(
+      color,
+      active.map((d) => d.id),
+    );
     return active.map((droplet) => this.hostOf(droplet, color));
   }
 
@@ -40,7 +43,9 @@ export class DropletTagInventory implements Inventory {
     const kind = this.digitalocean.address;
     const address = droplet.networks.v4.find((n) => n.type === kind)?.ip_address;
     if (!address) {
-      throw new UserError(`Droplet ${droplet.name} (${droplet.id}) has no ${kind} IPv4 address. Input 'droplet-address': use ${kind === 'private' ? 'public' : 'private'}, or give the Droplet a ${kind} address.`);
+      throw new UserError(
+        `Droplet ${droplet.name} (${droplet.id}) has no ${kind} IPv4 address. Input 'droplet-address': use ${kind === 'private' ? 'public' : 'private'}, or give the Droplet a ${kind} address.`,
+      );
     }
     return {
       name: droplet.name,

@@ -62,15 +62,16 @@ export function annotateUnhealthy(unhealthy: HostHealth[]): void {
   const shown = unhealthy.slice(0, Math.max(0, MAX_HOST_ANNOTATIONS - hostErrorsMade));
   for (const h of shown) {
     const url = h.probe?.url ?? h.host.healthUrl ?? h.host.address;
-    const why = [h.balancerState && `load balancer: ${h.balancerState}`, h.probe?.error && `probe: ${h.probe.error}`]
-      .filter(Boolean)
-      .join('; ');
+    const why = [h.balancerState && `load balancer: ${h.balancerState}`, h.probe?.error && `probe: ${h.probe.error}`].filter(Boolean).join('; ');
     const attempts = h.probe ? ` after ${h.probe.attempts} attempt(s)` : '';
     hostErrorsMade++;
     annotateError(`${h.host.name} (${h.host.color}) is unhealthy${attempts}: ${why || 'no healthy answer'}`, `Health check failed: ${h.host.name} ${url}`);
   }
   const rest = unhealthy.slice(shown.length);
   if (rest.length > 0) {
-    annotateError(`and ${rest.length} more unhealthy host(s): ${rest.map((h) => `${h.host.name} (${h.host.color})`).join(', ')}`, `Health check failed on ${rest.length} more host(s)`);
+    annotateError(
+      `and ${rest.length} more unhealthy host(s): ${rest.map((h) => `${h.host.name} (${h.host.color})`).join(', ')}`,
+      `Health check failed on ${rest.length} more host(s)`,
+    );
   }
 }

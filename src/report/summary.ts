@@ -87,14 +87,19 @@ export function nextSteps(report: RunReport): string[] {
       ];
     case 'switch':
       if (liveBefore === 'none') {
-        return [`${target} is live with release ${report.release}: the first switch, so there is no previous color to roll back to yet.`, 'Deploy the next release to the idle color, then switch to it.'];
+        return [
+          `${target} is live with release ${report.release}: the first switch, so there is no previous color to roll back to yet.`,
+          'Deploy the next release to the idle color, then switch to it.',
+        ];
       }
       return [
         `${target} is live with release ${report.release}; ${liveBefore} keeps the previous release.`,
         `If ${target} misbehaves, run the workflow with \`mode: rollback\` to send traffic back to ${liveBefore}.`,
       ];
     case 'rollback':
-      return [`${target} is live again${report.release ? ` with release ${report.release}` : ''}. ${liveBefore} keeps the release it had, for inspection; deploy a fix to it, then switch.`];
+      return [
+        `${target} is live again${report.release ? ` with release ${report.release}` : ''}. ${liveBefore} keeps the release it had, for inspection; deploy a fix to it, then switch.`,
+      ];
   }
 }
 
@@ -110,17 +115,36 @@ function inlineCode(html: string): string {
 /** Writes the job summary: what ran, what is live, the phase table, and what to do next. */
 export async function writeSummary(report: RunReport): Promise<void> {
   const outcome = outcomeOf(report);
-  const headline = { success: '✅ succeeded', failure: '❌ failed', planned: '📝 dry run (nothing changed)', cancelled: `🚫 cancelled (traffic on ${escapeHtml(report.liveAfter)})` }[outcome];
+  const headline = {
+    success: '✅ succeeded',
+    failure: '❌ failed',
+    planned: '📝 dry run (nothing changed)',
+    cancelled: `🚫 cancelled (traffic on ${escapeHtml(report.liveAfter)})`,
+  }[outcome];
   // An empty cell would render as an unclosed <td>: show a dash instead.
   const cell = (text: string) => (text ? inlineCode(escapeHtml(text)) : '—');
   core.summary
     .addHeading(`bluegreen-perl ${report.mode} of ${escapeHtml(report.appName)}: ${headline}`, 2)
     .addTable([
-      [{ data: 'Mode', header: true }, { data: 'Provider', header: true }, { data: 'Traffic', header: true }, { data: 'Release', header: true }],
-      [cell(report.mode), cell(report.provider), cell(report.trafficDescription), report.release ? `<code>${escapeHtml(report.release)}</code>` : 'not recorded (state is off)'],
+      [
+        { data: 'Mode', header: true },
+        { data: 'Provider', header: true },
+        { data: 'Traffic', header: true },
+        { data: 'Release', header: true },
+      ],
+      [
+        cell(report.mode),
+        cell(report.provider),
+        cell(report.trafficDescription),
+        report.release ? `<code>${escapeHtml(report.release)}</code>` : 'not recorded (state is off)',
+      ],
     ])
     .addTable([
-      [{ data: 'Live before', header: true }, { data: 'Target', header: true }, { data: 'Live after', header: true }],
+      [
+        { data: 'Live before', header: true },
+        { data: 'Target', header: true },
+        { data: 'Live after', header: true },
+      ],
       [cell(report.liveBefore), cell(report.target), cell(report.liveAfter)],
     ]);
   if (report.notes?.length) core.summary.addHeading('State', 3).addList(report.notes.map(cell));

@@ -60,11 +60,16 @@ function s3Artifact(settings: Settings, aws: AwsSettings, calls: AwsCalls): Rele
   let loaded: Promise<ReleaseArtifact> | undefined;
   return {
     async sourceFor(release: string, validForMs: number): Promise<ReleaseSource> {
-      loaded ??= import('../hosts/s3-artifact.js').then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
+      loaded ??= import('../hosts/s3-artifact.js').then(({ S3ReleaseArtifact }) =>
+        S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path),
+      );
       return (await loaded).sourceFor(release, validForMs);
     },
     close() {
-      void loaded?.then((artifact) => artifact.close(), () => undefined);
+      void loaded?.then(
+        (artifact) => artifact.close(),
+        () => undefined,
+      );
     },
   };
 }

@@ -6,7 +6,17 @@ import { describeLive, liveColor } from '../live-traffic.js';
 import type { Settings } from '../settings.js';
 import type { Color } from '../colors.js';
 import { DeployLock, LOCK_STATE, LockLostError, type HeldLock, type LockHolder } from '../state/lock.js';
-import { interruptedMove, liveObserved, phaseCompleted, resumeReason, runFinished, runStarted, type AppState, type RunRef, type StateChange } from '../state/model.js';
+import {
+  interruptedMove,
+  liveObserved,
+  phaseCompleted,
+  resumeReason,
+  runFinished,
+  runStarted,
+  type AppState,
+  type RunRef,
+  type StateChange,
+} from '../state/model.js';
 import { StateStore } from '../state/store.js';
 import type { RunContext, RunPhase } from './context.js';
 import type { PhaseRunResult } from './runner.js';
@@ -55,10 +65,20 @@ export class RunRecord {
     try {
       const { state, exists } = await store.read();
       record.recorded = state;
-      core.info(exists ? `State of ${settings.appName} read from the repository variable ${github.stateVariable}.` : `No state yet for ${settings.appName}: the repository variable ${github.stateVariable} will be created.`);
+      core.info(
+        exists
+          ? `State of ${settings.appName} read from the repository variable ${github.stateVariable}.`
+          : `No state yet for ${settings.appName}: the repository variable ${github.stateVariable} will be created.`,
+      );
       if (settings.dryRun) return record;
       step = `take the deploy lock of ${settings.appName} (repository variable ${github.lockVariable})`;
-      const lock = new DeployLock(record.github, github.lockVariable, settings.appName, { run: record.run, job: github.run.job, mode: settings.mode, release: settings.release }, { timeoutMs: github.lockTimeoutMs, expiryMs: github.lockExpiryMs });
+      const lock = new DeployLock(
+        record.github,
+        github.lockVariable,
+        settings.appName,
+        { run: record.run, job: github.run.job, mode: settings.mode, release: settings.release },
+        { timeoutMs: github.lockTimeoutMs, expiryMs: github.lockExpiryMs },
+      );
       record.lock = lock;
       await lock.acquire();
       // For the post step: if this process is killed outright, it deletes this very lock.
@@ -153,7 +173,11 @@ export class RunRecord {
         : result.stopped
           ? `${result.stopped}; live: ${describeLive(context.liveAfter)}`
           : `${describeLive(context.liveAfter)} is live${release ? ` with release ${release}` : ''}`;
-      await this.guard('finish the GitHub deployment', () => deployment.finish(!result.failure && !result.stopped, text, describeLive(context.liveAfter)), 'Deployments: read and write');
+      await this.guard(
+        'finish the GitHub deployment',
+        () => deployment.finish(!result.failure && !result.stopped, text, describeLive(context.liveAfter)),
+        'Deployments: read and write',
+      );
     }
   }
 
@@ -193,7 +217,12 @@ export class RunRecord {
     await this.guard(
       `create a GitHub deployment to ${target.environment}`,
       async () => {
-        this.deployment = await GitHubDeployment.start(repo, target, { color, release: this.liveRelease(color) ?? 'not recorded', mode: this.settings.mode, appName: this.settings.appName });
+        this.deployment = await GitHubDeployment.start(repo, target, {
+          color,
+          release: this.liveRelease(color) ?? 'not recorded',
+          mode: this.settings.mode,
+          appName: this.settings.appName,
+        });
       },
       'Deployments: read and write',
     );
@@ -206,7 +235,12 @@ export class RunRecord {
   }
 
   /** Runs a bookkeeping call; a failure becomes a warning (and turns state off) instead of failing the run. */
-  private async guard(what: string, call: () => Promise<unknown>, permission = 'Variables: read and write', fatal?: new (...args: never[]) => Error): Promise<void> {
+  private async guard(
+    what: string,
+    call: () => Promise<unknown>,
+    permission = 'Variables: read and write',
+    fatal?: new (...args: never[]) => Error,
+  ): Promise<void> {
     try {
       await call();
     } catch (error) {
@@ -222,7 +256,9 @@ export class RunRecord {
     const rejected = error instanceof GitHubError && error.status === 401;
     const why = rejected
       ? `GitHub does not accept the github-token (${messageOf(error)}); pass a valid token.`
-      : error instanceof GitHubError && error.isPermission ? `the github-token cannot read and write the repository variable ${variable}. ${permissionFix('Variables: read and write')}` : `the repository variable ${variable} could not be used: ${messageOf(error)}.`;
+      : error instanceof GitHubError && error.isPermission
+        ? `the github-token cannot read and write the repository variable ${variable}. ${permissionFix('Variables: read and write')}`
+        : `the repository variable ${variable} could not be used: ${messageOf(error)}.`;
     this.store = undefined;
     const lock = this.lock;
     this.lock = undefined;

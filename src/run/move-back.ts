@@ -63,7 +63,10 @@ export async function moveBack(c: RunContext, problem: string, failedAt: number)
     const now = await c.provider.traffic.readLive().catch(() => undefined);
     // Unread, it is unknown: the color validate read before the move back may no longer be live.
     c.liveAfter = now ?? { kind: 'unknown', reason: 'not readable after the failed move back' };
-    if (liveColor(now) !== previous) throw new UserError(`Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. ${c.provider.traffic.description} reports ${describeLive(now)} live. Check the load balancer now.`);
+    if (liveColor(now) !== previous)
+      throw new UserError(
+        `Validation failed: ${problem}. Moving traffic back to ${previous} failed too: ${messageOf(error)}. ${c.provider.traffic.description} reports ${describeLive(now)} live. Check the load balancer now.`,
+      );
     despite = ` (${c.provider.traffic.description} reports it live, though the move back reported: ${messageOf(error)})`;
   }
   c.autoRollbackMs = Math.round(performance.now() - failedAt);

@@ -24,7 +24,8 @@ import type { Inventory, Provider, Releaser, Traffic } from '../providers/types.
  */
 export async function createProvider(settings: Settings, awsTiming?: AwsTiming, cancelled?: AbortSignal): Promise<Provider> {
   // The AWS parts share one set of SDK clients, so they are built together.
-  const aws = settings.provider.name === 'aws' ? new (await import('./aws-provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
+  const aws =
+    settings.provider.name === 'aws' ? new (await import('./aws-provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
   const inventory = aws?.inventory ?? (await inventoryFor(settings));
   const traffic = aws?.traffic ?? trafficFor(settings, inventory);
   // Private hosts behind a bastion: their health URLs and the preview route are probed through it.
@@ -61,7 +62,9 @@ async function inventoryFor(settings: Settings): Promise<Inventory> {
 
 /** Releases over SSH; a cancel of the run ends the host scripts still running (`cancelled`). */
 function releaserFor(settings: Settings, cancelled?: AbortSignal): Releaser {
-  return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh), { ...(cancelled && { signal: cancelled }) });
+  return new HostScriptReleaser(settings, (host) => connectSsh({ host: host.address, port: host.port, user: host.user }, settings.ssh), {
+    ...(cancelled && { signal: cancelled }),
+  });
 }
 
 /** `JumpHostTunnel` of hosts/ssh.ts, with ssh2 and node-ssh loaded on the first probe, not at start. */
@@ -83,12 +86,23 @@ async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<CommandR
 /** Traffic for ssh and digitalocean (AWS brings its own): HAProxy, or a DigitalOcean Load Balancer. */
 function trafficFor(settings: Settings, inventory: Inventory): Traffic {
   const { provider } = settings;
-  if (settings.traffic.kind === 'haproxy') return new HaproxyTraffic(runnerForHaproxyHost(settings), inventory, haproxyOptionsOf(settings, `HAProxy on ${settings.traffic.haproxyHost?.host ?? 'the runner'}`));
+  if (settings.traffic.kind === 'haproxy')
+    return new HaproxyTraffic(
+      runnerForHaproxyHost(settings),
+      inventory,
+      haproxyOptionsOf(settings, `HAProxy on ${settings.traffic.haproxyHost?.host ?? 'the runner'}`),
+    );
   // The settings allow do-lb only with provider digitalocean and a load balancer id.
   if (settings.traffic.kind !== 'do-lb' || provider.name !== 'digitalocean' || !provider.loadBalancerId || !(inventory instanceof DropletTagInventory)) {
     throw new Error(`no traffic switch for traffic ${settings.traffic.kind} with provider ${provider.name}`);
   }
-  return new DoLoadBalancerTraffic(inventory.client, { ...provider, loadBalancerId: provider.loadBalancerId }, inventory, settings.health, settings.traffic.publicUrl);
+  return new DoLoadBalancerTraffic(
+    inventory.client,
+    { ...provider, loadBalancerId: provider.loadBalancerId },
+    inventory,
+    settings.health,
+    settings.traffic.publicUrl,
+  );
 }
 
 /** Where HAProxy commands run: on the runner, or on haproxy-host over SSH (connected on first use). */

@@ -50,7 +50,10 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     const interruptedMoveTo = record.interruptedMoveTo();
     const { cancellation } = dependencies;
     const recordedLive = record.recordedLive();
-    const recordedReleases = { ...(record.releaseOn('blue') && { blue: record.releaseOn('blue') }), ...(record.releaseOn('green') && { green: record.releaseOn('green') }) };
+    const recordedReleases = {
+      ...(record.releaseOn('blue') && { blue: record.releaseOn('blue') }),
+      ...(record.releaseOn('green') && { green: record.releaseOn('green') }),
+    };
     const context: RunContext = {
       settings,
       provider,
@@ -75,7 +78,9 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
       // Traffic moved only if the switch phase ran; read it back so the summary tells the truth.
       const switchPhase = phases.find((phase) => phase.switchesTraffic);
       const switched = result.rows.some((row) => row.id === switchPhase?.id && row.result !== 'not run' && row.result !== 'planned');
-      context.liveAfter = switched ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) })) : context.liveBefore;
+      context.liveAfter = switched
+        ? await provider.traffic.readLive().catch((e: unknown) => ({ kind: 'unknown' as const, reason: messageOf(e) }))
+        : context.liveBefore;
     }
     await record.finish(context, result);
     // A switch or rollback sends traffic to whatever release the color runs: the one the state
@@ -108,7 +113,10 @@ export async function run(dependencies: RunDependencies = {}): Promise<Outputs> 
     });
     await writeSummary(report);
     if (result.failure) fail(result.failure.error);
-    else if (result.stopped) core.setFailed(`The job was ${result.stopped}: no phase started after it; live traffic is on ${report.liveAfter}. The deploy lock is released: re-run the job to go on.`);
+    else if (result.stopped)
+      core.setFailed(
+        `The job was ${result.stopped}: no phase started after it; live traffic is on ${report.liveAfter}. The deploy lock is released: re-run the job to go on.`,
+      );
   } catch (error) {
     fail(error);
   } finally {
@@ -132,9 +140,18 @@ async function undoSplit(context: RunContext, result: PhaseRunResult): Promise<v
     await traffic.moveTo(from, context.hosts[from] ?? (await context.provider.inventory.hostsOf(from)));
     context.liveAfter = await traffic.readLive();
     core.info(`Cancelled halfway through a progressive switch: moved all traffic back to ${from}.`);
-    result.rows.push({ phase: 'Move traffic back (cancelled)', color: from, hosts: traffic.description, result: 'ok', durationMs: 0, detail: `the split this run made (${describeLive(live)}) is undone: all traffic on ${from}` });
+    result.rows.push({
+      phase: 'Move traffic back (cancelled)',
+      color: from,
+      hosts: traffic.description,
+      result: 'ok',
+      durationMs: 0,
+      detail: `the split this run made (${describeLive(live)}) is undone: all traffic on ${from}`,
+    });
   } catch (error) {
-    annotateError(`Cancelled halfway through a progressive switch, and moving traffic back to ${from} failed: ${messageOf(error)}. Traffic is split; move it to one color on the load balancer now.`);
+    annotateError(
+      `Cancelled halfway through a progressive switch, and moving traffic back to ${from} failed: ${messageOf(error)}. Traffic is split; move it to one color on the load balancer now.`,
+    );
   }
 }
 

@@ -49,7 +49,9 @@ function parseHolder(text: string): LockHolder | undefined {
 }
 
 function describeHolder(holder: LockHolder | undefined): string {
-  return holder ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})` : 'an unknown run';
+  return holder
+    ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})`
+    : 'an unknown run';
 }
 
 const ago = (iso: string): string => {
@@ -117,7 +119,9 @@ export class DeployLock {
         if (await this.takeOver(current.value, mine, stale)) return { taken: true, waitMs: 0 };
         // Another run is taking it over (or it was renewed): look again shortly, within lock-timeout.
         if (clock.now() + pollMs > deadline && poll > 0) {
-          throw new UserError(`The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`);
+          throw new UserError(
+            `The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`,
+          );
         }
         return { taken: false, waitMs: Math.min(pollMs, 1000) };
       }
@@ -225,7 +229,8 @@ export class DeployLock {
   private staleReason(holder: LockHolder | undefined): string | undefined {
     if (!holder) return `the repository variable ${this.variable} does not hold a lock this action wrote`;
     const idle = Date.now() - Date.parse(holder.renewed);
-    if (!(idle < this.options.expiryMs)) return `${holder.run.url} has not renewed it since ${holder.renewed} (lock-expiry is ${Math.round(this.options.expiryMs / 1000)} s)`;
+    if (!(idle < this.options.expiryMs))
+      return `${holder.run.url} has not renewed it since ${holder.renewed} (lock-expiry is ${Math.round(this.options.expiryMs / 1000)} s)`;
     if (holder.run.id && holder.run.id === this.me.run.id && holder.run.attempt < this.me.run.attempt) {
       return `it was left by attempt ${holder.run.attempt} of this same run, which has ended`;
     }

@@ -177,12 +177,21 @@ const RESUMABLE: ReadonlySet<string> = new Set<PhaseId>([RELEASE_PHASE]);
  * Why `phase` can be skipped in this run, or undefined when it must run: an earlier run of the same
  * mode, for the same release and target color, completed it and then failed or was stopped.
  */
-export function resumeReason(recorded: LastRun | undefined, current: { mode: Mode; release: string; target?: Color; run: RunRef }, phase: PhaseId): string | undefined {
+export function resumeReason(
+  recorded: LastRun | undefined,
+  current: { mode: Mode; release: string; target?: Color; run: RunRef },
+  phase: PhaseId,
+): string | undefined {
   if (!recorded || !RESUMABLE.has(phase) || recorded.outcome === 'succeeded') return undefined;
   if (recorded.mode !== current.mode || recorded.release !== current.release || !current.target || recorded.target !== current.target) return undefined;
   if (!recorded.completed.includes(phase)) return undefined;
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
-  const stopped = recorded.outcome === 'failed' ? `failed at ${recorded.failedPhase ?? 'a later phase'}` : recorded.outcome === 'cancelled' ? 'was cancelled' : 'stopped before it finished';
+  const stopped =
+    recorded.outcome === 'failed'
+      ? `failed at ${recorded.failedPhase ?? 'a later phase'}`
+      : recorded.outcome === 'cancelled'
+        ? 'was cancelled'
+        : 'stopped before it finished';
   return `completed for release ${current.release} on ${current.target} by ${recorded.run.url} (attempt ${recorded.run.attempt}), which then ${stopped}; health is checked again before going on`;
 }
 
@@ -202,4 +211,3 @@ export function interruptedMove(recorded: LastRun | undefined, current: { mode: 
   if (recorded.run.id === current.run.id && recorded.run.attempt === current.run.attempt) return undefined;
   return recorded.target;
 }
-

@@ -114,7 +114,9 @@ export class AlbTraffic implements Traffic {
   previewUrl(color: Color): string | undefined {
     if (!this.preview) return undefined;
     if (this.preview.color !== color) {
-      core.warning(`The test listener forwards to ${this.preview.color ?? 'neither color'}, not to ${color}: no preview check. A switch points it at the idle color.`);
+      core.warning(
+        `The test listener forwards to ${this.preview.color ?? 'neither color'}, not to ${color}: no preview check. A switch points it at the idle color.`,
+      );
       return undefined;
     }
     return this.preview.url;
@@ -149,11 +151,17 @@ export class AlbTraffic implements Traffic {
       },
     };
     // Other actions (authenticate-oidc before the forward, say) go back as they were.
-    const next = forward ? actions.map((a) => (a === forward ? rewritten : a)) : [...actions.filter((a) => a.Type !== 'fixed-response' && a.Type !== 'redirect'), rewritten];
+    const next = forward
+      ? actions.map((a) => (a === forward ? rewritten : a))
+      : [...actions.filter((a) => a.Type !== 'fixed-response' && a.Type !== 'redirect'), rewritten];
     await this.writeActions(next);
     await this.confirm(color, percent);
     const [to, from] = [this.names.get(arns[color]), this.names.get(arns[other])];
-    notes.push(percent === 100 ? `${this.description} forwards to ${to} (${color}); ${from} stays in at weight 0` : `${this.description} sends ${percent}% to ${to} (${color}), ${100 - percent}% to ${from}`);
+    notes.push(
+      percent === 100
+        ? `${this.description} forwards to ${to} (${color}); ${from} stays in at weight 0`
+        : `${this.description} sends ${percent}% to ${to} (${color}), ${100 - percent}% to ${from}`,
+    );
     if (percent === 100 && this.aws.testListenerArn) {
       await this.pointTestListener(this.aws.testListenerArn, other);
       notes.push(`the test listener forwards to ${other}`);
@@ -191,7 +199,11 @@ export class AlbTraffic implements Traffic {
   async drain(from: Color): Promise<string> {
     const arns = await this.targetGroups();
     const name = this.names.get(arns[from]);
-    const out = await this.calls.call('elasticloadbalancing:DescribeTargetGroupAttributes', () => this.client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arns[from] })), name);
+    const out = await this.calls.call(
+      'elasticloadbalancing:DescribeTargetGroupAttributes',
+      () => this.client.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arns[from] })),
+      name,
+    );
     const delaySeconds = Number(out.Attributes?.find((a) => a.Key === 'deregistration_delay.timeout_seconds')?.Value ?? 300);
     const waitMs = Math.min(delaySeconds * 1000, this.options.drainTimeoutMs);
     await this.options.timing.sleep(waitMs);
@@ -212,11 +224,21 @@ export class AlbTraffic implements Traffic {
     const inputs = [...byArn, ...byName].map((c) => `${c}-target-group`).join(' / ');
     const fix = `Input ${inputs}: name target groups that exist in ${this.aws.region}.`;
     if (byArn.length) {
-      const out = await this.calls.call('elasticloadbalancing:DescribeTargetGroups', () => this.client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: byArn.map((c) => given[c]) })), byArn.map((c) => given[c]).join(', '), fix);
+      const out = await this.calls.call(
+        'elasticloadbalancing:DescribeTargetGroups',
+        () => this.client.send(new DescribeTargetGroupsCommand({ TargetGroupArns: byArn.map((c) => given[c]) })),
+        byArn.map((c) => given[c]).join(', '),
+        fix,
+      );
       found.push(...(out.TargetGroups ?? []));
     }
     if (byName.length) {
-      const out = await this.calls.call('elasticloadbalancing:DescribeTargetGroups', () => this.client.send(new DescribeTargetGroupsCommand({ Names: byName.map((c) => given[c]) })), byName.map((c) => given[c]).join(', '), fix);
+      const out = await this.calls.call(
+        'elasticloadbalancing:DescribeTargetGroups',
+        () => this.client.send(new DescribeTargetGroupsCommand({ Names: byName.map((c) => given[c]) })),
+        byName.map((c) => given[c]).join(', '),
+        fix,
+      );
       found.push(...(out.TargetGroups ?? []));
     }
     const arnOf = (color: Color): string => {
@@ -226,7 +248,8 @@ export class AlbTraffic implements Traffic {
       return group.TargetGroupArn;
     };
     const arns = { blue: arnOf('blue'), green: arnOf('green') };
-    if (arns.blue === arns.green) throw new UserError(`blue-target-group and green-target-group are the same target group (${this.names.get(arns.blue)}). Give each color its own.`);
+    if (arns.blue === arns.green)
+      throw new UserError(`blue-target-group and green-target-group are the same target group (${this.names.get(arns.blue)}). Give each color its own.`);
     this.arns = arns;
     return arns;
   }
@@ -240,7 +263,9 @@ export class AlbTraffic implements Traffic {
     for (const { arn, weight } of forwardTargets(forward)) {
       const color = COLORS.find((c) => arns[c] === arn);
       if (!color) {
-        throw new UserError(`${this.description} forwards to target group ${arn}, which is neither blue-target-group (${this.names.get(arns.blue)}) nor green-target-group (${this.names.get(arns.green)}). Point it at one of them, or fix those inputs.`);
+        throw new UserError(
+          `${this.description} forwards to target group ${arn}, which is neither blue-target-group (${this.names.get(arns.blue)}) nor green-target-group (${this.names.get(arns.green)}). Point it at one of them, or fix those inputs.`,
+        );
       }
       weights[color] += weight;
     }
@@ -255,7 +280,12 @@ export class AlbTraffic implements Traffic {
   private async actions(): Promise<Action[]> {
     if (this.aws.ruleArn) {
       const ruleArn = this.aws.ruleArn;
-      const out = await this.calls.call('elasticloadbalancing:DescribeRules', () => this.client.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })), ruleArn, "Input 'rule-arn': copy the ARN of an existing rule of the listener.");
+      const out = await this.calls.call(
+        'elasticloadbalancing:DescribeRules',
+        () => this.client.send(new DescribeRulesCommand({ RuleArns: [ruleArn] })),
+        ruleArn,
+        "Input 'rule-arn': copy the ARN of an existing rule of the listener.",
+      );
       return out.Rules?.[0]?.Actions ?? [];
     }
     return (await this.listener(this.aws.listenerArn, 'listener-arn')).DefaultActions ?? [];
@@ -266,13 +296,18 @@ export class AlbTraffic implements Traffic {
     if (ruleArn) {
       await this.calls.call('elasticloadbalancing:ModifyRule', () => this.client.send(new ModifyRuleCommand({ RuleArn: ruleArn, Actions: actions })), ruleArn);
     } else {
-      await this.calls.call('elasticloadbalancing:ModifyListener', () => this.client.send(new ModifyListenerCommand({ ListenerArn: listenerArn, DefaultActions: actions })), listenerArn);
+      await this.calls.call(
+        'elasticloadbalancing:ModifyListener',
+        () => this.client.send(new ModifyListenerCommand({ ListenerArn: listenerArn, DefaultActions: actions })),
+        listenerArn,
+      );
     }
   }
 
   /** Reads the forward back until it says `percent` on `color` (the API is eventually consistent), bounded. */
   private async confirm(color: Color, percent: number): Promise<void> {
-    const expected = (live: LiveTraffic) => (percent === 100 ? live.kind === 'color' && live.color === color : live.kind === 'weighted' && live.weights[color] === percent);
+    const expected = (live: LiveTraffic) =>
+      percent === 100 ? live.kind === 'color' && live.color === color : live.kind === 'weighted' && live.weights[color] === percent;
     const { value: live, done } = await waitUntil(async () => this.liveOf(await this.actions()), expected, {
       ...retryBounds(this.options.timing.retry),
       clock: sleepingClock(this.options.timing.sleep),
@@ -290,18 +325,29 @@ export class AlbTraffic implements Traffic {
     if (targets.length === 0 || healthy.length < needed) {
       const name = this.names.get((await this.targetGroups())[color]);
       const unhealthy = targets.filter((d) => d.TargetHealth?.State !== 'healthy').map((d) => `${d.Target?.Id} ${stateText(d)}`);
-      throw new UserError(`Refusing to move traffic to ${color}: ${healthy.length} of ${targets.length} target(s) registered in ${name} are healthy${unhealthy.length ? ` (${unhealthy.join(', ')})` : ''}. Live traffic is untouched.`);
+      throw new UserError(
+        `Refusing to move traffic to ${color}: ${healthy.length} of ${targets.length} target(s) registered in ${name} are healthy${unhealthy.length ? ` (${unhealthy.join(', ')})` : ''}. Live traffic is untouched.`,
+      );
     }
   }
 
   private async targetHealth(color: Color): Promise<TargetHealthDescription[]> {
     const arn = (await this.targetGroups())[color];
-    const out = await this.calls.call('elasticloadbalancing:DescribeTargetHealth', () => this.client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })), this.names.get(arn));
+    const out = await this.calls.call(
+      'elasticloadbalancing:DescribeTargetHealth',
+      () => this.client.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn })),
+      this.names.get(arn),
+    );
     return out.TargetHealthDescriptions ?? [];
   }
 
   private async listener(arn: string, input: 'listener-arn' | 'test-listener-arn') {
-    const out = await this.calls.call('elasticloadbalancing:DescribeListeners', () => this.client.send(new DescribeListenersCommand({ ListenerArns: [arn] })), arn, `Input '${input}': copy the ARN of an existing listener (aws elbv2 describe-listeners).`);
+    const out = await this.calls.call(
+      'elasticloadbalancing:DescribeListeners',
+      () => this.client.send(new DescribeListenersCommand({ ListenerArns: [arn] })),
+      arn,
+      `Input '${input}': copy the ARN of an existing listener (aws elbv2 describe-listeners).`,
+    );
     const listener = out.Listeners?.[0];
     if (!listener) throw new UserError(`Listener ${arn} was not found. Input '${input}': copy the ARN of an existing listener.`);
     return listener;
@@ -317,7 +363,11 @@ export class AlbTraffic implements Traffic {
       return;
     }
     const lbArn = listener.LoadBalancerArn ?? '';
-    const out = await this.calls.call('elasticloadbalancing:DescribeLoadBalancers', () => this.client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] })), lbArn);
+    const out = await this.calls.call(
+      'elasticloadbalancing:DescribeLoadBalancers',
+      () => this.client.send(new DescribeLoadBalancersCommand({ LoadBalancerArns: [lbArn] })),
+      lbArn,
+    );
     const dns = out.LoadBalancers?.[0]?.DNSName;
     const scheme = listener.Protocol === 'HTTPS' ? 'https' : 'http';
     this.preview = dns ? { url: `${scheme}://${dns}:${listener.Port}`, ...(color && { color }) } : undefined;
@@ -327,8 +377,14 @@ export class AlbTraffic implements Traffic {
     const arns = await this.targetGroups();
     const actions = (await this.listener(arn, 'test-listener-arn')).DefaultActions ?? [];
     const forward: Action = { Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: arns[color], Weight: 1 }] } };
-    const next = actions.some((a) => a.Type === 'forward') ? actions.map((a) => (a.Type === 'forward' ? { ...forward, ...(a.Order !== undefined && { Order: a.Order }) } : a)) : [forward];
-    await this.calls.call('elasticloadbalancing:ModifyListener', () => this.client.send(new ModifyListenerCommand({ ListenerArn: arn, DefaultActions: next })), arn);
+    const next = actions.some((a) => a.Type === 'forward')
+      ? actions.map((a) => (a.Type === 'forward' ? { ...forward, ...(a.Order !== undefined && { Order: a.Order }) } : a))
+      : [forward];
+    await this.calls.call(
+      'elasticloadbalancing:ModifyListener',
+      () => this.client.send(new ModifyListenerCommand({ ListenerArn: arn, DefaultActions: next })),
+      arn,
+    );
     if (this.preview) this.preview.color = color;
   }
 }

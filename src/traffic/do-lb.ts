@@ -74,7 +74,9 @@ export class DoLoadBalancerTraffic implements Traffic {
   /** Waits the balancer's own healthy window plus one check interval: the API shows no per-Droplet health. */
   private async warmUp(lb: LoadBalancer, color: Color): Promise<void> {
     const { healthyThreshold, intervalSeconds } = healthCheckOf(lb);
-    core.info(`Waiting ${this.warmUpText(lb)} for load balancer ${lb.name} to health-check the ${color} Droplets (healthy after ${healthyThreshold} checks, ${intervalSeconds} s apart)`);
+    core.info(
+      `Waiting ${this.warmUpText(lb)} for load balancer ${lb.name} to health-check the ${color} Droplets (healthy after ${healthyThreshold} checks, ${intervalSeconds} s apart)`,
+    );
     await sleep((healthyThreshold + 1) * intervalSeconds * 1000);
   }
 
@@ -93,14 +95,18 @@ export class DoLoadBalancerTraffic implements Traffic {
     if (probe.ok) return;
     await this.client.pointLoadBalancer(id, before.tag ? { tag: before.tag } : { droplet_ids: before.droplet_ids ?? [] });
     await this.client.activeLoadBalancer(id);
-    throw new UserError(`With the ${color} Droplets attached beside the live ones, ${probe.url} ${probe.error ?? 'failed'} after ${probe.attempts} attempt(s); the ${color} Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the ${color} Droplets.`);
+    throw new UserError(
+      `With the ${color} Droplets attached beside the live ones, ${probe.url} ${probe.error ?? 'failed'} after ${probe.attempts} attempt(s); the ${color} Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the ${color} Droplets.`,
+    );
   }
 
   /** Waits for `active` and checks the balancer now points at `color` alone. */
   private async settledOn(color: Color): Promise<LoadBalancer> {
     const settled = await this.client.activeLoadBalancer(this.digitalocean.loadBalancerId);
     if (!sameColor(this.colorOfSync(settled), color)) {
-      throw new UserError(`The load balancer did not settle on ${color} (it points at ${settled.tag ? `tag ${settled.tag}` : `Droplets ${(settled.droplet_ids ?? []).join(', ')}`}). Check it in the DigitalOcean console.`);
+      throw new UserError(
+        `The load balancer did not settle on ${color} (it points at ${settled.tag ? `tag ${settled.tag}` : `Droplets ${(settled.droplet_ids ?? []).join(', ')}`}). Check it in the DigitalOcean console.`,
+      );
     }
     return settled;
   }
@@ -133,7 +139,9 @@ export class DoLoadBalancerTraffic implements Traffic {
     if (lb.tag) {
       if (lb.tag === tags.blue) return { kind: 'color', color: 'blue' };
       if (lb.tag === tags.green) return { kind: 'color', color: 'green' };
-      throw new UserError(`Load balancer ${lb.name} points at tag ${lb.tag}, which is neither ${tags.blue} nor ${tags.green}. Point it at one of them, or set blue-tag / green-tag.`);
+      throw new UserError(
+        `Load balancer ${lb.name} points at tag ${lb.tag}, which is neither ${tags.blue} nor ${tags.green}. Point it at one of them, or set blue-tag / green-tag.`,
+      );
     }
     const ids = new Set(lb.droplet_ids ?? []);
     if (ids.size === 0) return { kind: 'none' };

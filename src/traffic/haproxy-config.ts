@@ -179,7 +179,8 @@ export function renderHaproxyConfig(layout: HaproxyLayout, members: HaproxyMembe
     for (const host of members.hosts[color]) {
       const name = serverNameOf(host);
       const other = seen.get(name);
-      if (other) throw new UserError(`Hosts ${other.name} and ${host.name} of the ${color} color get the same HAProxy server name ${name}. List each host once.`);
+      if (other)
+        throw new UserError(`Hosts ${other.name} and ${host.name} of the ${color} color get the same HAProxy server name ${name}. List each host once.`);
       seen.set(name, host);
       lines.push(`  server ${name} ${word(serverAddress(host.address, checks.appPort), `The address of host ${host.name}`)}`);
     }

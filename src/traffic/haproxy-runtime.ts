@@ -60,7 +60,8 @@ export function runtimeWordProblem(value: string): string | undefined {
  */
 export function socketPathProblem(path: string): string | undefined {
   if (!path.startsWith('/')) return 'is not an absolute path';
-  if (/[^A-Za-z0-9_.@+=/-]/.test(path)) return 'has a character other than letters, digits and `_ . @ + = / -` (socat would read `,` or `:` as part of its address)';
+  if (/[^A-Za-z0-9_.@+=/-]/.test(path))
+    return 'has a character other than letters, digits and `_ . @ + = / -` (socat would read `,` or `:` as part of its address)';
   return undefined;
 }
 
@@ -92,6 +93,7 @@ function word(value: string): string {
 }
 
 function mapKey(key: MapKey): MapKey {
-  if (!Object.values(MAP_KEYS).includes(key)) throw new Error(`runtime API: '${String(key)}' is not a key of the map file (${Object.values(MAP_KEYS).join(', ')})`);
+  if (!Object.values(MAP_KEYS).includes(key))
+    throw new Error(`runtime API: '${String(key)}' is not a key of the map file (${Object.values(MAP_KEYS).join(', ')})`);
   return key;
 }

@@ -8,7 +8,19 @@ import { waitUntil } from '../retry.js';
 import type { Settings } from '../settings.js';
 import { commandLine, runtime, runtimeWordProblem, socatArgv, socketPathProblem, type MapKey, type RuntimeCommand } from './haproxy-runtime.js';
 import { RuntimeSession } from './haproxy-session.js';
-import { MAP_KEYS, SERVER_CHECKS, backendOf, colorOfBackend, installedChecks, mapPathFor, renderHaproxyConfig, renderLiveMap, serverNameOf, type BackendChecks, type HaproxyLayout } from './haproxy-config.js';
+import {
+  MAP_KEYS,
+  SERVER_CHECKS,
+  backendOf,
+  colorOfBackend,
+  installedChecks,
+  mapPathFor,
+  renderHaproxyConfig,
+  renderLiveMap,
+  serverNameOf,
+  type BackendChecks,
+  type HaproxyLayout,
+} from './haproxy-config.js';
 
 export interface HaproxyOptions extends HaproxyLayout {
   /** For the plan and the summary: `HAProxy on lb1`. */
@@ -94,9 +106,13 @@ export class HaproxyTraffic implements Traffic {
     // The map path goes into runtime API commands and the socket path into socat's address: refused
     // here, naming the input, by the rules haproxy-runtime.ts applies to every command it makes.
     const mapProblem = runtimeWordProblem(this.mapPath);
-    if (mapProblem) throw new UserError(`Input 'haproxy-config': '${options.configPath}' ${mapProblem} in HAProxy's runtime API (the map file ${this.mapPath}). Use a plain path such as /etc/haproxy/haproxy.cfg.`);
+    if (mapProblem)
+      throw new UserError(
+        `Input 'haproxy-config': '${options.configPath}' ${mapProblem} in HAProxy's runtime API (the map file ${this.mapPath}). Use a plain path such as /etc/haproxy/haproxy.cfg.`,
+      );
     const socketProblem = socketPathProblem(options.socketPath);
-    if (socketProblem) throw new UserError(`Input 'haproxy-socket': '${options.socketPath}' ${socketProblem}. Use a plain path such as /run/haproxy/admin.sock.`);
+    if (socketProblem)
+      throw new UserError(`Input 'haproxy-socket': '${options.socketPath}' ${socketProblem}. Use a plain path such as /run/haproxy/admin.sock.`);
   }
 
   /**
@@ -146,7 +162,9 @@ export class HaproxyTraffic implements Traffic {
     const after = await this.snapshot();
     const now = this.liveOf(after.map);
     if (liveColor(now) !== color) {
-      throw new UserError(`HAProxy still reports ${liveColor(now) ?? 'nothing'} live after set map ${MAP_KEYS.live} ${backendOf(color)}. Check ${this.mapPath} on ${this.runner.description}.`);
+      throw new UserError(
+        `HAProxy still reports ${liveColor(now) ?? 'nothing'} live after set map ${MAP_KEYS.live} ${backendOf(color)}. Check ${this.mapPath} on ${this.runner.description}.`,
+      );
     }
     this.leftBehind = from && from !== color ? { color: from, open: sessionsIn(after.stats, from) } : undefined;
     return `${color} is live through ${this.options.description} (set map, no reload; saved in ${this.mapPath})${from && from !== color ? `, was ${from}` : ''}`;
@@ -160,11 +178,16 @@ export class HaproxyTraffic implements Traffic {
     if (hosts.length === 0) throw new UserError(`No ${color} hosts to send traffic to.`);
     await this.syncMembersOnce();
     const live = liveKeyColor(await this.showMap());
-    if (!live || live === color) throw new UserError(`A progressive step sends part of the traffic from the live color to the other one, but ${live ?? 'nothing'} is live in ${this.description}.`);
+    if (!live || live === color)
+      throw new UserError(
+        `A progressive step sends part of the traffic from the live color to the other one, but ${live ?? 'nothing'} is live in ${this.description}.`,
+      );
     const shifted = await this.routeTo(color, { live, preview: color, split: percent });
     const now = this.liveOf((await this.snapshot()).map);
     if (now.kind !== 'weighted' || now.weights[color] !== percent) {
-      throw new UserError(`HAProxy does not report ${percent}% on ${color} after set map ${MAP_KEYS.split} ${percent}. Check ${this.mapPath} on ${this.runner.description}.`);
+      throw new UserError(
+        `HAProxy does not report ${percent}% on ${color} after set map ${MAP_KEYS.split} ${percent}. Check ${this.mapPath} on ${this.runner.description}.`,
+      );
     }
     const before = this.liveOf(shifted.before.map);
     return `${percent}% of requests to ${color}, ${100 - percent}% to ${live} (set map, no reload)${before.kind === 'weighted' ? `, was ${before.weights[color]}%` : ''}`;
@@ -234,7 +257,10 @@ export class HaproxyTraffic implements Traffic {
     const config = renderHaproxyConfig(this.options, { hosts: { blue, green }, appPort, healthPath, expectedStatus, kept });
     const changed = Object.entries(kept)
       .filter(([, checks]) => checks.healthPath !== healthPath || checks.expectedStatus !== expectedStatus || checks.appPort !== appPort)
-      .map(([color, checks]) => `; ${color} serves traffic, so it keeps its installed check (GET ${checks.healthPath} expecting ${checks.expectedStatus}, port ${checks.appPort}) until a run releases to it`);
+      .map(
+        ([color, checks]) =>
+          `; ${color} serves traffic, so it keeps its installed check (GET ${checks.healthPath} expecting ${checks.expectedStatus}, port ${checks.appPort}) until a run releases to it`,
+      );
     if (installed === config) return `${this.options.configPath} is up to date (${blue.length} blue, ${green.length} green server(s))${changed.join('')}`;
     await this.installConfig(config, installed);
     return `${this.options.configPath} rendered with ${blue.length} blue and ${green.length} green server(s), validated and reloaded${changed.join('')}`;
@@ -265,7 +291,9 @@ export class HaproxyTraffic implements Traffic {
     const check = await this.runner.run([...haproxy, '-c', '-f', candidate], { timeoutMs: RUN_TIMEOUT_MS });
     if (check.code !== 0) {
       await this.runner.run(['rm', '-f', '--', candidate]);
-      throw new UserError(`The rendered HAProxy config does not validate (haproxy -c): ${haproxyErrors(check)}. ${path} is unchanged and HAProxy keeps running it.`);
+      throw new UserError(
+        `The rendered HAProxy config does not validate (haproxy -c): ${haproxyErrors(check)}. ${path} is unchanged and HAProxy keeps running it.`,
+      );
     }
     if (installed !== undefined) await this.mustRun(['cp', '-p', '--', path, `${path}.previous`], `keep ${path}.previous`);
     await this.mustRun(['mv', '-f', '--', candidate, path], `install ${path}`);
@@ -298,14 +326,18 @@ export class HaproxyTraffic implements Traffic {
     const master = /^\s*(\d+)/.exec(ps.stdout)?.[1];
     const masterName = await this.runner.run(['ps', '-o', 'comm=', '-p', master ?? '0']);
     if (!master || masterName.stdout.trim() !== 'haproxy') {
-      throw new UserError(`HAProxy on ${this.runner.description} does not run in master-worker mode (worker ${worker} has no haproxy master), so it cannot reload without dropping connections. Start it with \`haproxy -Ws -f ${this.options.configPath}\` (Debian's haproxy.service does).`);
+      throw new UserError(
+        `HAProxy on ${this.runner.description} does not run in master-worker mode (worker ${worker} has no haproxy master), so it cannot reload without dropping connections. Start it with \`haproxy -Ws -f ${this.options.configPath}\` (Debian's haproxy.service does).`,
+      );
     }
     await this.mustRun(['kill', '-USR2', master], `signal HAProxy's master ${master}`);
     // The first check is the worker at hand; then the socket is asked every POLL_MS.
     const current = ({ attempt }: { attempt: number }) => (attempt === 0 ? Promise.resolve(worker) : this.workerPid().catch(() => worker));
     const replaced = await waitUntil(current, (pid) => pid !== worker, { deadlineMs: this.options.reloadTimeoutMs ?? 15_000, intervalMs: POLL_MS });
     if (replaced.done) return;
-    throw new Error(`no new worker answered on ${this.options.socketPath} within ${(this.options.reloadTimeoutMs ?? 15_000) / 1000}s (see HAProxy's log, for example journalctl -u haproxy)`);
+    throw new Error(
+      `no new worker answered on ${this.options.socketPath} within ${(this.options.reloadTimeoutMs ?? 15_000) / 1000}s (see HAProxy's log, for example journalctl -u haproxy)`,
+    );
   }
 
   /** Rows of `show stat` for the servers of `color`, once none of them waits for its first check. */
@@ -347,7 +379,9 @@ export class HaproxyTraffic implements Traffic {
     if (routed.refused) {
       const states = serversOf(routed.before.stats, target).map((row) => `${row.svname} ${describeServer(row)}`);
       const from = describeLive(this.liveOf(routed.before.map));
-      throw new UserError(`HAProxy has no ${target} server UP (backend ${backendOf(target)}: ${states.join(', ') || 'no servers'}), so it would answer 503. Live traffic is untouched (${from === 'none' ? 'nothing live' : from}).`);
+      throw new UserError(
+        `HAProxy has no ${target} server UP (backend ${backendOf(target)}: ${states.join(', ') || 'no servers'}), so it would answer 503. Live traffic is untouched (${from === 'none' ? 'nothing live' : from}).`,
+      );
     }
     return routed;
   }
@@ -365,7 +399,10 @@ export class HaproxyTraffic implements Traffic {
       [MAP_KEYS.preview, backendOf(route.preview)],
       [MAP_KEYS.split, String(route.split)],
     ];
-    const failed = (detail: string) => new UserError(`Could not switch HAProxy on ${this.runner.description} to ${target}: ${detail}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`);
+    const failed = (detail: string) =>
+      new UserError(
+        `Could not switch HAProxy on ${this.runner.description} to ${target}: ${detail}. Check that HAProxy runs, that input haproxy-socket names its \`stats socket\`, and that ${this.mapPath} is writable.`,
+      );
     const reasonOf = (error: unknown) => (error instanceof RuntimeApiError ? error.reason : messageOf(error));
     const before = await this.snapshot().catch((error: unknown) => {
       throw error instanceof RuntimeApiError ? failed(error.reason) : error;
@@ -414,7 +451,9 @@ export class HaproxyTraffic implements Traffic {
       }
     };
     const runtime = await this.showMap().catch(() => undefined);
-    const [entries, what] = textOf(runtime) ? [runtime, 'to what HAProxy routes to now'] : [before, 'to what HAProxy routed to before this switch (its runtime map could not be read)'];
+    const [entries, what] = textOf(runtime)
+      ? [runtime, 'to what HAProxy routes to now']
+      : [before, 'to what HAProxy routed to before this switch (its runtime map could not be read)'];
     const text = textOf(entries);
     if (!text) return `${this.mapPath} may name the new route: check it before HAProxy reloads.`;
     try {
@@ -484,7 +523,11 @@ export class HaproxyTraffic implements Traffic {
       } catch (error) {
         this.dropSession();
         const reason = failureOf(error);
-        if (attempt > 1) throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+        if (attempt > 1)
+          throw new RuntimeApiError(
+            `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`,
+            reason,
+          );
         core.info(`HAProxy: the runtime API session ended (${reason}); opening another.`);
       }
     }
@@ -493,11 +536,17 @@ export class HaproxyTraffic implements Traffic {
   /** One runtime API command line through a socat process: the path when no session could be held open. */
   private async commandByProcess(commands: readonly RuntimeCommand[]): Promise<string> {
     // `-t`: the time HAProxy gets to answer after the commands are sent.
-    const result = await this.runner.run(socatArgv(this.options.socketPath, SESSION_ANSWER_TIMEOUT_MS / 1000), { stdin: commandLine(commands), timeoutMs: RUN_TIMEOUT_MS });
+    const result = await this.runner.run(socatArgv(this.options.socketPath, SESSION_ANSWER_TIMEOUT_MS / 1000), {
+      stdin: commandLine(commands),
+      timeoutMs: RUN_TIMEOUT_MS,
+    });
     if (result.code !== 0) {
       // socat starts each message with a timestamp and its pid: `2026/01/05 10:00:00 socat[4242] E connect(...): Connection refused`.
       const reason = oneLine(result.stderr.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? socat\[\d+\] [A-Z] /gm, '')) || `exit ${result.code}`;
-      throw new RuntimeApiError(`HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`, reason);
+      throw new RuntimeApiError(
+        `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`,
+        reason,
+      );
     }
     return result.stdout;
   }
@@ -511,7 +560,9 @@ export class HaproxyTraffic implements Traffic {
       // command would meet the same, so the command fails with that; a later one tries again.
       if (error instanceof NoChannel) throw error.cause;
       this.perProcess = true;
-      core.info(`HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`);
+      core.info(
+        `HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`,
+      );
       return undefined;
     });
     return this.session;
@@ -528,7 +579,11 @@ export class HaproxyTraffic implements Traffic {
       const channel = await this.runner.open(socatArgv(socket)).catch((error: unknown) => {
         throw new NoChannel(error);
       });
-      return RuntimeSession.over(channel, SESSION_OPEN_TIMEOUT_MS, `socat on ${this.runner.description} ended: HAProxy or the connection to the host closed the session`);
+      return RuntimeSession.over(
+        channel,
+        SESSION_OPEN_TIMEOUT_MS,
+        `socat on ${this.runner.description} ended: HAProxy or the connection to the host closed the session`,
+      );
     }
     throw new Error(`commands on ${this.runner.description} cannot be held open`);
   }
@@ -669,11 +724,12 @@ function describeServer(row: StatRow): string {
 /** haproxy -c's complaints, without its banner: the `[ALERT]` lines, on one line. */
 function haproxyErrors(result: CommandResult): string {
   const text = `${result.stdout}\n${result.stderr}`;
-  const alerts = text.split('\n').filter((line) => /\[ALERT\]/.test(line)).map((line) => line.replace(/^\[ALERT\]\s*(\(\d+\)\s*)?:\s*/, ''));
+  const alerts = text
+    .split('\n')
+    .filter((line) => /\[ALERT\]/.test(line))
+    .map((line) => line.replace(/^\[ALERT\]\s*(\(\d+\)\s*)?:\s*/, ''));
   return oneLine((alerts.length ? alerts : [text]).join(' ')) || `exit ${result.code}`;
 }
-
-
 
 /** The HAProxy switch's options from the action's settings. */
 export function haproxyOptionsOf(settings: Settings, description: string): HaproxyOptions {

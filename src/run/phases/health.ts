@@ -6,7 +6,10 @@ import { targetHostNames, targetHosts, type RunContext, type RunPhase } from '..
 
 /** Why a host is not healthy: the balancer's word and the probe's error, whichever failed. */
 function unhealthyReason(h: HostHealth): string {
-  const reasons = [h.balancerState && !(h.probe && !h.probe.ok && /^(UP|healthy)\b/.test(h.balancerState)) && `balancer: ${h.balancerState}`, h.probe && !h.probe.ok && `probe: ${h.probe.error}`];
+  const reasons = [
+    h.balancerState && !(h.probe && !h.probe.ok && /^(UP|healthy)\b/.test(h.balancerState)) && `balancer: ${h.balancerState}`,
+    h.probe && !h.probe.ok && `probe: ${h.probe.error}`,
+  ];
   return reasons.filter(Boolean).join('; ') || 'unhealthy';
 }
 
@@ -48,7 +51,10 @@ export const preview: RunPhase = {
     if (!target) throw new Error('preview before locate');
     c.previewUrl = c.provider.traffic.previewUrl(target) ?? c.settings.traffic.previewUrl;
     if (!c.previewUrl) return 'no preview route configured (set preview-url to check one)';
-    const result = await probeUntilHealthy(`${c.previewUrl}${c.settings.health.path}`, c.settings.health, { ...(c.provider.probeVia && { via: c.provider.probeVia }), ...(c.aborted && { signal: c.aborted }) });
+    const result = await probeUntilHealthy(`${c.previewUrl}${c.settings.health.path}`, c.settings.health, {
+      ...(c.provider.probeVia && { via: c.provider.probeVia }),
+      ...(c.aborted && { signal: c.aborted }),
+    });
     if (!result.ok) {
       annotateUnhealthy([{ host: { name: 'preview route', color: target, address: c.previewUrl }, ok: false, probe: result }]);
       throw new UserError(`The preview route ${result.url} is not healthy: ${result.error}. Live traffic is untouched.`);

@@ -18,8 +18,14 @@ export function targetOf(mode: Mode, live: LiveTraffic, initialColor: Color): Co
     case 'weighted': {
       // A progressive switch stopped halfway: the color with the larger share is the one it left.
       const split = `Traffic is split (blue ${live.weights.blue}%, green ${live.weights.green}%): a progressive switch stopped halfway`;
-      if (live.weights.blue === live.weights.green) throw new UserError(`${split}, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.`);
-      if (mode === 'deploy') throw new UserError(`${split}, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.`);
+      if (live.weights.blue === live.weights.green)
+        throw new UserError(
+          `${split}, evenly, so which color it was moving to cannot be told. Move all traffic to one color on the load balancer, then run again.`,
+        );
+      if (mode === 'deploy')
+        throw new UserError(
+          `${split}, so both colors serve requests and neither is idle to deploy to. Run mode: switch to finish it or mode: rollback to undo it, then deploy.`,
+        );
       const larger: Color = live.weights.blue > live.weights.green ? 'blue' : 'green';
       return mode === 'rollback' ? larger : otherColor(larger);
     }

@@ -16,7 +16,9 @@ export const release: RunPhase = {
     if (failed.length > 0) {
       const live = describeLive(c.liveBefore);
       const each = failed.map((o) => `${o.host.name}: ${o.detail}${o.restored ? ' (restored to its previous release)' : ''}`).join('; ');
-      throw new UserError(`Release ${c.settings.release} failed on ${failed.length} of ${hosts.length} ${c.target} host(s): ${each}. Live traffic is untouched (${live}).`);
+      throw new UserError(
+        `Release ${c.settings.release} failed on ${failed.length} of ${hosts.length} ${c.target} host(s): ${each}. Live traffic is untouched (${live}).`,
+      );
     }
     return `release ${c.settings.release} on ${outcomes.length} host(s)`;
   },

@@ -49,7 +49,8 @@ export function shiftStep(percent: number): RunPhase {
     movesTraffic: true,
     color: (c) => c.target,
     hosts: (c) => c.provider.traffic.description,
-    plan: (c) => `send ${percent}% of requests to ${c.target ?? 'the new color'}, validate for ${c.settings.rollout.pauseMs / 1000}s, move all back on a failed check`,
+    plan: (c) =>
+      `send ${percent}% of requests to ${c.target ?? 'the new color'}, validate for ${c.settings.rollout.pauseMs / 1000}s, move all back on a failed check`,
     async run(c) {
       const target = c.target;
       const shiftTo = c.provider.traffic.shiftTo?.bind(c.provider.traffic);
