@@ -1,4 +1,4 @@
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, openSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Duplex } from 'node:stream';
@@ -14,6 +14,7 @@ import { renderHaproxyConfig, renderLiveMap, mapPathFor } from '../src/traffic/h
 import { runtime } from '../src/traffic/haproxy-runtime.js';
 import { HaproxyTraffic, type HaproxyOptions } from '../src/traffic/haproxy.js';
 import { EXAMPLE_APP_DIR } from './memory-provider.js';
+import { childrenOf } from './processes.js';
 
 /**
  * A load balancer lab on loopback, shared by the HAProxy tests and the switch benchmark: a real
@@ -314,7 +315,7 @@ export class HaproxyLab {
     const master = this.haproxy;
     if (!master?.running) throw new Error('HAProxy is not running');
     const exited = new Promise<void>((resolve) => master.process.once('exit', () => resolve()));
-    const pids = [this.masterPid, ...childPids(this.masterPid)];
+    const pids = [this.masterPid, ...childrenOf(this.masterPid)];
     for (const pid of pids) process.kill(pid, 'SIGKILL');
     await exited;
     // Workers exit on their own signal, not with the master: wait until each is gone.
@@ -370,17 +371,6 @@ export class HaproxyLab {
     await this.stopHaproxy();
     await Promise.all(this.servers.map((s) => s.stop()));
     rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
-function childPids(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map(Number)
-      .filter((child) => child > 0);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
   }
 }
 

@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import type { Color } from '../src/colors.js';
 import { readSettings, type Settings, type SshSettings } from '../src/settings.js';
 import { buildCpanMirror } from './cpan-mirror.js';
+import { childrenOf, stopChild } from './processes.js';
 
 /**
  * Real hosts for the SSH release tests, the end-to-end tests, the demo and the fan-out benchmark:
@@ -363,17 +364,6 @@ async function stopApps(host: SshHost): Promise<void> {
   await until(() => pids.every((pid) => !alive(pid)), 10_000);
 }
 
-function childrenOf(pid: number): number[] {
-  try {
-    return execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map(Number)
-      .filter((child) => child > 0);
-  } catch {
-    return []; // pgrep exits 1 when nothing matches
-  }
-}
-
 function pidsOf(user: string): number[] {
   try {
     return execFileSync('ps', ['-u', user, '-o', 'pid='], { encoding: 'utf8' })
@@ -400,17 +390,6 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
   } catch {
     // already gone
   }
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  let timer: NodeJS.Timeout | undefined;
-  // A pending timer would keep the test process alive after the sshd is gone.
-  await Promise.race([exited, new Promise((resolve) => (timer = setTimeout(resolve, 5000)))]);
-  clearTimeout(timer);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
