@@ -17,10 +17,27 @@ export const modules = {
 
 /** Attributes of a load balancer that a PUT must repeat: DigitalOcean resets any it omits. */
 const WRITABLE_LOAD_BALANCER_ATTRIBUTES = [
-    'name', 'project_id', 'size_unit', 'size', 'forwarding_rules', 'health_check', 'sticky_sessions',
-    'redirect_http_to_https', 'enable_proxy_protocol', 'enable_backend_keepalive', 'http_idle_timeout_seconds',
-    'vpc_uuid', 'disable_lets_encrypt_dns_records', 'firewall', 'network', 'network_stack', 'type', 'domains',
-    'glb_settings', 'target_load_balancer_ids', 'tls_cipher_policy',
+    'name',
+    'project_id',
+    'size_unit',
+    'size',
+    'forwarding_rules',
+    'health_check',
+    'sticky_sessions',
+    'redirect_http_to_https',
+    'enable_proxy_protocol',
+    'enable_backend_keepalive',
+    'http_idle_timeout_seconds',
+    'vpc_uuid',
+    'disable_lets_encrypt_dns_records',
+    'firewall',
+    'network',
+    'network_stack',
+    'type',
+    'domains',
+    'glb_settings',
+    'target_load_balancer_ids',
+    'tls_cipher_policy',
 ];
 const PER_PAGE = 200; // the API's maximum
 /**
@@ -44,6 +61,7 @@ class DigitalOceanClient {
     retry;
     maxRetryAfterMs;
     settle;
+    clock;
     constructor(apiUrl, token, options = {}) {
         this.apiUrl = apiUrl;
         this.token = token;
@@ -51,6 +69,7 @@ class DigitalOceanClient {
         this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
         // Updates usually apply within a minute; a busy region can take several.
         this.settle = options.settle ?? { initialDelayMs: 500, maxDelayMs: 5000, timeoutMs: 600_000 };
+        this.clock = options.clock ?? _retry_js__WEBPACK_IMPORTED_MODULE_2__/* .systemClock */ .ml;
     }
     /** Every Droplet with the tag, across all pages. */
     async dropletsByTag(tag) {
@@ -73,18 +92,22 @@ class DigitalOceanClient {
      * backoff up to the settle limit. `errored` ends the wait at once: it needs a person.
      */
     async activeLoadBalancer(id) {
-        const started = Date.now();
-        for (let poll = 0;; poll++) {
+        const read = async () => {
             const lb = await this.loadBalancer(id);
-            if (lb.status === 'active')
-                return lb;
             if (lb.status === 'errored')
                 throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
-            if (Date.now() - started >= this.settle.timeoutMs) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${this.settle.timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
-            }
-            await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)((0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .backoffDelay */ .EY)({ retries: 0, ...this.settle }, poll));
-        }
+            return lb;
+        };
+        const { initialDelayMs, maxDelayMs, timeoutMs } = this.settle;
+        const { value: lb, done } = await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .waitUntil */ .a0)(read, (lb) => lb.status === 'active', {
+            deadlineMs: timeoutMs,
+            intervalMs: initialDelayMs,
+            backoff: { maxMs: maxDelayMs },
+            clock: this.clock,
+        });
+        if (done)
+            return lb;
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`Load balancer ${lb.name} (${id}) was still being updated (status ${lb.status}) after ${timeoutMs / 1000} s. Check it in the DigitalOcean console, then run again.`);
     }
     /**
      * Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has.
@@ -93,67 +116,71 @@ class DigitalOceanClient {
      * Returns the balancer as the PUT answered it (status `new`: the update is being applied).
      */
     async pointLoadBalancer(id, target) {
-        const started = Date.now();
-        for (;;) {
+        let name = id;
+        const update = async () => {
             const current = await this.activeLoadBalancer(id);
+            name = current.name;
             const body = { region: typeof current.region === 'string' ? current.region : current.region.slug };
             for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
                 if (current[attribute] !== undefined && current[attribute] !== null)
                     body[attribute] = current[attribute];
             }
             Object.assign(body, target);
-            try {
-                const answer = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
-                return answer.load_balancer;
-            }
-            catch (error) {
-                if (!(error instanceof LoadBalancerBusyError) || Date.now() - started >= this.settle.timeoutMs)
-                    throw error;
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Load balancer ${current.name} is busy applying an earlier update; waiting for it to be active before updating it again`);
-                await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(this.settle.initialDelayMs);
-            }
-        }
+            const answer = await this.request('PUT', `/v2/load_balancers/${encodeURIComponent(id)}`, `updating load balancer ${current.name}`, body);
+            return answer.load_balancer;
+        };
+        return (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .retry */ .L5)(update, {
+            deadlineMs: this.settle.timeoutMs,
+            intervalMs: this.settle.initialDelayMs,
+            retryable: (error) => error instanceof LoadBalancerBusyError,
+            onRetry: () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Load balancer ${name} is busy applying an earlier update; waiting for it to be active before updating it again`),
+            clock: this.clock,
+        });
     }
     async request(method, pathOrUrl, what, body) {
         const url = this.resolve(pathOrUrl);
-        for (let attempt = 0;; attempt++) {
-            let response;
+        const send = async () => {
             try {
-                response = await fetch(url, {
+                const response = await fetch(url, {
                     method,
                     headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
                     ...(body !== undefined && { body: JSON.stringify(body) }),
                     signal: AbortSignal.timeout(30_000),
                 });
+                return { response, detail: response.ok ? '' : await errorMessage(response) };
             }
             catch (error) {
-                if (attempt < this.retry.retries) {
-                    await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)((0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .backoffDelay */ .EY)(this.retry, attempt));
-                    continue;
-                }
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
+                return { unreachable: error };
             }
-            if (response.ok)
-                return (await response.json());
-            const detail = await errorMessage(response);
-            const retryable = response.status === 429 || response.status >= 500;
-            if (retryable && attempt < this.retry.retries) {
-                const wait = response.status === 429 ? this.retryAfter(response, attempt) : (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .backoffDelay */ .EY)(this.retry, attempt);
-                _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`DigitalOcean answered ${response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
-                await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .sleep */ .yy)(wait);
-                continue;
-            }
-            if (response.status === 401) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
-            }
-            if (response.status === 403 && BUSY_MESSAGE.test(detail)) {
-                throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
-            }
-            if (response.status === 403) {
-                throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
-            }
-            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
+        };
+        // No answer, a 429 and a 5xx are tried again.
+        const retryable = (answer) => 'unreachable' in answer || answer.response.status === 429 || answer.response.status >= 500;
+        const { value: answer } = await (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .waitUntil */ .a0)(send, (answer) => !retryable(answer), {
+            attempts: this.retry.retries + 1,
+            intervalMs: (attempt, last) => 'response' in last && last.response.status === 429 ? this.retryAfter(last.response, attempt) : (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .backoffDelay */ .EY)(this.retry, attempt),
+            onWait: (last, wait) => {
+                if ('response' in last)
+                    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`DigitalOcean answered ${last.response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
+            },
+            clock: this.clock,
+        });
+        if ('unreachable' in answer) {
+            const error = answer.unreachable;
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);
         }
+        const { response, detail } = answer;
+        if (response.ok)
+            return (await response.json());
+        if (response.status === 401) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean refused the token while ${what} (401 ${detail}). Input 'digitalocean-token': pass a valid API token from a secret.`);
+        }
+        if (response.status === 403 && BUSY_MESSAGE.test(detail)) {
+            throw new LoadBalancerBusyError(`DigitalOcean refused ${what} (403 ${detail}).`);
+        }
+        if (response.status === 403) {
+            throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean denied ${what} (403 ${detail}). Give the token of input 'digitalocean-token' the scope it needs (droplet:read, tag:read, load_balancer:read and load_balancer:update).`);
+        }
+        throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean answered ${response.status} while ${what}: ${detail}.`);
     }
     retryAfter(response, attempt) {
         const seconds = Number(response.headers.get('retry-after'));

@@ -10,6 +10,7 @@ __webpack_require__.r(__webpack_exports__);
 
 // EXPORTS
 __webpack_require__.d(__webpack_exports__, {
+  JumpHostTunnel: () => (/* binding */ JumpHostTunnel),
   SshRunner: () => (/* binding */ SshRunner),
   connectSsh: () => (/* binding */ connectSsh)
 });
@@ -24,8 +25,8 @@ var external_node_stream_ = __webpack_require__(7075);
 var external_node_string_decoder_ = __webpack_require__(6193);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __webpack_require__(3916);
-// EXTERNAL MODULE: ./src/settings.ts + 2 modules
-var settings = __webpack_require__(6090);
+// EXTERNAL MODULE: ./src/settings.ts + 1 modules
+var settings = __webpack_require__(255);
 // EXTERNAL MODULE: ./src/hosts/command.ts
 var command = __webpack_require__(7486);
 // EXTERNAL MODULE: external "node:crypto"
@@ -52,7 +53,10 @@ function knownHostsName(host, port) {
     return port === 22 ? host : `[${host}]:${port}`;
 }
 function globMatches(pattern, name) {
-    const regex = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+    const regex = pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
     return new RegExp(`^${regex}$`, 'i').test(name);
 }
 function hashedMatches(pattern, name) {
@@ -146,6 +150,46 @@ async function connectSsh(target, ssh) {
         throw error;
     }
 }
+/**
+ * TCP connections opened by the jump host, for health probes of addresses only it can reach
+ * (`probe-via`). One SSH connection to the jump host is held for the run, opened on first use and
+ * shared by every probe (each probe is one forwarded channel on it); reopened if it dropped.
+ * Release connections each open their own, closed with their host, so they are not reused here.
+ */
+class JumpHostTunnel {
+    jumpHost;
+    ssh;
+    description;
+    connection;
+    constructor(jumpHost, ssh) {
+        this.jumpHost = jumpHost;
+        this.ssh = ssh;
+        this.description = `the jump host ${endpoint(jumpHost, ssh).name}`;
+    }
+    async connect(host, port) {
+        const jump = await this.open();
+        return (await jump.forwardOut('127.0.0.1', 0, host, port));
+    }
+    async close() {
+        const connection = this.connection;
+        this.connection = undefined;
+        (await connection?.catch(() => undefined))?.dispose();
+    }
+    open() {
+        if (!this.connection) {
+            const opening = ssh_open(endpoint(this.jumpHost, this.ssh), this.ssh, undefined, 'the jump host ');
+            this.connection = opening;
+            const forget = () => {
+                if (this.connection === opening)
+                    this.connection = undefined;
+            };
+            opening.then(
+            // A dropped connection is forgotten (the next probe opens another), never an uncaught 'error' event.
+            (jump) => jump.connection?.on('error', forget).once('close', forget), forget);
+        }
+        return this.connection;
+    }
+}
 function endpoint(target, ssh) {
     const port = target.port ?? ssh.port;
     return { host: target.host, port, user: target.user ?? ssh.user, name: (0,settings/* formatHost */.g9)({ host: target.host, ...(port !== 22 && { port }) }) };
@@ -170,6 +214,10 @@ async function ssh_open(to, ssh, sock, what) {
     const connection = new esm/* NodeSSH */.H();
     try {
         await connection.connect(config);
+        keepEnding(connection);
+        // Small writes go out at once: with Nagle's algorithm, a runtime API command sent right after
+        // another channel's traffic waits for the server's delayed ACK (40 ms) before it leaves.
+        connection.connection?.setNoDelay(true);
         return connection;
     }
     catch (error) {
@@ -179,6 +227,27 @@ async function ssh_open(to, ssh, sock, what) {
             throw refusal;
         throw new errors/* UserError */.yo(`Cannot connect to ${what}${to.user}@${to.name} over SSH: ${connectionProblem(error, to)}`);
     }
+}
+/**
+ * Why each open connection ended, once it did. node-ssh listens for 'error' only while it connects:
+ * a later one (a reset, a keepalive timeout) with no listener would crash the process, even in the
+ * moment before a runner takes the connection over (a jump host's, while the target's handshake
+ * runs through it). So a listener is kept from 'ready' for the connection's life; a runner reports
+ * what it recorded to the next command (`connectionEnded`).
+ */
+const endings = new WeakMap();
+function keepEnding(connection) {
+    const client = connection.connection;
+    const ended = (reason) => {
+        if (!endings.has(connection))
+            endings.set(connection, reason);
+    };
+    client?.on('error', (error) => ended(reasonOf(error)));
+    client?.on('close', () => ended('the connection closed'));
+}
+/** Why `connection` ended; undefined while it is open. */
+function connectionEnded(connection) {
+    return connection && endings.get(connection);
 }
 function hostKeyCheck(to, ssh) {
     const name = knownHostsName(to.host, to.port);
@@ -220,8 +289,9 @@ function hostKeyCheck(to, ssh) {
         refused: () => refusal,
     };
 }
+/** An error's message; ssh2's and Node's socket errors included, whichever realm made them. */
 function reasonOf(error) {
-    return error instanceof Error ? error.message : String(error);
+    return typeof error === 'object' && error !== null && 'message' in error ? String(error.message) : String(error);
 }
 /** A connection failure in words, with what to check. */
 function connectionProblem(error, to) {
@@ -240,7 +310,7 @@ function connectionProblem(error, to) {
         case 'EAI_AGAIN':
             return `the name ${to.host} does not resolve. Check the host name`;
         case 'ECONNRESET':
-            return 'the connection was reset during the handshake. Check that this port is sshd, and the host\'s MaxStartups';
+            return "the connection was reset during the handshake. Check that this port is sshd, and the host's MaxStartups";
     }
     return `${reasonOf(error).replace(/\.$/, '')}. Check the host, port and user`;
 }
@@ -249,21 +319,18 @@ class SshRunner {
     connection;
     jump;
     description;
-    /** Why the connection (or the jump host's) ended, once it did. */
-    lost;
+    /** Why a command found the connection gone, when no 'error' or 'close' said so. */
+    failed;
     constructor(connection, jump, description) {
         this.connection = connection;
         this.jump = jump;
         this.description = description;
-        // node-ssh listens for 'error' only while connecting: a later one (a keepalive timeout, a
-        // reset) with no listener would crash the process. Record it; the next command reports it.
-        for (const [client, via] of [
-            [connection.connection, ''],
-            [jump?.connection, 'the jump host: '],
-        ]) {
-            client?.on('error', (error) => (this.lost ??= `${via}${reasonOf(error)}`));
-            client?.on('close', () => (this.lost ??= `${via}the connection closed`));
-        }
+    }
+    /** Why the connection (or the jump host's) ended, once it did; the next command reports it. */
+    get lost() {
+        // A jump host's connection that ended takes the target's with it: its reason is the one to give.
+        const jumpEnded = connectionEnded(this.jump);
+        return (jumpEnded === undefined ? undefined : `the jump host: ${jumpEnded}`) ?? connectionEnded(this.connection) ?? this.failed;
     }
     async run(argv, options = {}) {
         if (this.lost !== undefined || !this.connection.isConnected())
@@ -305,7 +372,12 @@ class SshRunner {
             const stdout = out.end();
             const stderr = err.end();
             if (stopped || !result)
-                return { code: 124, stdout, stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`, stopped };
+                return {
+                    code: 124,
+                    stdout,
+                    stderr: `${stderr}${stopped === 'timeout' ? `stopped after ${options.timeoutMs} ms (timeout)` : 'stopped: cancelled'}`,
+                    stopped,
+                };
             // No exit status because the connection went away under the command: its outcome is unknown.
             if (result.code === null && !result.signal && this.lost !== undefined)
                 throw this.connectionLost(argv, true);
@@ -315,7 +387,7 @@ class SshRunner {
             if (error instanceof errors/* ConnectionLost */.pz)
                 throw error;
             if (this.lost !== undefined || !this.connection.isConnected()) {
-                this.lost ??= reasonOf(error);
+                this.failed ??= reasonOf(error);
                 throw this.connectionLost(argv, started);
             }
             throw new errors/* UserError */.yo(`SSH to ${this.description} failed while running ${argv[0] ?? 'a command'}: ${reasonOf(error)}`);
@@ -325,6 +397,27 @@ class SshRunner {
             if (onAbort)
                 options.signal?.removeEventListener('abort', onAbort);
         }
+    }
+    /**
+     * One SSH channel running the command, its stdin and stdout held open (its stderr is dropped). A
+     * connection that dropped before the channel opened is a ConnectionLost of a command that did
+     * not start, which the caller may run again over a new connection.
+     */
+    async open(argv) {
+        const client = this.connection.connection;
+        if (this.lost !== undefined || !client)
+            throw this.connectionLost(argv, false);
+        return new Promise((resolve, reject) => {
+            const failed = (error) => reject(this.lost !== undefined || !this.connection.isConnected()
+                ? this.connectionLost(argv, false)
+                : new errors/* UserError */.yo(`SSH to ${this.description} could not open a channel for ${argv[0] ?? 'a command'}: ${reasonOf(error)}`));
+            try {
+                client.exec((0,command/* toShell */.aB)(argv), (error, channel) => error ? failed(error) : (channel.stderr.resume(), resolve(channel)));
+            }
+            catch (error) {
+                failed(error);
+            }
+        });
     }
     async close() {
         this.connection.dispose();

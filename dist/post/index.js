@@ -34497,25 +34497,127 @@ __webpack_async_result__();
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 /* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
-/* harmony export */   v6: () => (/* binding */ retryUntil),
-/* harmony export */   yy: () => (/* binding */ sleep)
+/* harmony export */   a0: () => (/* binding */ waitUntil),
+/* harmony export */   ml: () => (/* binding */ systemClock),
+/* harmony export */   v6: () => (/* binding */ retryUntil)
 /* harmony export */ });
-/* unused harmony export backoffDelay */
+/* unused harmony exports backoffDelay, retryBounds, sleep, sleepingClock, WaitAbortedError, retry */
+/**
+ * The one wait policy: every loop that polls something until it is ready, or repeats a call until
+ * it succeeds, goes through `waitUntil` (or `retry`, built on it). Time comes from a `Clock`, so
+ * unit tests wait nothing; an AbortSignal ends a wait at once.
+ */
 function backoffDelay(policy, retry) {
     return Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** retry);
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/** A RetryPolicy as the wait policy's bounds: its attempts, and its interval doubling up to the cap. */
+function retryBounds(policy) {
+    return { attempts: policy.retries + 1, intervalMs: policy.initialDelayMs, backoff: { maxMs: policy.maxDelayMs } };
+}
+const systemClock = {
+    now: () => Date.now(),
+    sleep: (ms, signal) => new Promise((resolve) => {
+        if (signal?.aborted)
+            return resolve();
+        const wake = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', wake);
+            resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        signal?.addEventListener('abort', wake, { once: true });
+    }),
+};
+const sleep = (ms, signal) => systemClock.sleep(ms, signal);
+/**
+ * A clock that moves only when it sleeps, each sleep going through `sleeper`: its time is the time
+ * slept. With a sleeper that does not wait it is a test clock; the AWS waits use it around their
+ * injectable sleep, so their limits count the time they slept, not the time their calls took.
+ */
+function sleepingClock(sleeper = async () => undefined) {
+    const slept = [];
+    let time = 0;
+    return {
+        slept,
+        now: () => time,
+        sleep: async (ms, signal) => {
+            slept.push(ms);
+            await sleeper(ms, signal);
+            time += ms;
+        },
+    };
+}
+/** A wait ended by its AbortSignal; the message is the signal's reason. */
+class WaitAbortedError extends Error {
+    name = 'WaitAbortedError';
+}
+/**
+ * Calls `check` until `done` accepts its value, the attempts run out or the deadline passes,
+ * waiting between checks as the policy says; returns the last value either way. A check that
+ * throws ends the wait with that error.
+ */
+async function waitUntil(check, done, policy) {
+    const { attempts = Infinity, deadlineMs = Infinity, signal, clock = systemClock } = policy;
+    if (attempts === Infinity && deadlineMs === Infinity)
+        throw new Error('waitUntil needs attempts or deadlineMs: waits are bounded');
+    const started = clock.now();
+    for (let attempt = 0;; attempt++) {
+        throwIfAborted(signal);
+        const value = await check({ attempt, elapsedMs: clock.now() - started });
+        const elapsedMs = clock.now() - started;
+        const outcome = { value, attempts: attempt + 1, elapsedMs };
+        if (done(value))
+            return { ...outcome, done: true };
+        if (attempt + 1 >= attempts || elapsedMs >= deadlineMs)
+            return { ...outcome, done: false };
+        const waitMs = intervalOf(policy, attempt, value);
+        policy.onWait?.(value, waitMs, attempt);
+        throwIfAborted(signal);
+        if (waitMs > 0)
+            await clock.sleep(waitMs, signal);
+    }
+}
+function intervalOf({ intervalMs, backoff }, waits, last) {
+    if (typeof intervalMs === 'function')
+        return intervalMs(waits, last);
+    return backoff ? Math.min(backoff.maxMs, intervalMs * 2 ** waits) : intervalMs;
+}
+function throwIfAborted(signal) {
+    if (!signal?.aborted)
+        return;
+    const reason = signal.reason;
+    throw new WaitAbortedError(reason instanceof Error ? reason.message : String(reason ?? 'aborted'));
+}
+/**
+ * Calls `attempt` until it resolves, a failure is not `retryable`, or the policy's attempts or
+ * deadline run out; then rethrows the last failure. `attempt` gets its number (0 first).
+ */
+async function retry(attempt, options) {
+    const { retryable = () => true, intervalMs, onRetry, ...policy } = options;
+    const errorOf = (last) => (last.ok ? undefined : last.error);
+    const { value: last } = await waitUntil(({ attempt: n }) => Promise.resolve()
+        .then(() => attempt(n))
+        .then((value) => ({ ok: true, value }), (error) => ({ ok: false, error })), (last) => last.ok || !retryable(last.error), {
+        ...policy,
+        intervalMs: typeof intervalMs === 'function' ? (n, last) => intervalMs(n, errorOf(last)) : intervalMs,
+        ...(onRetry && { onWait: (last, waitMs, n) => onRetry(errorOf(last), waitMs, n) }),
+    });
+    if (last.ok)
+        return last.value;
+    throw last.error;
+}
 /**
  * Calls `attempt` until it returns a value `done` accepts or the retries run out; returns the last
  * value either way, with the number of attempts made. `attempt` reports failures as values, not throws.
+ * An aborted `signal` ends it at once with `WaitAbortedError`.
  */
-async function retryUntil(policy, attempt, done) {
-    for (let n = 0;; n++) {
-        const value = await attempt(n);
-        if (done(value) || n >= policy.retries)
-            return { value, attempts: n + 1 };
-        await sleep(backoffDelay(policy, n));
-    }
+async function retryUntil(policy, attempt, done, clock, signal) {
+    const { value, attempts } = await waitUntil(({ attempt: n }) => attempt(n), done, {
+        ...retryBounds(policy),
+        ...(clock && { clock }),
+        ...(signal && { signal }),
+    });
+    return { value, attempts };
 }
 
 
@@ -34552,7 +34654,9 @@ function parseHolder(text) {
     }
 }
 function describeHolder(holder) {
-    return holder ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})` : 'an unknown run';
+    return holder
+        ? `${holder.run.url} (job ${holder.job || 'unknown'}, ${holder.mode} of release ${holder.release}) since ${holder.since} (${ago(holder.since)})`
+        : 'an unknown run';
 }
 const ago = (iso) => {
     const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -34593,45 +34697,50 @@ class DeployLock {
         return this.held;
     }
     async acquire() {
-        const deadline = Date.now() + this.options.timeoutMs;
+        const { clock = _retry_js__WEBPACK_IMPORTED_MODULE_3__/* .systemClock */ .ml } = this.options;
+        const deadline = clock.now() + this.options.timeoutMs;
         const pollMs = Math.min(10_000, Math.max(200, this.options.timeoutMs / 20));
         let announced = '';
-        for (let poll = 0; poll < MAX_POLLS; poll++) {
+        /** One try: taken, or how long to wait before the next (none when the lock was released meanwhile). */
+        const attempt = async ({ attempt: poll }) => {
             const now = new Date().toISOString();
             const mine = { ...this.me, since: now, renewed: now, nonce: (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.randomUUID)() };
             if (await this.github.createVariable(this.variable, JSON.stringify(mine))) {
                 this.took(mine);
-                return;
+                return { taken: true, waitMs: 0 };
             }
             const current = await this.github.getVariable(this.variable);
             if (!current)
-                continue; // released between our create and our read: try again at once
+                return { taken: false, waitMs: 0 }; // released between our create and our read: try again at once
             if (parseHolder(current.value)?.nonce === mine.nonce) {
                 // Our first try created it, but its answer was lost and the retry found it existing.
                 this.took(mine);
-                return;
+                return { taken: true, waitMs: 0 };
             }
             const holder = parseHolder(current.value);
             const stale = this.staleReason(holder);
             if (stale) {
                 if (await this.takeOver(current.value, mine, stale))
-                    return;
+                    return { taken: true, waitMs: 0 };
                 // Another run is taking it over (or it was renewed): look again shortly, within lock-timeout.
-                if (Date.now() + pollMs > deadline && poll > 0) {
+                if (clock.now() + pollMs > deadline && poll > 0) {
                     throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(`The deploy lock of ${this.appName} is being taken over by another run (${stale}); waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Re-run this one when that run is done.`);
                 }
-                await (0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .sleep */ .yy)(Math.min(pollMs, 1000));
-                continue;
+                return { taken: false, waitMs: Math.min(pollMs, 1000) };
             }
             const who = describeHolder(holder);
-            if (Date.now() + pollMs > deadline) {
+            if (clock.now() + pollMs > deadline) {
                 throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(`The deploy lock of ${this.appName} is held by ${who}; waited ${Math.round(this.options.timeoutMs / 1000)} s (lock-timeout). Let that run finish, then re-run this one. A cancelled run's lock expires ${Math.round(this.options.expiryMs / 1000)} s after its last renewal (lock-expiry), or delete the repository variable ${this.variable}.`);
             }
             if (announced !== current.value)
                 _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Waiting for the deploy lock of ${this.appName}, held by ${who}.`);
             announced = current.value;
-            await (0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .sleep */ .yy)(pollMs);
-        }
+            return { taken: false, waitMs: pollMs };
+        };
+        // lock-timeout is kept by the tries themselves (each names what it waited for); MAX_POLLS bounds the rest.
+        const { done } = await (0,_retry_js__WEBPACK_IMPORTED_MODULE_3__/* .waitUntil */ .a0)(attempt, (t) => t.taken, { attempts: MAX_POLLS, intervalMs: (_waits, last) => last.waitMs, clock });
+        if (done)
+            return;
         throw new _errors_js__WEBPACK_IMPORTED_MODULE_2__/* .UserError */ .yo(`Gave up on the deploy lock of ${this.appName} after ${MAX_POLLS} attempts; the repository variable ${this.variable} keeps changing.`);
     }
     /**

@@ -1,25 +1,25 @@
-export const id = 979;
-export const ids = [979];
+export const id = 945;
+export const ids = [945];
 export const modules = {
 
 /***/ 201:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
+/* harmony export */   Ak: () => (/* binding */ pollPolicy),
 /* harmony export */   Bo: () => (/* binding */ closeClients),
 /* harmony export */   D3: () => (/* binding */ SDK_MAX_ATTEMPTS),
 /* harmony export */   Vl: () => (/* binding */ AwsCalls),
 /* harmony export */   Z$: () => (/* binding */ DEFAULT_AWS_TIMING),
 /* harmony export */   e7: () => (/* binding */ awsClients),
-/* harmony export */   rw: () => (/* binding */ awsClientConfig),
-/* harmony export */   xf: () => (/* binding */ pollDelay)
+/* harmony export */   rw: () => (/* binding */ awsClientConfig)
 /* harmony export */ });
 /* unused harmony export AWS_HTTP_LIMITS */
-/* harmony import */ var _aws_sdk_client_auto_scaling__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(8932);
-/* harmony import */ var _aws_sdk_client_elastic_load_balancing_v2__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(586);
-/* harmony import */ var _aws_sdk_client_ssm__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(4736);
-/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(9809);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9378);
+/* harmony import */ var _aws_sdk_client_auto_scaling__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(8932);
+/* harmony import */ var _aws_sdk_client_elastic_load_balancing_v2__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(586);
+/* harmony import */ var _aws_sdk_client_ssm__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(4736);
+/* harmony import */ var _retry_js__WEBPACK_IMPORTED_MODULE_0__ = __webpack_require__(9809);
+/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(9378);
 
 
 
@@ -57,9 +57,9 @@ function awsClientConfig(region, limits = AWS_HTTP_LIMITS) {
 function awsClients(settings) {
     const config = awsClientConfig(settings.region);
     return {
-        elb: new _aws_sdk_client_elastic_load_balancing_v2__WEBPACK_IMPORTED_MODULE_1__/* .ElasticLoadBalancingV2Client */ .MlD(config),
-        autoScaling: new _aws_sdk_client_auto_scaling__WEBPACK_IMPORTED_MODULE_2__/* .AutoScalingClient */ .yis(config),
-        ssm: new _aws_sdk_client_ssm__WEBPACK_IMPORTED_MODULE_3__/* .SSMClient */ .jBj(config),
+        elb: new _aws_sdk_client_elastic_load_balancing_v2__WEBPACK_IMPORTED_MODULE_2__/* .ElasticLoadBalancingV2Client */ .MlD(config),
+        autoScaling: new _aws_sdk_client_auto_scaling__WEBPACK_IMPORTED_MODULE_3__/* .AutoScalingClient */ .yis(config),
+        ssm: new _aws_sdk_client_ssm__WEBPACK_IMPORTED_MODULE_4__/* .SSMClient */ .jBj(config),
     };
 }
 function closeClients(clients) {
@@ -72,11 +72,14 @@ const DEFAULT_AWS_TIMING = {
     pollMs: 2000,
     maxPollMs: 15_000,
     capacityTimeoutMs: 15 * 60_000,
-    sleep: _retry_js__WEBPACK_IMPORTED_MODULE_4__/* .sleep */ .yy,
+    sleep: _retry_js__WEBPACK_IMPORTED_MODULE_0__/* .sleep */ .yy,
 };
-/** Waits between polls: `pollMs`, doubling up to `maxPollMs`. */
-function pollDelay(timing, poll) {
-    return (0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .backoffDelay */ .EY)({ retries: 0, initialDelayMs: timing.pollMs, maxDelayMs: timing.maxPollMs }, poll);
+/**
+ * How the AWS parts poll, for `waitUntil`: every `pollMs`, doubling up to `maxPollMs`, on a clock
+ * that counts the time slept through `timing.sleep` (so a limit is the time the polls waited).
+ */
+function pollPolicy(timing) {
+    return { intervalMs: timing.pollMs, backoff: { maxMs: timing.maxPollMs }, clock: (0,_retry_js__WEBPACK_IMPORTED_MODULE_0__/* .sleepingClock */ .gY)(timing.sleep) };
 }
 /**
  * Every AWS call goes through `call`: retried with backoff while AWS throttles or fails
@@ -92,15 +95,15 @@ class AwsCalls {
      * needs); `resource` what it acts on; `notFound` the fix when that resource does not exist.
      */
     async call(action, send, resource, notFound) {
-        for (let retry = 0;; retry++) {
-            try {
-                return await send();
-            }
-            catch (error) {
-                if (!(0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .isRetryable */ .r3)(error) || retry >= this.timing.retry.retries)
-                    throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_0__/* .awsError */ .es)(action, error, { resource, notFound, attempts: retry + 1 });
-                await this.timing.sleep((0,_retry_js__WEBPACK_IMPORTED_MODULE_4__/* .backoffDelay */ .EY)(this.timing.retry, retry));
-            }
+        let attempts = 0;
+        try {
+            return await (0,_retry_js__WEBPACK_IMPORTED_MODULE_0__/* .retry */ .L5)(() => {
+                attempts++;
+                return send();
+            }, { ...(0,_retry_js__WEBPACK_IMPORTED_MODULE_0__/* .retryBounds */ .Su)(this.timing.retry), retryable: _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .isRetryable */ .r3, clock: (0,_retry_js__WEBPACK_IMPORTED_MODULE_0__/* .sleepingClock */ .gY)(this.timing.sleep) });
+        }
+        catch (error) {
+            throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_1__/* .awsError */ .es)(action, error, { resource, notFound, attempts });
         }
     }
 }
@@ -132,7 +135,14 @@ const THROTTLING = new Set([
     'PriorRequestNotComplete',
 ]);
 const DENIED = new Set(['AccessDenied', 'AccessDeniedException', 'UnauthorizedOperation', 'AuthorizationError']);
-const BAD_CREDENTIALS = new Set(['ExpiredToken', 'ExpiredTokenException', 'InvalidClientTokenId', 'UnrecognizedClientException', 'SignatureDoesNotMatch', 'IncompleteSignature']);
+const BAD_CREDENTIALS = new Set([
+    'ExpiredToken',
+    'ExpiredTokenException',
+    'InvalidClientTokenId',
+    'UnrecognizedClientException',
+    'SignatureDoesNotMatch',
+    'IncompleteSignature',
+]);
 const NETWORK = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'TimeoutError']);
 function isThrottling(error) {
     const { name, $metadata } = shape(error);
@@ -170,7 +180,7 @@ function awsError(action, error, { resource, notFound, attempts = 1 } = {}) {
 
 /***/ }),
 
-/***/ 4979:
+/***/ 8945:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 // ESM COMPAT FLAG
@@ -189,14 +199,18 @@ var dist_cjs = __webpack_require__(4736);
 var errors = __webpack_require__(3916);
 // EXTERNAL MODULE: ./src/aws/clients.ts
 var clients = __webpack_require__(201);
-// EXTERNAL MODULE: ./src/hooks.ts
-var hooks = __webpack_require__(5987);
+// EXTERNAL MODULE: ./src/hosts/hooks.ts
+var hooks = __webpack_require__(1647);
+// EXTERNAL MODULE: ./src/retry.ts
+var retry = __webpack_require__(9809);
+// EXTERNAL MODULE: ./src/cancellation.ts
+var cancellation = __webpack_require__(4632);
 // EXTERNAL MODULE: ./src/hosts/command.ts
 var command = __webpack_require__(7486);
 // EXTERNAL MODULE: ./src/hosts/host-output.ts
 var host_output = __webpack_require__(7235);
-// EXTERNAL MODULE: ./src/phases.ts
-var phases = __webpack_require__(119);
+// EXTERNAL MODULE: ./src/log.ts
+var log = __webpack_require__(5625);
 // EXTERNAL MODULE: ./src/hosts/host-script.ts
 var host_script = __webpack_require__(2753);
 ;// CONCATENATED MODULE: ./src/hosts/ssm.ts
@@ -209,9 +223,17 @@ var host_script = __webpack_require__(2753);
 
 
 
+
+
 /** SendCommand takes at most 50 instance ids. */
 const SSM_BATCH = 50;
 const FINISHED = new Set(['Success', 'Failed', 'TimedOut', 'Cancelled']);
+/**
+ * After a cancel, how often and how long the invocations are polled for their `Cancelled` status:
+ * within the runner's wind-down, leaving a second of it to report and let go.
+ */
+const CANCELLED_POLL_MS = 250;
+const CANCELLED_COLLECT_MS = cancellation/* WIND_DOWN_MS */.J - 1000;
 /** Where instances get the release over SSM without an artifact: a git fetch (SSM carries no files). */
 function ssmReleaseSource(settings) {
     const source = settings.hostRelease.source;
@@ -277,8 +299,13 @@ class SsmReleaser {
         const batches = [...byText].flatMap(([text, group]) => chunks(group, SSM_BATCH).map((batch) => ({ text, batch })));
         const perCommand = Math.max(1, Math.floor(this.settings.hostRelease.concurrency / Math.max(1, batches.length)));
         const sent = [];
-        for (const { text, batch } of batches)
-            sent.push(await this.send(text, batch, what, perCommand));
+        for (const { text, batch } of batches) {
+            // Cancelled between two SendCommands: the batches not sent yet stay as they are.
+            if (this.signal?.aborted)
+                outcomes.push(...batch.map((host) => ({ host, ok: false, durationMs: 0, detail: 'not started: the run was cancelled' })));
+            else
+                sent.push(await this.send(text, batch, what, perCommand));
+        }
         outcomes.push(...(await this.collect(sent, judge)));
         const order = new Map(hosts.map((h, i) => [h.name, i]));
         return outcomes.sort((x, y) => (order.get(x.host.name) ?? 0) - (order.get(y.host.name) ?? 0));
@@ -289,7 +316,11 @@ class SsmReleaser {
         for (const batch of chunks(hosts, SSM_BATCH)) {
             let nextToken;
             do {
-                const out = await this.calls.call('ssm:DescribeInstanceInformation', () => this.client.send(new dist_cjs/* DescribeInstanceInformationCommand */.MXw({ Filters: [{ Key: 'InstanceIds', Values: batch.map((h) => h.address) }], MaxResults: 50, NextToken: nextToken })));
+                const out = await this.calls.call('ssm:DescribeInstanceInformation', () => this.client.send(new dist_cjs/* DescribeInstanceInformationCommand */.MXw({
+                    Filters: [{ Key: 'InstanceIds', Values: batch.map((h) => h.address) }],
+                    MaxResults: 50,
+                    NextToken: nextToken,
+                })));
                 for (const info of out.InstanceInformationList ?? [])
                     seen.set(info.InstanceId ?? '', { ping: info.PingStatus ?? 'unknown', ...(info.IPAddress && { ip: info.IPAddress }) });
                 nextToken = out.NextToken;
@@ -302,7 +333,12 @@ class SsmReleaser {
             if (info?.ping === 'Online')
                 online.push({ host, address: info.ip ?? host.address });
             else
-                offline.push({ host, why: info ? `its SSM agent is ${info.ping}` : 'not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)' });
+                offline.push({
+                    host,
+                    why: info
+                        ? `its SSM agent is ${info.ping}`
+                        : 'not a managed instance (is the SSM agent running, and does its instance profile allow AmazonSSMManagedInstanceCore?)',
+                });
         }
         return { online, offline };
     }
@@ -323,21 +359,21 @@ class SsmReleaser {
         core/* info */.pq(`SSM command ${commandId}: ${what} on ${hosts.length} instance(s) (${hosts.map((h) => h.name).join(', ')})`);
         return { commandId, hosts, sentAt: Date.now() };
     }
-    /** Polls every command's invocations until each instance finished, or the command timeout passed. */
+    /**
+     * Polls every command's invocations until each instance finished, or the command timeout passed.
+     * A cancel of the run wakes the wait (even in the middle of a poll's backoff, up to maxPollMs),
+     * cancels the commands still running at once, and then collects their `Cancelled` statuses with
+     * short polls that fit in the runner's wind-down.
+     */
     async collect(sent, judge) {
         const outcomes = [];
         const last = new Map();
         const pending = new Set(sent.flatMap((s) => s.hosts.map((h) => `${s.commandId} ${h.address}`)));
-        let waited = 0;
-        let cancelled = false;
-        for (let poll = 0; pending.size > 0; poll++) {
-            if (this.signal?.aborted && !cancelled) {
-                cancelled = true;
-                await this.cancel(sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`))));
-            }
-            for (const command of sent) {
-                if (!command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`)))
-                    continue;
+        if (pending.size === 0)
+            return outcomes;
+        const running = () => sent.filter((command) => command.hosts.some((h) => pending.has(`${command.commandId} ${h.address}`)));
+        const poll = async () => {
+            for (const command of running()) {
                 for (const [instanceId, status] of await this.statuses(command.commandId)) {
                     const key = `${command.commandId} ${instanceId}`;
                     last.set(key, status);
@@ -348,21 +384,35 @@ class SsmReleaser {
                     outcomes.push(await this.outcome(command, host, judge));
                 }
             }
-            if (pending.size === 0)
-                break;
-            // An invocation still Pending or InProgress past the command's own timeout will not report.
-            if (waited >= this.commandLimitMs + this.timing.maxPollMs) {
-                for (const command of sent) {
-                    for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
-                        const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
-                        outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail: `SSM command ${command.commandId} did not finish in ${Math.round(waited / 1000)}s (last status ${status})` });
-                    }
-                }
-                break;
+            return pending.size;
+        };
+        const finished = (left) => left === 0;
+        // An invocation still Pending or InProgress past the command's own timeout will not report.
+        let wait;
+        try {
+            wait = await (0,retry/* waitUntil */.a0)(poll, finished, {
+                deadlineMs: this.commandLimitMs + this.timing.maxPollMs,
+                ...(0,clients/* pollPolicy */.Ak)(this.timing),
+                ...(this.signal && { signal: this.signal }),
+            });
+        }
+        catch (error) {
+            if (!(error instanceof retry/* WaitAbortedError */.Lc))
+                throw error;
+            await this.cancel(running());
+            wait = await (0,retry/* waitUntil */.a0)(poll, finished, { deadlineMs: CANCELLED_COLLECT_MS, intervalMs: CANCELLED_POLL_MS, clock: (0,retry/* sleepingClock */.gY)(this.timing.sleep) });
+        }
+        if (wait.done)
+            return outcomes;
+        const waited = `${Math.round(wait.elapsedMs / 1000)}s`;
+        for (const command of sent) {
+            for (const host of command.hosts.filter((h) => pending.has(`${command.commandId} ${h.address}`))) {
+                const status = last.get(`${command.commandId} ${host.address}`) ?? 'not listed yet';
+                const detail = this.signal?.aborted
+                    ? `SSM command ${command.commandId} was cancelled with the run; the instance had not reported it Cancelled ${waited} later (last status ${status})`
+                    : `SSM command ${command.commandId} did not finish in ${waited} (last status ${status})`;
+                outcomes.push({ host, ok: false, durationMs: Date.now() - command.sentAt, detail });
             }
-            const delay = (0,clients/* pollDelay */.xf)(this.timing, poll);
-            await this.timing.sleep(delay);
-            waited += delay;
         }
         return outcomes;
     }
@@ -390,7 +440,7 @@ class SsmReleaser {
         const outcome = { host, durationMs, ...judge(out) };
         const output = outputOf(out);
         if (output)
-            (0,host_output/* showHostOutput */.vG)(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${(0,phases/* formatDuration */.a3)(durationMs)})`, output.replace(/\n$/, '').split('\n'));
+            (0,host_output/* showHostOutput */.vG)(host.name, `${host.name}: ${outcome.ok ? 'ok' : 'failed'} (${(0,log/* formatDuration */.a3)(durationMs)})`, output.replace(/\n$/, '').split('\n'));
         return outcome;
     }
 }
@@ -409,13 +459,23 @@ const judgeHostScript = (out) => {
     const lastLines = report.lastLines.length ? `; last output: ${report.lastLines.join(' | ')}` : '';
     const log = (0,host_script/* hostLogPath */.iO)(output);
     const where = log ? `; full log on the instance: ${log}` : '';
-    const what = out.Status === 'Failed' || report.step !== 'start' ? `${report.step ? `step ${report.step}: ` : ''}${report.message}` : ssmStatus(out);
+    // SSM stopped it (executionTimeout, a cancel): say so, with the step it was in, not "stopped without a result".
+    const stoppedBySsm = out.Status === 'TimedOut' || out.Status === 'Cancelled';
+    const during = report.step && report.step !== 'start' ? ` during step ${report.step}` : '';
+    const what = stoppedBySsm
+        ? `${ssmStatus(out)}${during}`
+        : out.Status === 'Failed' || report.step !== 'start'
+            ? `${report.step ? `step ${report.step}: ` : ''}${report.message}`
+            : ssmStatus(out);
     return { ok: false, detail: `${what}${lastLines}${where}`, restored: report.restored };
 };
 /** A hook passes when its command exits 0. */
 const judgeExitCode = (out) => {
     const code = out.ResponseCode ?? -1;
-    const lines = outputOf(out).split('\n').filter((line) => line.trim() !== '').slice(-5);
+    const lines = outputOf(out)
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .slice(-5);
     const said = lines.length ? `: ${lines.join(' | ')}` : '';
     if (out.Status === 'Success' && code === 0)
         return { ok: true, detail: 'exit 0' };
@@ -431,6 +491,7 @@ function chunks(items, size) {
 // EXTERNAL MODULE: ./node_modules/@aws-sdk/client-auto-scaling/dist-cjs/index.js
 var client_auto_scaling_dist_cjs = __webpack_require__(8932);
 ;// CONCATENATED MODULE: ./src/inventory/asg.ts
+
 
 
 
@@ -505,7 +566,13 @@ class AsgInventory {
             return `scaled ${name} (${color}) down to 0`;
         }
         const at = new Date(now.getTime() + delayMs);
-        await this.calls.call('autoscaling:PutScheduledUpdateGroupAction', () => this.client.send(new client_auto_scaling_dist_cjs/* PutScheduledUpdateGroupActionCommand */.Yg1({ AutoScalingGroupName: name, ScheduledActionName: SCALE_DOWN_ACTION, StartTime: at, MinSize: 0, DesiredCapacity: 0 })), name);
+        await this.calls.call('autoscaling:PutScheduledUpdateGroupAction', () => this.client.send(new client_auto_scaling_dist_cjs/* PutScheduledUpdateGroupActionCommand */.Yg1({
+            AutoScalingGroupName: name,
+            ScheduledActionName: SCALE_DOWN_ACTION,
+            StartTime: at,
+            MinSize: 0,
+            DesiredCapacity: 0,
+        })), name);
         return `${name} (${color}) scales down to 0 at ${at.toISOString()} (scheduled action ${SCALE_DOWN_ACTION})`;
     }
     /** Deletes the pending scale-down of `color`, if there is one; says so when it did. */
@@ -518,20 +585,15 @@ class AsgInventory {
         return `cancelled the pending scale-down of ${name}`;
     }
     async waitInService(color, wanted) {
-        let waited = 0;
-        for (let poll = 0;; poll++) {
-            const group = await this.describe(color);
-            const ready = inService(group).length;
-            if (ready >= wanted)
-                return ready;
-            if (waited >= this.timing.capacityTimeoutMs) {
-                const others = (group.Instances ?? []).filter((i) => i.LifecycleState !== 'InService').map((i) => `${i.InstanceId} ${i.LifecycleState}`);
-                throw new errors/* UserError */.yo(`Auto Scaling Group ${group.AutoScalingGroupName} (${color}) has ${ready} of ${wanted} instance(s) InService after ${Math.round(waited / 1000)}s${others.length ? ` (${others.join(', ')})` : ''}. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name ${group.AutoScalingGroupName}`);
-            }
-            const delay = (0,clients/* pollDelay */.xf)(this.timing, poll);
-            await this.timing.sleep(delay);
-            waited += delay;
-        }
+        const { value: group, done, elapsedMs: waited, } = await (0,retry/* waitUntil */.a0)(() => this.describe(color), (g) => inService(g).length >= wanted, {
+            deadlineMs: this.timing.capacityTimeoutMs,
+            ...(0,clients/* pollPolicy */.Ak)(this.timing),
+        });
+        const ready = inService(group).length;
+        if (done)
+            return ready;
+        const others = (group.Instances ?? []).filter((i) => i.LifecycleState !== 'InService').map((i) => `${i.InstanceId} ${i.LifecycleState}`);
+        throw new errors/* UserError */.yo(`Auto Scaling Group ${group.AutoScalingGroupName} (${color}) has ${ready} of ${wanted} instance(s) InService after ${Math.round(waited / 1000)}s${others.length ? ` (${others.join(', ')})` : ''}. See why in its activity history: aws autoscaling describe-scaling-activities --auto-scaling-group-name ${group.AutoScalingGroupName}`);
     }
     async describe(color) {
         const name = this.aws.autoScalingGroups[color];
@@ -547,8 +609,6 @@ class AsgInventory {
 var client_elastic_load_balancing_v2_dist_cjs = __webpack_require__(586);
 // EXTERNAL MODULE: ./src/colors.ts
 var colors = __webpack_require__(6411);
-// EXTERNAL MODULE: ./src/retry.ts
-var retry = __webpack_require__(9809);
 ;// CONCATENATED MODULE: ./src/traffic/alb.ts
 
 
@@ -583,6 +643,8 @@ class AlbTraffic {
     arns;
     names = new Map();
     preview;
+    /** The forward's stickiness before this run's first step set ours: put back when the split ends. */
+    stickinessBefore;
     constructor(client, calls, aws, options) {
         this.client = client;
         this.calls = calls;
@@ -601,6 +663,22 @@ class AlbTraffic {
     /** A step of a progressive switch: `percent` of requests to `color`, by the forward's weights. */
     async shiftTo(color, percent, _hosts) {
         return this.route(color, percent);
+    }
+    /**
+     * The stickiness to write: during a step (below 100%) the ALB's target-group stickiness, so a
+     * client keeps the group it was first sent to (one release per page); at 100% (the last step,
+     * a move back) the listener's own again, as read before this run's first step.
+     */
+    stickinessFor(percent, current) {
+        const seconds = this.options.stickySplitSeconds ?? 0;
+        if (percent < 100 && seconds > 0) {
+            this.stickinessBefore ??= current ?? { Enabled: false };
+            return { Enabled: true, DurationSeconds: seconds };
+        }
+        const before = this.stickinessBefore ?? current;
+        if (percent === 100)
+            this.stickinessBefore = undefined;
+        return before;
     }
     previewUrl(color) {
         if (!this.preview)
@@ -629,7 +707,7 @@ class AlbTraffic {
         const serving = (forward?.ForwardConfig?.TargetGroups ?? []).some((g) => g.TargetGroupArn === arns[color] && (g.Weight ?? 1) > 0);
         if (!serving)
             await this.requireHealthyGroup(color);
-        const stickiness = forward?.ForwardConfig?.TargetGroupStickinessConfig;
+        const stickiness = this.stickinessFor(percent, forward?.ForwardConfig?.TargetGroupStickinessConfig);
         const rewritten = {
             Type: 'forward',
             ...(forward?.Order !== undefined && { Order: forward.Order }),
@@ -642,11 +720,15 @@ class AlbTraffic {
             },
         };
         // Other actions (authenticate-oidc before the forward, say) go back as they were.
-        const next = forward ? actions.map((a) => (a === forward ? rewritten : a)) : [...actions.filter((a) => a.Type !== 'fixed-response' && a.Type !== 'redirect'), rewritten];
+        const next = forward
+            ? actions.map((a) => (a === forward ? rewritten : a))
+            : [...actions.filter((a) => a.Type !== 'fixed-response' && a.Type !== 'redirect'), rewritten];
         await this.writeActions(next);
         await this.confirm(color, percent);
         const [to, from] = [this.names.get(arns[color]), this.names.get(arns[other])];
-        notes.push(percent === 100 ? `${this.description} forwards to ${to} (${color}); ${from} stays in at weight 0` : `${this.description} sends ${percent}% to ${to} (${color}), ${100 - percent}% to ${from}`);
+        notes.push(percent === 100
+            ? `${this.description} forwards to ${to} (${color}); ${from} stays in at weight 0`
+            : `${this.description} sends ${percent}% to ${to} (${color}), ${100 - percent}% to ${from}`);
         if (percent === 100 && this.aws.testListenerArn) {
             await this.pointTestListener(this.aws.testListenerArn, other);
             notes.push(`the test listener forwards to ${other}`);
@@ -658,9 +740,8 @@ class AlbTraffic {
      * apart) until every host is `healthy`: new targets start `initial` while the ALB's first checks run.
      */
     async balancerHealth(color, hosts) {
-        let view = new Map();
-        for (let attempt = 0;; attempt++) {
-            view = new Map();
+        const read = async () => {
+            const view = new Map();
             for (const d of await this.targetHealth(color)) {
                 const id = d.Target?.Id ?? '';
                 const state = { up: d.TargetHealth?.State === 'healthy', state: stateText(d) };
@@ -668,10 +749,14 @@ class AlbTraffic {
                 if (!view.get(id) || view.get(id)?.up)
                     view.set(id, state);
             }
-            if (hosts.every((h) => view.get(h.name)?.up) || attempt >= this.options.health.retries)
-                return view;
-            await this.options.timing.sleep(this.options.health.intervalMs);
-        }
+            return view;
+        };
+        const { value } = await (0,retry/* waitUntil */.a0)(read, (view) => hosts.every((h) => view.get(h.name)?.up), {
+            attempts: this.options.health.retries + 1,
+            intervalMs: this.options.health.intervalMs,
+            clock: (0,retry/* sleepingClock */.gY)(this.options.timing.sleep),
+        });
+        return value;
     }
     /**
      * Waits for the old group's deregistration delay (bounded by drain-timeout): how long the ALB
@@ -765,14 +850,13 @@ class AlbTraffic {
     }
     /** Reads the forward back until it says `percent` on `color` (the API is eventually consistent), bounded. */
     async confirm(color, percent) {
-        const expected = (live) => (percent === 100 ? live.kind === 'color' && live.color === color : live.kind === 'weighted' && live.weights[color] === percent);
-        let live = { kind: 'none' };
-        for (let attempt = 0; attempt <= this.options.timing.retry.retries; attempt++) {
-            live = await this.liveOf(await this.actions());
-            if (expected(live))
-                return;
-            await this.options.timing.sleep((0,retry/* backoffDelay */.EY)(this.options.timing.retry, attempt));
-        }
+        const expected = (live) => percent === 100 ? live.kind === 'color' && live.color === color : live.kind === 'weighted' && live.weights[color] === percent;
+        const { value: live, done } = await (0,retry/* waitUntil */.a0)(async () => this.liveOf(await this.actions()), expected, {
+            ...(0,retry/* retryBounds */.Su)(this.options.timing.retry),
+            clock: (0,retry/* sleepingClock */.gY)(this.options.timing.sleep),
+        });
+        if (done)
+            return;
         const reads = live.kind === 'color' ? live.color : live.kind === 'weighted' ? `blue ${live.weights.blue}%, green ${live.weights.green}%` : live.kind;
         throw new errors/* UserError */.yo(`${this.description} was changed to send ${percent}% to ${color}, but reads back ${reads}. Check it in the EC2 console.`);
     }
@@ -818,7 +902,9 @@ class AlbTraffic {
         const arns = await this.targetGroups();
         const actions = (await this.listener(arn, 'test-listener-arn')).DefaultActions ?? [];
         const forward = { Type: 'forward', ForwardConfig: { TargetGroups: [{ TargetGroupArn: arns[color], Weight: 1 }] } };
-        const next = actions.some((a) => a.Type === 'forward') ? actions.map((a) => (a.Type === 'forward' ? { ...forward, ...(a.Order !== undefined && { Order: a.Order }) } : a)) : [forward];
+        const next = actions.some((a) => a.Type === 'forward')
+            ? actions.map((a) => (a.Type === 'forward' ? { ...forward, ...(a.Order !== undefined && { Order: a.Order }) } : a))
+            : [forward];
         await this.calls.call('elasticloadbalancing:ModifyListener', () => this.client.send(new client_elastic_load_balancing_v2_dist_cjs/* ModifyListenerCommand */.ugc({ ListenerArn: arn, DefaultActions: next })), arn);
         if (this.preview)
             this.preview.color = color;
@@ -877,7 +963,7 @@ class CloudWatchAlarms {
     }
 }
 
-;// CONCATENATED MODULE: ./src/aws/provider.ts
+;// CONCATENATED MODULE: ./src/run/aws-provider.ts
 
 
 
@@ -908,6 +994,7 @@ class AwsParts {
         this.traffic = new AlbTraffic(this.clients.elb, calls, aws, {
             health: settings.health,
             drainTimeoutMs: settings.traffic.drainTimeoutMs,
+            stickySplitSeconds: settings.rollout.stickySplitSeconds,
             ...(settings.traffic.minHealthyHosts !== undefined && { minHealthyHosts: settings.traffic.minHealthyHosts }),
             scaleDown: this.inventory,
             // Never inside the rollback window: until it ends, a rollback must be a single traffic move.
@@ -935,7 +1022,7 @@ function s3Artifact(settings, aws, calls) {
     let loaded;
     return {
         async sourceFor(release, validForMs) {
-            loaded ??= Promise.all(/* import() */[__webpack_require__.e(143), __webpack_require__.e(242)]).then(__webpack_require__.bind(__webpack_require__, 5242)).then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
+            loaded ??= Promise.all(/* import() */[__webpack_require__.e(143), __webpack_require__.e(804)]).then(__webpack_require__.bind(__webpack_require__, 5804)).then(({ S3ReleaseArtifact }) => S3ReleaseArtifact.forRegion(aws.region, calls, bucket, settings.appName, source.path));
             return (await loaded).sourceFor(release, validForMs);
         },
         close() {
@@ -949,4 +1036,4 @@ function s3Artifact(settings, aws, calls) {
 
 };
 
-//# sourceMappingURL=979.index.js.map
+//# sourceMappingURL=945.index.js.map

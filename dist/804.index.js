@@ -1,8 +1,8 @@
-export const id = 242;
-export const ids = [242];
+export const id = 804;
+export const ids = [804];
 export const modules = {
 
-/***/ 5242:
+/***/ 5804:
 /***/ ((__unused_webpack_module, __webpack_exports__, __webpack_require__) => {
 
 __webpack_require__.r(__webpack_exports__);
@@ -15,10 +15,10 @@ __webpack_require__.r(__webpack_exports__);
 /* harmony import */ var _aws_sdk_s3_request_presigner__WEBPACK_IMPORTED_MODULE_7__ = __webpack_require__(8505);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1__ = __webpack_require__(7598);
 /* harmony import */ var node_crypto__WEBPACK_IMPORTED_MODULE_1___default = /*#__PURE__*/__webpack_require__.n(node_crypto__WEBPACK_IMPORTED_MODULE_1__);
-/* harmony import */ var _phases_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(119);
-/* harmony import */ var _hosts_releaser_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(1198);
-/* harmony import */ var _clients_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(201);
-/* harmony import */ var _errors_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(9378);
+/* harmony import */ var _log_js__WEBPACK_IMPORTED_MODULE_2__ = __webpack_require__(5625);
+/* harmony import */ var _releaser_js__WEBPACK_IMPORTED_MODULE_3__ = __webpack_require__(9337);
+/* harmony import */ var _aws_clients_js__WEBPACK_IMPORTED_MODULE_4__ = __webpack_require__(201);
+/* harmony import */ var _aws_errors_js__WEBPACK_IMPORTED_MODULE_5__ = __webpack_require__(9378);
 
 
 
@@ -59,7 +59,7 @@ class S3ReleaseArtifact {
      * IP address endpoint it addresses buckets by path by itself, and on AWS by virtual host.
      */
     static forRegion(region, calls, bucket, appName, releasePath) {
-        return new S3ReleaseArtifact(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_6__/* .S3Client */ .YxF({ region, maxAttempts: _clients_js__WEBPACK_IMPORTED_MODULE_4__/* .SDK_MAX_ATTEMPTS */ .D3, retryMode: 'adaptive' }), calls, bucket, appName, releasePath);
+        return new S3ReleaseArtifact(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_6__/* .S3Client */ .YxF({ region, maxAttempts: _aws_clients_js__WEBPACK_IMPORTED_MODULE_4__/* .SDK_MAX_ATTEMPTS */ .D3, retryMode: 'adaptive' }), calls, bucket, appName, releasePath);
     }
     async sourceFor(release, validForMs) {
         let upload = this.uploads.get(release);
@@ -70,7 +70,7 @@ class S3ReleaseArtifact {
         const url = await this.calls.call('s3:GetObject', () => (0,_aws_sdk_s3_request_presigner__WEBPACK_IMPORTED_MODULE_7__/* .getSignedUrl */ .A)(this.client, new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_6__/* .GetObjectCommand */ .jLs({ Bucket: this.bucket.bucket, Key: key }), { expiresIn }), this.where(key));
         // A bearer credential until it expires: masked in every log line, and kept out of state and summaries.
         _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .setSecret */ .Pq(url);
-        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Instances download ${this.where(key)} through a presigned URL valid for ${(0,_phases_js__WEBPACK_IMPORTED_MODULE_2__/* .formatDuration */ .a3)(expiresIn * 1000)}`);
+        _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Instances download ${this.where(key)} through a presigned URL valid for ${(0,_log_js__WEBPACK_IMPORTED_MODULE_2__/* .formatDuration */ .a3)(expiresIn * 1000)}`);
         return { kind: 'url', url, sha256 };
     }
     close() {
@@ -86,7 +86,7 @@ class S3ReleaseArtifact {
         return `s3://${this.bucket.bucket}/${key}`;
     }
     async upload(release) {
-        const tarball = await (0,_hosts_releaser_js__WEBPACK_IMPORTED_MODULE_3__/* .releaseTarball */ .Mf)(this.releasePath);
+        const tarball = await (0,_releaser_js__WEBPACK_IMPORTED_MODULE_3__/* .releaseTarball */ .Mf)(this.releasePath);
         const digest = (0,node_crypto__WEBPACK_IMPORTED_MODULE_1__.createHash)('sha256').update(tarball).digest();
         const [sha256, checksum] = [digest.toString('hex'), digest.toString('base64')];
         const key = this.keyFor(release, sha256);
@@ -101,7 +101,11 @@ class S3ReleaseArtifact {
         // Without s3:ListBucket, S3 answers a HeadObject of a missing object 403, like a denied one:
         // after the upload the object exists, so a 403 now means the URL for the instances would be denied.
         if (found === 'unknown' && (await this.storedChecksum(key)) === 'unknown') {
-            throw (0,_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .awsError */ .es)('s3:GetObject', { name: 'AccessDenied', message: 'HeadObject of the object just uploaded is forbidden, so a presigned URL would be too', $metadata: { httpStatusCode: 403 } }, { resource: this.where(key) });
+            throw (0,_aws_errors_js__WEBPACK_IMPORTED_MODULE_5__/* .awsError */ .es)('s3:GetObject', {
+                name: 'AccessDenied',
+                message: 'HeadObject of the object just uploaded is forbidden, so a presigned URL would be too',
+                $metadata: { httpStatusCode: 403 },
+            }, { resource: this.where(key) });
         }
         return { key, sha256 };
     }
@@ -109,7 +113,7 @@ class S3ReleaseArtifact {
     storedChecksum(key) {
         return this.calls.call('s3:GetObject', async () => {
             try {
-                return (await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_6__/* .HeadObjectCommand */ .l81({ Bucket: this.bucket.bucket, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256 ?? 'no checksum';
+                return ((await this.client.send(new _aws_sdk_client_s3__WEBPACK_IMPORTED_MODULE_6__/* .HeadObjectCommand */ .l81({ Bucket: this.bucket.bucket, Key: key, ChecksumMode: 'ENABLED' }))).ChecksumSHA256 ?? 'no checksum');
             }
             catch (error) {
                 const status = statusOf(error);
@@ -128,4 +132,4 @@ class S3ReleaseArtifact {
 
 };
 
-//# sourceMappingURL=242.index.js.map
+//# sourceMappingURL=804.index.js.map
