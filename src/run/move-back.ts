@@ -2,7 +2,7 @@ import { UserError, messageOf } from '../errors.js';
 import { validateUrl } from '../health/validation.js';
 import { describeLive, liveColor } from '../live-traffic.js';
 import { annotateError } from '../report/annotations.js';
-import { sleep } from '../retry.js';
+import { systemClock, waitUntil, type Clock } from '../retry.js';
 import { fromColor, type RunContext } from './context.js';
 
 /**
@@ -11,23 +11,32 @@ import { fromColor, type RunContext } from './context.js';
  * moves traffic back at once. Returns a detail line with the figures of the last round.
  */
 export async function watch(c: RunContext, durationMs: number): Promise<string> {
-  const started = performance.now();
   let rounds = 0;
   let last = '';
-  do {
+  // The pause between rounds ends early on the cancel; a round under way always finishes.
+  const clock: Clock = { now: () => performance.now(), sleep: (ms) => systemClock.sleep(ms, c.aborted) };
+  const started = clock.now();
+  const round = async ({ attempt }: { attempt: number }): Promise<boolean> => {
+    if (attempt > 0 && c.cancelled?.()) return true;
+    // The last pause ends with the time: no round starts after it.
+    if (attempt > 0 && clock.now() - started >= durationMs) return false;
     // A check that cannot run (an alarm that does not exist, AWS refusing the call) is no pass:
     // traffic must not stay split, or on a color nobody could validate.
     const check = await validationRound(c).catch((error: unknown) => ({ problem: `validation could not run: ${messageOf(error)}`, detail: '' }));
     rounds++;
     if (check.problem) await moveBack(c, check.problem, performance.now());
     last = check.detail;
-    const left = durationMs - (performance.now() - started);
-    if (left <= 0) break;
-    if (c.cancelled?.()) return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}; pause cut short by the cancel`;
-    await sleep(Math.min(left, 1000));
-    if (c.cancelled?.()) return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}; pause cut short by the cancel`;
-  } while (performance.now() - started < durationMs);
-  return `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}`;
+    // Cut short: the job was cancelled while time was left (a progressive step stops holding its share).
+    return (c.cancelled?.() ?? false) && clock.now() - started < durationMs;
+  };
+  // Rounds back to back until the time is up (at least one), at most 1 s apart.
+  const { done: cutShort } = await waitUntil(round, (cut) => cut, {
+    deadlineMs: durationMs,
+    intervalMs: () => Math.min(1000, Math.max(0, durationMs - (clock.now() - started))),
+    clock,
+  });
+  const passed = `${rounds} validation round(s) passed${last ? `, last: ${last}` : ''}`;
+  return cutShort ? `${passed}; pause cut short by the cancel` : passed;
 }
 
 /** One validation round: the alarms, and the validation requests through the public entry point. */
