@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Cancellation, WIND_DOWN_MS } from '../src/cancellation.js';
 import { DigitalOceanClient } from '../src/digitalocean/client.js';
 import { UserError } from '../src/errors.js';
 import { DropletTagInventory } from '../src/inventory/do-tags.js';
@@ -8,6 +9,7 @@ import { readSettings, type DigitalOceanSettings, type Settings } from '../src/s
 import { DoLoadBalancerTraffic } from '../src/traffic/do-lb.js';
 import { DigitalOceanDouble, digitalOceanContract } from '../lab/digitalocean-api.js';
 import { errorLines, runAction, visibleLog } from './support/action.js';
+import { runnerEnv, useGitHubApi } from './support/github-api.js';
 
 const LB_ID = '4de7ac8b-495b-4884-9a69-1050c6793cd6';
 const fastRetry = { retries: 3, initialDelayMs: 10, maxDelayMs: 40 };
@@ -310,6 +312,8 @@ describe('DigitalOcean inventory and load balancer, against the double', () => {
 });
 
 describe('provider digitalocean with traffic do-lb, run as the action', () => {
+  // State and the deploy lock, for the cancelled runs.
+  const github = useGitHubApi('127.0.4.5');
   let api: DigitalOceanDouble;
   let apiUrl: string;
   let apps: Server[];
@@ -431,6 +435,85 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     } finally {
       await new Promise((resolve) => publicEntry.close(resolve));
     }
+  });
+
+  /**
+   * A switch with state and the deploy lock, cancelled (SIGINT, as the runner cancels a job) once
+   * `cancelWhen` holds. The load balancer's health check is DigitalOcean's slowest (10 checks,
+   * 300 s apart): a warm-up the run waited out would outlast the test.
+   */
+  async function cancelledSwitch(cancelWhen: () => boolean) {
+    world();
+    api.addLoadBalancer(
+      LB_ID,
+      { tag: 'env:blue' },
+      { health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 300, healthy_threshold: 10 } },
+    );
+    const cancellation = new Cancellation();
+    let cancelledAt = 0;
+    const watcher = setInterval(() => {
+      if (cancelledAt || !cancelWhen()) return;
+      cancelledAt = performance.now();
+      cancellation.cancel('SIGINT');
+    }, 5);
+    try {
+      const run = await runAction({ ...inputs('switch'), 'github-token': 'github_pat_full' }, undefined, runnerEnv(github.url(), { GITHUB_JOB: 'switch' }), {
+        cancellation,
+      });
+      return { run, windDownMs: cancelledAt ? performance.now() - cancelledAt : undefined };
+    } finally {
+      clearInterval(watcher);
+    }
+  }
+  const puts = () => api.requests.filter((r) => r.method === 'PUT').map((r) => (r.body as { tag?: string }).tag ?? 'droplet_ids');
+  const loadBalancerGets = () => api.requests.filter((r) => r.method === 'GET' && r.url.includes('/v2/load_balancers/')).length;
+
+  it('cancelled while green warms up beside blue: detaches green again at once, ends cancelled with blue live, and releases the lock', async () => {
+    // Cancelled once the green Droplets are attached beside the blue ones and the balancer applied
+    // that (it is active at its next read): the warm-up wait has begun.
+    api.settleAfterReads = 0;
+    const attachedAt = () => api.requests.findIndex((r) => r.method === 'PUT');
+    const { run, windDownMs } = await cancelledSwitch(
+      () => attachedAt() >= 0 && api.requests.slice(attachedAt()).some((r) => r.method === 'GET' && r.url.includes('/v2/load_balancers/')),
+    ).finally(() => (api.settleAfterReads = 1));
+    expect(windDownMs).toBeLessThan(WIND_DOWN_MS);
+    expect(visibleLog(run.log)).toContain('Waiting 3300 s ((10 + 1) × 300 s) for load balancer shop-lb to health-check the green Droplets');
+    expect(run.outputs).toMatchObject({ 'previous-color': 'blue', 'live-color': 'blue', result: 'cancelled' });
+    expect(run.summary).toMatch(
+      /<td>Move traffic<\/td>.*cancelled \(SIGINT\)[^<]*while the green Droplets warmed up; load balancer shop-lb points at tag env:blue again/s,
+    );
+    expect(errorLines(run.log).at(-1)).toBe(
+      '::error::The job was cancelled (SIGINT): no phase started after it; live traffic is on blue. The deploy lock is released: re-run the job to go on.',
+    );
+    // Attached beside blue, then back on blue's tag: blue alone, as before the run.
+    expect(puts()).toEqual(['droplet_ids', 'env:blue']);
+    expect(api.loadBalancers.get(LB_ID)).toMatchObject({
+      tag: 'env:blue',
+      droplet_ids: api.droplets.filter((d) => d.tags.includes('env:blue')).map((d) => d.id),
+    });
+    expect(github.api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
+    expect(github.api.json('BLUEGREEN_SHOP')).toMatchObject({ live: 'blue' });
+    expect(api.violations).toEqual([]);
+  });
+
+  it('cancelled while it waits for a busy load balancer to be active: ends cancelled and sends no update', async () => {
+    world();
+    // Someone else's update keeps the balancer busy; the job is cancelled while the switch waits for it.
+    let busyFrom = 0;
+    const { run, windDownMs } = await cancelledSwitch(() => {
+      if (!busyFrom && api.requests.some((r) => r.url.includes('tag_name=env%3Agreen'))) {
+        api.makeBusy(LB_ID, { reads: 1000 });
+        busyFrom = loadBalancerGets();
+      }
+      return busyFrom > 0 && loadBalancerGets() > busyFrom + 2;
+    });
+    expect(windDownMs).toBeLessThan(WIND_DOWN_MS);
+    expect(run.outputs).toMatchObject({ 'previous-color': 'blue', 'live-color': 'blue', result: 'cancelled' });
+    expect(run.summary).toMatch(/<td>Move traffic<\/td>.*cancelled \(SIGINT\)/s);
+    expect(puts()).toEqual([]);
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+    expect(github.api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
+    api.makeBusy(LB_ID, { reads: 0 });
   });
 
   it('fails with one line naming the token input when the token is wrong', async () => {

@@ -136,7 +136,8 @@ function intervalOf<T>({ intervalMs, backoff }: WaitPolicy<T>, waits: number, la
   return backoff ? Math.min(backoff.maxMs, intervalMs * 2 ** waits) : intervalMs;
 }
 
-function throwIfAborted(signal: AbortSignal | undefined): void {
+/** Throws WaitAbortedError (with the signal's reason) when `signal` is aborted. */
+export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (!signal?.aborted) return;
   const reason: unknown = signal.reason;
   throw new WaitAbortedError(reason instanceof Error ? reason.message : String(reason ?? 'aborted'));

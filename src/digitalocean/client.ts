@@ -116,9 +116,10 @@ export class DigitalOceanClient {
 
   /**
    * Reads the load balancer until it is `active` (done applying earlier updates), polling with
-   * backoff up to the settle limit. `errored` ends the wait at once: it needs a person.
+   * backoff up to the settle limit. `errored` ends the wait at once: it needs a person. An aborted
+   * `signal` (the job's cancel) ends the wait at once with WaitAbortedError.
    */
-  async activeLoadBalancer(id: string): Promise<LoadBalancer> {
+  async activeLoadBalancer(id: string, signal?: AbortSignal): Promise<LoadBalancer> {
     const read = async (): Promise<LoadBalancer> => {
       const lb = await this.loadBalancer(id);
       if (lb.status === 'errored') throw new UserError(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
@@ -130,6 +131,7 @@ export class DigitalOceanClient {
       intervalMs: initialDelayMs,
       backoff: { maxMs: maxDelayMs },
       clock: this.clock,
+      ...(signal && { signal }),
     });
     if (done) return lb;
     throw new UserError(
@@ -141,12 +143,13 @@ export class DigitalOceanClient {
    * Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has.
    * Waits until it is `active` first, and again when DigitalOcean still refuses the update as busy
    * (someone else's change can land between the read and the PUT), within the settle limit.
-   * Returns the balancer as the PUT answered it (status `new`: the update is being applied).
+   * Returns the balancer as the PUT answered it (status `new`: the update is being applied). An
+   * aborted `signal` ends those waits at once with WaitAbortedError: then no update was applied.
    */
-  async pointLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }): Promise<LoadBalancer> {
+  async pointLoadBalancer(id: string, target: { tag: string } | { droplet_ids: number[] }, signal?: AbortSignal): Promise<LoadBalancer> {
     let name = id;
     const update = async (): Promise<LoadBalancer> => {
-      const current = await this.activeLoadBalancer(id);
+      const current = await this.activeLoadBalancer(id, signal);
       name = current.name;
       const body: Record<string, unknown> = { region: typeof current.region === 'string' ? current.region : current.region.slug };
       for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
@@ -167,6 +170,7 @@ export class DigitalOceanClient {
       retryable: (error) => error instanceof LoadBalancerBusyError,
       onRetry: () => core.info(`Load balancer ${name} is busy applying an earlier update; waiting for it to be active before updating it again`),
       clock: this.clock,
+      ...(signal && { signal }),
     });
   }
 

@@ -27,7 +27,7 @@ export async function createProvider(settings: Settings, awsTiming?: AwsTiming, 
   const aws =
     settings.provider.name === 'aws' ? new (await import('./aws-provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
   const inventory = aws?.inventory ?? (await inventoryFor(settings));
-  const traffic = aws?.traffic ?? trafficFor(settings, inventory);
+  const traffic = aws?.traffic ?? trafficFor(settings, inventory, cancelled);
   // Private hosts behind a bastion: their health URLs and the preview route are probed through it.
   const jumpHost = settings.ssh.jumpHost;
   const probeVia = settings.health.probeVia === 'jump-host' && jumpHost ? jumpHostTunnel(jumpHost, settings.ssh) : undefined;
@@ -84,7 +84,7 @@ async function connectSsh(target: SshTarget, ssh: SshSettings): Promise<CommandR
 }
 
 /** Traffic for ssh and digitalocean (AWS brings its own): HAProxy, or a DigitalOcean Load Balancer. */
-function trafficFor(settings: Settings, inventory: Inventory): Traffic {
+function trafficFor(settings: Settings, inventory: Inventory, cancelled?: AbortSignal): Traffic {
   const { provider } = settings;
   if (settings.traffic.kind === 'haproxy')
     return new HaproxyTraffic(
@@ -102,6 +102,7 @@ function trafficFor(settings: Settings, inventory: Inventory): Traffic {
     inventory,
     settings.health,
     settings.traffic.publicUrl,
+    cancelled,
   );
 }
 

@@ -3,7 +3,7 @@ import type { Color } from '../colors.js';
 import { ConnectionLost, messageOf } from '../errors.js';
 import { formatDuration, inPhaseGroup } from '../log.js';
 import type { PhaseResult, PhaseRow } from '../report/summary.js';
-import { sleep } from '../retry.js';
+import { sleep, WaitAbortedError } from '../retry.js';
 
 export interface Phase<C, Id extends string = string> {
   /** Short id, as recorded in state: `release`, `switch` (see PhaseId). */
@@ -17,7 +17,8 @@ export interface Phase<C, Id extends string = string> {
   readOnly?: boolean;
   /**
    * Moves traffic (or may move it back): after a cancel it runs to its end (and ends early on its
-   * own), since a move cut short could leave no color, or an unvalidated split, live.
+   * own), since a move cut short could leave no color, or an unvalidated split, live. Ending early
+   * with WaitAbortedError says it left traffic where it was: the phase is then cancelled, not failed.
    */
   movesTraffic?: boolean;
   /** The one phase that moves all traffic to the target color: once it ran, the run reads live traffic back. */
@@ -125,9 +126,10 @@ export async function runPhases<C, Id extends string>(phases: Phase<C, Id>[], co
           return row('unknown', elapsed, `unknown: ${message}`);
         }
         // Ended by the cancel itself (a release whose host scripts the cancel stopped): cancelled,
-        // not failed. A phase that moves traffic and fails after a cancel has failed.
+        // not failed. A phase that moves traffic and fails after a cancel has failed, unless the
+        // cancel ended its waits (WaitAbortedError): it then left traffic where it was.
         const cancelled = options.cancellation?.reason;
-        if (cancelled && !phase.movesTraffic) {
+        if (cancelled && (!phase.movesTraffic || error instanceof WaitAbortedError)) {
           stopped = cancelled;
           core.info(`✖ ${phase.title}: ${cancelled} after ${formatDuration(elapsed)}: ${message}`);
           return row('cancelled', elapsed, `${cancelled}: ${message}`);

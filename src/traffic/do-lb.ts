@@ -6,7 +6,7 @@ import type { DigitalOceanClient, LoadBalancer } from '../digitalocean/client.js
 import type { DropletTagInventory } from '../inventory/do-tags.js';
 import { probeUntilHealthy } from '../health/probe.js';
 import type { Host, LiveTraffic, Traffic } from '../providers/types.js';
-import { sleep } from '../retry.js';
+import { sleep, throwIfAborted, WaitAbortedError } from '../retry.js';
 import type { DigitalOceanSettings, HealthSettings } from '../settings.js';
 
 /**
@@ -20,6 +20,8 @@ import type { DigitalOceanSettings, HealthSettings } from '../settings.js';
  */
 export class DoLoadBalancerTraffic implements Traffic {
   readonly description: string;
+  /** What the balancer pointed at when this run's first move began: where a cancelled warm-up goes back to. */
+  private startedOn?: Target;
 
   constructor(
     private readonly client: DigitalOceanClient,
@@ -28,6 +30,11 @@ export class DoLoadBalancerTraffic implements Traffic {
     private readonly health: HealthSettings,
     /** Probed through the balancer while both colors are attached, before the old one leaves. */
     private readonly publicUrl?: string,
+    /**
+     * The job's cancel: it ends every wait and probe of a move under way at once. An update already
+     * sent is made; a warm-up beside the live color is ended by going back to where this run began.
+     */
+    private readonly cancelled?: AbortSignal,
   ) {
     this.description = `DigitalOcean Load Balancer ${digitalocean.loadBalancerId}`;
   }
@@ -38,7 +45,10 @@ export class DoLoadBalancerTraffic implements Traffic {
 
   async moveTo(color: Color, _hosts: Host[]): Promise<string> {
     const id = this.digitalocean.loadBalancerId;
-    const before = await this.client.activeLoadBalancer(id);
+    // A move ordered after the cancel (one that settles traffic on one color) runs to its end.
+    const signal = this.cancelled?.aborted ? undefined : this.cancelled;
+    const before = await this.client.activeLoadBalancer(id, signal);
+    this.startedOn ??= targetOf(before);
     const incoming = await this.dropletIdsOf(color);
     const attached = await this.attachedTo(before);
     // End where the balancer started: on the color's tag when it works by tag, else on its Droplet ids.
@@ -52,32 +62,70 @@ export class DoLoadBalancerTraffic implements Traffic {
     if (leaving.length === 0) {
       // Nothing to keep serving meanwhile (the first switch, or a rerun that already detached).
       if (sameTarget(before, final)) return `load balancer ${before.name} already points at ${describeFinal}`;
-      await this.client.pointLoadBalancer(id, final);
-      const settled = await this.settledOn(color);
-      if (missing.length > 0) await this.warmUp(settled, color);
-      detail = `load balancer ${before.name} points at ${describeFinal}${missing.length > 0 ? `; waited ${this.warmUpText(settled)} for its health checks` : ''}`;
+      // A cancel before the update is sent ends the move with nothing changed; once sent, it is made.
+      await this.client.pointLoadBalancer(id, final, signal);
+      detail = `load balancer ${before.name} points at ${describeFinal}`;
+      try {
+        const settled = await this.settledOn(color, signal);
+        if (missing.length > 0) await this.warmUp(settled, color, signal);
+        if (missing.length > 0) detail += `; waited ${this.warmUpText(settled)} for its health checks`;
+      } catch (error) {
+        if (!(error instanceof WaitAbortedError)) throw error;
+        detail += `; the update was sent, and the cancel cut short the wait for it to apply and for its health checks`;
+      }
     } else {
       // Both colors serve while the new one warms up: the old one leaves only after that window.
-      if (missing.length > 0) await this.client.pointLoadBalancer(id, { droplet_ids: [...attached, ...missing] });
-      const both = await this.client.activeLoadBalancer(id);
-      await this.warmUp(both, color);
-      await this.probePublicUrl(id, before, color);
+      // A cancel before the Droplets are attached ends the move with nothing changed.
+      if (missing.length > 0) await this.client.pointLoadBalancer(id, { droplet_ids: [...attached, ...missing] }, signal);
+      try {
+        const both = await this.client.activeLoadBalancer(id, signal);
+        await this.warmUp(both, color, signal);
+        await this.probePublicUrl(id, before, color, signal);
+        detail = `${color} warmed up beside ${otherColor(color)} for ${this.warmUpText(both)}`;
+      } catch (error) {
+        if (!(error instanceof WaitAbortedError)) throw error;
+        return this.endOverlapOnCancel(id, before, color, error);
+      }
+      // Warmed up and answering: the move is under way and completes, cancel or not.
       await this.client.pointLoadBalancer(id, final);
-      await this.settledOn(color);
       const overlapSeconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-      detail = `load balancer ${before.name} points at ${describeFinal}; ${color} warmed up beside ${otherColor(color)} for ${this.warmUpText(both)}, both colors attached for ${overlapSeconds} s`;
+      detail = `load balancer ${before.name} points at ${describeFinal}; ${detail}, both colors attached for ${overlapSeconds} s`;
+      try {
+        await this.settledOn(color, signal);
+      } catch (error) {
+        if (!(error instanceof WaitAbortedError)) throw error;
+        detail += '; the cancel cut short the wait for the update to apply';
+      }
     }
     core.info(detail);
     return detail;
   }
 
+  /**
+   * The job was cancelled while both colors were attached (the new one warming up): the balancer
+   * goes back to what it pointed at when this run's first move began, without waiting for the
+   * warm-up, and the move ends with WaitAbortedError (a move back to that color is thereby made).
+   */
+  private async endOverlapOnCancel(id: string, before: LoadBalancer, color: Color, cancelled: WaitAbortedError): Promise<never> {
+    const origin = this.startedOn ?? targetOf(before);
+    await this.client.pointLoadBalancer(id, origin);
+    const where = 'tag' in origin ? `tag ${origin.tag}` : `Droplets ${origin.droplet_ids.join(', ')}`;
+    core.info(
+      `${cancelled.message} while ${color} warmed up beside ${otherColor(color)}: load balancer ${before.name} points at ${where} again, as when this run began.`,
+    );
+    throw new WaitAbortedError(
+      `${cancelled.message} while the ${color} Droplets warmed up; load balancer ${before.name} points at ${where} again, as when this run began`,
+    );
+  }
+
   /** Waits the balancer's own healthy window plus one check interval: the API shows no per-Droplet health. */
-  private async warmUp(lb: LoadBalancer, color: Color): Promise<void> {
+  private async warmUp(lb: LoadBalancer, color: Color, signal?: AbortSignal): Promise<void> {
     const { healthyThreshold, intervalSeconds } = healthCheckOf(lb);
     core.info(
       `Waiting ${this.warmUpText(lb)} for load balancer ${lb.name} to health-check the ${color} Droplets (healthy after ${healthyThreshold} checks, ${intervalSeconds} s apart)`,
     );
-    await sleep((healthyThreshold + 1) * intervalSeconds * 1000);
+    await sleep((healthyThreshold + 1) * intervalSeconds * 1000, signal);
+    throwIfAborted(signal);
   }
 
   private warmUpText(lb: LoadBalancer): string {
@@ -89,11 +137,11 @@ export class DoLoadBalancerTraffic implements Traffic {
    * With both colors attached, the balancer must answer at `public-url`; if it does not, the new
    * Droplets are detached again (the old color alone stays, as before the move) and the move fails.
    */
-  private async probePublicUrl(id: string, before: LoadBalancer, color: Color): Promise<void> {
+  private async probePublicUrl(id: string, before: LoadBalancer, color: Color, signal?: AbortSignal): Promise<void> {
     if (!this.publicUrl) return;
-    const probe = await probeUntilHealthy(`${this.publicUrl}${this.health.path}`, this.health);
+    const probe = await probeUntilHealthy(`${this.publicUrl}${this.health.path}`, this.health, { ...(signal && { signal }) });
     if (probe.ok) return;
-    await this.client.pointLoadBalancer(id, before.tag ? { tag: before.tag } : { droplet_ids: before.droplet_ids ?? [] });
+    await this.client.pointLoadBalancer(id, targetOf(before));
     await this.client.activeLoadBalancer(id);
     throw new UserError(
       `With the ${color} Droplets attached beside the live ones, ${probe.url} ${probe.error ?? 'failed'} after ${probe.attempts} attempt(s); the ${color} Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the ${color} Droplets.`,
@@ -101,8 +149,8 @@ export class DoLoadBalancerTraffic implements Traffic {
   }
 
   /** Waits for `active` and checks the balancer now points at `color` alone. */
-  private async settledOn(color: Color): Promise<LoadBalancer> {
-    const settled = await this.client.activeLoadBalancer(this.digitalocean.loadBalancerId);
+  private async settledOn(color: Color, signal?: AbortSignal): Promise<LoadBalancer> {
+    const settled = await this.client.activeLoadBalancer(this.digitalocean.loadBalancerId, signal);
     if (!sameColor(this.colorOfSync(settled), color)) {
       throw new UserError(
         `The load balancer did not settle on ${color} (it points at ${settled.tag ? `tag ${settled.tag}` : `Droplets ${(settled.droplet_ids ?? []).join(', ')}`}). Check it in the DigitalOcean console.`,
@@ -166,7 +214,14 @@ function healthCheckOf(lb: LoadBalancer): { healthyThreshold: number; intervalSe
   return { healthyThreshold: check.healthy_threshold ?? 3, intervalSeconds: check.check_interval_seconds ?? 10 };
 }
 
-function sameTarget(lb: LoadBalancer, target: { tag: string } | { droplet_ids: number[] }): boolean {
+type Target = { tag: string } | { droplet_ids: number[] };
+
+/** What the balancer points at, as an update would send it. */
+function targetOf(lb: LoadBalancer): Target {
+  return lb.tag ? { tag: lb.tag } : { droplet_ids: lb.droplet_ids ?? [] };
+}
+
+function sameTarget(lb: LoadBalancer, target: Target): boolean {
   if ('tag' in target) return lb.tag === target.tag;
   const ids = lb.droplet_ids ?? [];
   return !lb.tag && ids.length === target.droplet_ids.length && target.droplet_ids.every((droplet) => ids.includes(droplet));
