@@ -1,6 +1,6 @@
 import * as core from '@actions/core';
 import { UserError } from '../errors.js';
-import { backoffDelay, retry, systemClock, waitUntil, type Clock, type RetryPolicy } from '../retry.js';
+import { backoffDelay, retry, systemClock, throwIfAborted, waitUntil, type Clock, type RetryPolicy } from '../retry.js';
 
 /** The parts of a Droplet we read (GET /v2/droplets). */
 export interface Droplet {
@@ -109,8 +109,15 @@ export class DigitalOceanClient {
     return droplets;
   }
 
-  async loadBalancer(id: string): Promise<LoadBalancer> {
-    const body: { load_balancer: LoadBalancer } = await this.request('GET', `/v2/load_balancers/${encodeURIComponent(id)}`, `reading load balancer ${id}`);
+  /** Reads the load balancer; an aborted `signal` ends the read and its retries at once with WaitAbortedError. */
+  async loadBalancer(id: string, signal?: AbortSignal): Promise<LoadBalancer> {
+    const body: { load_balancer: LoadBalancer } = await this.request(
+      'GET',
+      `/v2/load_balancers/${encodeURIComponent(id)}`,
+      `reading load balancer ${id}`,
+      undefined,
+      signal,
+    );
     return body.load_balancer;
   }
 
@@ -121,7 +128,7 @@ export class DigitalOceanClient {
    */
   async activeLoadBalancer(id: string, signal?: AbortSignal): Promise<LoadBalancer> {
     const read = async (): Promise<LoadBalancer> => {
-      const lb = await this.loadBalancer(id);
+      const lb = await this.loadBalancer(id, signal);
       if (lb.status === 'errored') throw new UserError(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
       return lb;
     };
@@ -174,7 +181,8 @@ export class DigitalOceanClient {
     });
   }
 
-  private async request<T>(method: 'GET' | 'PUT', pathOrUrl: string, what: string, body?: unknown): Promise<T> {
+  /** An aborted `signal` ends the request and its retries with WaitAbortedError (reads only: an update sent is left to complete). */
+  private async request<T>(method: 'GET' | 'PUT', pathOrUrl: string, what: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const url = this.resolve(pathOrUrl);
     /** An answer (with the error detail of one that is not ok), or why none came. */
     type Answer = { response: Response; detail: string } | { unreachable: unknown };
@@ -184,7 +192,7 @@ export class DigitalOceanClient {
           method,
           headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
           ...(body !== undefined && { body: JSON.stringify(body) }),
-          signal: AbortSignal.timeout(30_000),
+          signal: signal ? AbortSignal.any([AbortSignal.timeout(30_000), signal]) : AbortSignal.timeout(30_000),
         });
         return { response, detail: response.ok ? '' : await errorMessage(response) };
       } catch (error) {
@@ -201,7 +209,9 @@ export class DigitalOceanClient {
         if ('response' in last) core.info(`DigitalOcean answered ${last.response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
       },
       clock: this.clock,
+      ...(signal && { signal }),
     });
+    throwIfAborted(signal);
     if ('unreachable' in answer) {
       const error = answer.unreachable;
       throw new UserError(

@@ -142,7 +142,10 @@ export class DoLoadBalancerTraffic implements Traffic {
     const probe = await probeUntilHealthy(`${this.publicUrl}${this.health.path}`, this.health, { ...(signal && { signal }) });
     if (probe.ok) return;
     await this.client.pointLoadBalancer(id, targetOf(before));
-    await this.client.activeLoadBalancer(id);
+    // The detach is sent: a cancel only cuts short the wait to see it applied.
+    await this.client.activeLoadBalancer(id, signal).catch((error: unknown) => {
+      if (!(error instanceof WaitAbortedError)) throw error;
+    });
     throw new UserError(
       `With the ${color} Droplets attached beside the live ones, ${probe.url} ${probe.error ?? 'failed'} after ${probe.attempts} attempt(s); the ${color} Droplets were detached again and traffic stays where it was. Check the load balancer's health check against the ${color} Droplets.`,
     );
