@@ -442,13 +442,14 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
    * `cancelWhen` holds. The load balancer's health check is DigitalOcean's slowest (10 checks,
    * 300 s apart): a warm-up the run waited out would outlast the test.
    */
-  async function cancelledSwitch(cancelWhen: () => boolean) {
+  async function cancelledSwitch(cancelWhen: () => boolean, { slowHealthCheck = true } = {}) {
     world();
-    api.addLoadBalancer(
-      LB_ID,
-      { tag: 'env:blue' },
-      { health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 300, healthy_threshold: 10 } },
-    );
+    if (slowHealthCheck)
+      api.addLoadBalancer(
+        LB_ID,
+        { tag: 'env:blue' },
+        { health_check: { protocol: 'http', port: 5000, path: '/health', check_interval_seconds: 300, healthy_threshold: 10 } },
+      );
     const cancellation = new Cancellation();
     let cancelledAt = 0;
     const watcher = setInterval(() => {
@@ -494,6 +495,22 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     expect(github.api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
     expect(github.api.json('BLUEGREEN_SHOP')).toMatchObject({ live: 'blue' });
     expect(api.violations).toEqual([]);
+  });
+
+  it('cancelled once the update that detaches blue was sent: the move completes, and the run ends cancelled with green live', async () => {
+    // The balancer's fast health check: green warms up, then the detach of blue is sent and the job is cancelled.
+    const { run, windDownMs } = await cancelledSwitch(() => puts().length === 2, { slowHealthCheck: false });
+    expect(windDownMs).toBeLessThan(WIND_DOWN_MS);
+    expect(puts()).toEqual(['droplet_ids', 'env:green']);
+    expect(run.outputs).toMatchObject({ 'previous-color': 'blue', 'live-color': 'green', result: 'cancelled' });
+    expect(run.summary).toMatch(/<td>Move traffic<\/td>.*points at tag env:green; green warmed up beside blue/s);
+    expect(run.summary).toMatch(/<td>Validate after the move<\/td>.*not run: cancelled \(SIGINT\)/s);
+    expect(errorLines(run.log).at(-1)).toBe(
+      '::error::The job was cancelled (SIGINT): no phase started after it; live traffic is on green. The deploy lock is released: re-run the job to go on.',
+    );
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:green');
+    expect(github.api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
+    expect(github.api.json('BLUEGREEN_SHOP')).toMatchObject({ live: 'green' });
   });
 
   it('cancelled while it waits for a busy load balancer to be active: ends cancelled and sends no update', async () => {
