@@ -534,6 +534,23 @@ describe('provider digitalocean with traffic do-lb, run as the action', () => {
     api.makeBusy(LB_ID, { reads: 0 });
   });
 
+  it.each([
+    // Cancelled before the run read where traffic is: it says so (unknown) rather than guess.
+    ['reading the load balancer', (url: string) => url.startsWith('/v2/load_balancers/'), 'unknown'],
+    ['listing Droplets', (url: string) => url.startsWith('/v2/droplets?tag_name='), 'blue'],
+  ])('cancelled while %s waits out a rate limit: ends cancelled, nothing changed', async (_what, limited, liveColor) => {
+    world();
+    // The run's first such request is answered 429 with a 10-minute Retry-After: a run that waited
+    // it out would outlast the test.
+    api.rateLimitOnce = { matches: ({ method, url }) => method === 'GET' && limited(url), retryAfterSeconds: 600 };
+    const { run, cancelled } = await cancelledSwitch(() => api.rateLimitOnce === undefined);
+    expect(cancelled).toBe(true);
+    expect(run.outputs).toMatchObject({ 'live-color': liveColor, result: 'cancelled' });
+    expect(puts()).toEqual([]);
+    expect(api.loadBalancers.get(LB_ID)?.tag).toBe('env:blue');
+    expect(github.api.variables.has('BLUEGREEN_SHOP_LOCK')).toBe(false);
+  });
+
   it('fails with one line naming the token input when the token is wrong', async () => {
     world();
     const run = await runAction({ ...inputs('switch'), 'digitalocean-token': 'dop_v1_revoked' });

@@ -31,6 +31,8 @@ export class DigitalOceanDouble {
   readonly requests: { method: string; url: string; body?: unknown }[] = [];
   /** Answer the next N requests with 429 and this Retry-After (seconds). */
   rateLimited = { remaining: 0, retryAfterSeconds: 1 };
+  /** Answer the first request that `matches` accepts with 429 and this Retry-After, once. */
+  rateLimitOnce?: { matches: (request: { method: string; url: string }) => boolean; retryAfterSeconds: number };
   /** Answer the next N requests with 503. */
   failing = 0;
   /** GETs a load balancer answers `new` for after an update, before `active`. */
@@ -137,6 +139,12 @@ export class DigitalOceanDouble {
     }
     if (headers.authorization !== `Bearer ${this.token}`) {
       return send(res, 401, { id: 'unauthorized', message: 'Unable to authenticate you' });
+    }
+    const once = this.rateLimitOnce;
+    if (once?.matches({ method, url: url.pathname + url.search })) {
+      this.rateLimitOnce = undefined;
+      res.setHeader('Retry-After', String(once.retryAfterSeconds));
+      return send(res, 429, { id: 'too_many_requests', message: 'API Rate limit exceeded.' });
     }
     if (this.rateLimited.remaining > 0) {
       this.rateLimited.remaining--;

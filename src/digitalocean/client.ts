@@ -96,13 +96,19 @@ export class DigitalOceanClient {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Every Droplet with the tag, across all pages. */
-  async dropletsByTag(tag: string): Promise<Droplet[]> {
+  /** Every Droplet with the tag, across all pages; an aborted `signal` ends the listing and its retries with WaitAbortedError. */
+  async dropletsByTag(tag: string, signal?: AbortSignal): Promise<Droplet[]> {
     const droplets: Droplet[] = [];
     let next: string | undefined = `/v2/droplets?tag_name=${encodeURIComponent(tag)}&per_page=${PER_PAGE}`;
     // A bounded walk: 10,000 pages of 200 is far beyond any account.
     for (let page = 0; next && page < 10_000; page++) {
-      const body: { droplets: Droplet[]; links?: { pages?: { next?: string } } } = await this.request('GET', next, `listing Droplets tagged ${tag}`);
+      const body: { droplets: Droplet[]; links?: { pages?: { next?: string } } } = await this.request(
+        'GET',
+        next,
+        `listing Droplets tagged ${tag}`,
+        undefined,
+        signal,
+      );
       droplets.push(...body.droplets);
       next = body.links?.pages?.next;
     }

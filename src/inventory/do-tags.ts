@@ -16,11 +16,13 @@ export class DropletTagInventory implements Inventory {
     readonly client: DigitalOceanClient,
     private readonly digitalocean: DigitalOceanSettings,
     private readonly settings: Settings,
+    /** The job's cancel: ends a listing (and its retry waits) at once. */
+    private readonly cancelled?: AbortSignal,
   ) {}
 
   async hostsOf(color: Color): Promise<Host[]> {
     const tag = this.digitalocean.tags[color];
-    const droplets = await this.client.dropletsByTag(tag);
+    const droplets = await this.client.dropletsByTag(tag, this.cancelled);
     const active = droplets.filter((d) => d.status === 'active');
     for (const skipped of droplets.filter((d) => d.status !== 'active')) {
       core.warning(`Droplet ${skipped.name} (${skipped.id}) carries ${tag} but is ${skipped.status}: skipped.`);

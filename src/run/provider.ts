@@ -26,7 +26,7 @@ export async function createProvider(settings: Settings, awsTiming?: AwsTiming, 
   // The AWS parts share one set of SDK clients, so they are built together.
   const aws =
     settings.provider.name === 'aws' ? new (await import('./aws-provider.js')).AwsParts(settings, settings.provider, awsTiming, cancelled) : undefined;
-  const inventory = aws?.inventory ?? (await inventoryFor(settings));
+  const inventory = aws?.inventory ?? (await inventoryFor(settings, cancelled));
   const traffic = aws?.traffic ?? trafficFor(settings, inventory, cancelled);
   // Private hosts behind a bastion: their health URLs and the preview route are probed through it.
   const jumpHost = settings.ssh.jumpHost;
@@ -46,14 +46,14 @@ export async function createProvider(settings: Settings, awsTiming?: AwsTiming, 
   };
 }
 
-async function inventoryFor(settings: Settings): Promise<Inventory> {
+async function inventoryFor(settings: Settings, cancelled?: AbortSignal): Promise<Inventory> {
   const { provider } = settings;
   switch (provider.name) {
     case 'ssh':
       return new StaticInventory(provider.hosts, settings);
     case 'digitalocean': {
       const { DigitalOceanClient } = await import('../digitalocean/client.js');
-      return new DropletTagInventory(new DigitalOceanClient(provider.apiUrl, provider.token), provider, settings);
+      return new DropletTagInventory(new DigitalOceanClient(provider.apiUrl, provider.token), provider, settings, cancelled);
     }
     case 'aws':
       throw new Error('provider aws is composed by AwsParts');

@@ -40,7 +40,10 @@ export class DoLoadBalancerTraffic implements Traffic {
   }
 
   async readLive(): Promise<LiveTraffic> {
-    return this.colorOf(await this.client.loadBalancer(this.digitalocean.loadBalancerId));
+    // A read under way when the job is cancelled ends (its retry waits too); one made after the
+    // cancel, to report where traffic is, runs to its end.
+    const signal = this.cancelled?.aborted ? undefined : this.cancelled;
+    return this.colorOf(await this.client.loadBalancer(this.digitalocean.loadBalancerId, signal));
   }
 
   async moveTo(color: Color, _hosts: Host[]): Promise<string> {
