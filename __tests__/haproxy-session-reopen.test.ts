@@ -56,7 +56,7 @@ describe('a run that fell back to socat', () => {
       expect(await failureOf(traffic.readLive())).toMatch(/did not answer `show map`: .*Connection refused/);
     });
     expect(fellBack).toMatch(
-      /HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead until a switch holds a session open again \(it tries at most 3 times\)\./,
+      /HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead until a switch holds a session open again \(at most 3 more tries\)\./,
     );
     await lab.startHaproxy();
 

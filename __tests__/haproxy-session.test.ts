@@ -104,7 +104,7 @@ describe('one runtime API session per run', () => {
         );
       });
       expect(log).toMatch(
-        /HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead until a switch holds a session open again \(it tries at most 3 times\)\./,
+        /HAProxy: could not hold a runtime API session open on \S+admin\.sock on local \(connect ECONNREFUSED \S+admin\.sock\); each command starts socat instead until a switch holds a session open again \(at most 3 more tries\)\./,
       );
       expect(refused).toMatch(/did not answer `show map`: .*Connection refused/);
       // socat's own timestamp and pid are left out of the one line.

@@ -569,7 +569,9 @@ export class HaproxyTraffic implements Traffic {
       // command would meet the same, so the command fails with that; a later one tries again.
       if (error instanceof NoChannel) throw error.cause;
       this.perProcess = true;
-      const again = this.canHoldSession() ? ` until a switch holds a session open again (it tries at most ${SESSION_REOPENS} times)` : '';
+      // A session that ended and could not be replaced may have used up the tries already.
+      const tries = this.canHoldSession() ? SESSION_REOPENS - this.sessionReopens : 0;
+      const again = tries > 0 ? ` until a switch holds a session open again (at most ${tries} more tries)` : '';
       core.info(
         `HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead${again}.`,
       );
