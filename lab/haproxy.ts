@@ -293,7 +293,7 @@ export class HaproxyLab {
     if (owner) for (const path of [this.dir, this.configPath, mapPathFor(this.configPath)]) chownSync(path, owner.uid, owner.gid);
     this.haproxy = start('haproxy', 'haproxy', ['-W', '-S', this.masterSocketPath, '-f', this.configPath], join(this.dir, 'haproxy.log'), owner);
     // Asked only once the admin socket exists: a traffic object that finds no socket holds no
-    // runtime session for the rest of its life (it falls back to one socat per command).
+    // runtime session (it falls back to one socat per command until a switch opens one again).
     const traffic = this.traffic();
     try {
       await waitFor('HAProxy', async () => existsSync(this.socketPath) && (await traffic.command(runtime.showInfo())).includes('Pid:'), this.haproxy);

@@ -52,6 +52,12 @@ const POLL_MS = 100;
 const SESSION_OPEN_TIMEOUT_MS = 5_000;
 /** How long a command on the session may wait for its answer (as socat's `-t 10`): HAProxy answers in milliseconds. */
 const SESSION_ANSWER_TIMEOUT_MS = 10_000;
+/**
+ * How many times a run that could not hold a session open (HAProxy restarting, its admin socket
+ * briefly missing) tries again, each before a switch: enough for a restart, bounded for an HAProxy
+ * whose admin socket never takes a session.
+ */
+const SESSION_REOPENS = 3;
 
 /** A runtime API command HAProxy did not answer; `reason` is what the connection reported. */
 class RuntimeApiError extends UserError {
@@ -93,8 +99,10 @@ export class HaproxyTraffic implements Traffic {
   private leftBehind?: { color: Color; open: number };
   /** The runtime API session held open for the run (haproxy-session.ts), opened on first use. */
   private session?: Promise<RuntimeSession | undefined>;
-  /** Set when a session could not be opened: the rest of the run starts one socat per command. */
+  /** Set when a session could not be opened: each command starts socat, until a switch holds one open again. */
   private perProcess = false;
+  /** How many times this run tried again to hold a session open after falling back to socat. */
+  private sessionReopens = 0;
 
   constructor(
     private readonly runner: CommandRunner,
@@ -370,6 +378,7 @@ export class HaproxyTraffic implements Traffic {
    * reported before the switch.
    */
   private async routeTo(target: Color, route: { live: Color; preview: Color; split: number }): Promise<{ before: Snapshot }> {
+    await this.reopenSession();
     let routed = await this.tryRoute(target, route);
     if (routed.refused && serversOf(routed.before.stats, target).some(awaitsFirstCheck)) {
       // Servers HAProxy just loaded have not been checked yet: wait for their first check, once.
@@ -560,12 +569,70 @@ export class HaproxyTraffic implements Traffic {
       // command would meet the same, so the command fails with that; a later one tries again.
       if (error instanceof NoChannel) throw error.cause;
       this.perProcess = true;
+      // A session that ended and could not be replaced may have used up the tries already.
+      const tries = this.canHoldSession() ? SESSION_REOPENS - this.sessionReopens : 0;
+      const again = tries > 0 ? ` until a switch holds a session open again (at most ${tries} more tries)` : '';
       core.info(
-        `HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead.`,
+        `HAProxy: could not hold a runtime API session open on ${this.options.socketPath} on ${this.runner.description} (${failureOf(error)}); each command starts socat instead${again}.`,
       );
       return undefined;
     });
     return this.session;
+  }
+
+  /**
+   * Before a switch, a run that fell back to one socat per command tries again to hold a session
+   * open: a run that met HAProxy mid-restart need not switch slower for the rest of its life. At
+   * most SESSION_REOPENS times a run, and never longer than SESSION_OPEN_TIMEOUT_MS, so a switch
+   * waits no more than that for it; a try that fails leaves the run on socat, whose answers are
+   * the same.
+   */
+  private async reopenSession(): Promise<void> {
+    if (!this.perProcess || this.sessionReopens >= SESSION_REOPENS || !this.canHoldSession()) return;
+    const attempt = ++this.sessionReopens;
+    const where = `${this.options.socketPath} on ${this.runner.description}`;
+    this.perProcess = false;
+    this.session = this.openSessionWithin(SESSION_OPEN_TIMEOUT_MS).then(
+      (session) => {
+        core.info(`HAProxy: a runtime API session is held open again on ${where}; commands go over it instead of socat.`);
+        return session;
+      },
+      (error: unknown) => {
+        this.session = undefined;
+        this.perProcess = true;
+        const reason = failureOf(error instanceof NoChannel ? error.cause : error);
+        if (attempt < SESSION_REOPENS) core.debug(`HAProxy: still no runtime API session on ${where} (${reason}); a later switch tries again.`);
+        else
+          core.info(
+            `HAProxy: still no runtime API session on ${where} after ${SESSION_REOPENS} more tries (${reason}); each command starts socat for the rest of the run.`,
+          );
+        return undefined;
+      },
+    );
+    await this.session;
+  }
+
+  /** The runner can hold a conversation open: Node's own socket, or one channel to socat. */
+  private canHoldSession(): boolean {
+    return this.runner.connectSocket !== undefined || this.runner.open !== undefined;
+  }
+
+  /** A session opened within `timeoutMs`, connecting included; one that comes later is closed. */
+  private openSessionWithin(timeoutMs: number): Promise<RuntimeSession> {
+    const opening = this.openSession();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no session within ${timeoutMs / 1000}s`)), timeoutMs);
+    });
+    return Promise.race([opening, late])
+      .catch((error: unknown) => {
+        void opening.then(
+          (session) => session.close(),
+          () => undefined,
+        );
+        throw error;
+      })
+      .finally(() => clearTimeout(timer));
   }
 
   /**
