@@ -71,29 +71,31 @@ class DigitalOceanClient {
         this.settle = options.settle ?? { initialDelayMs: 500, maxDelayMs: 5000, timeoutMs: 600_000 };
         this.clock = options.clock ?? _retry_js__WEBPACK_IMPORTED_MODULE_2__/* .systemClock */ .ml;
     }
-    /** Every Droplet with the tag, across all pages. */
-    async dropletsByTag(tag) {
+    /** Every Droplet with the tag, across all pages; an aborted `signal` ends the listing and its retries with WaitAbortedError. */
+    async dropletsByTag(tag, signal) {
         const droplets = [];
         let next = `/v2/droplets?tag_name=${encodeURIComponent(tag)}&per_page=${PER_PAGE}`;
         // A bounded walk: 10,000 pages of 200 is far beyond any account.
         for (let page = 0; next && page < 10_000; page++) {
-            const body = await this.request('GET', next, `listing Droplets tagged ${tag}`);
+            const body = await this.request('GET', next, `listing Droplets tagged ${tag}`, undefined, signal);
             droplets.push(...body.droplets);
             next = body.links?.pages?.next;
         }
         return droplets;
     }
-    async loadBalancer(id) {
-        const body = await this.request('GET', `/v2/load_balancers/${encodeURIComponent(id)}`, `reading load balancer ${id}`);
+    /** Reads the load balancer; an aborted `signal` ends the read and its retries at once with WaitAbortedError. */
+    async loadBalancer(id, signal) {
+        const body = await this.request('GET', `/v2/load_balancers/${encodeURIComponent(id)}`, `reading load balancer ${id}`, undefined, signal);
         return body.load_balancer;
     }
     /**
      * Reads the load balancer until it is `active` (done applying earlier updates), polling with
-     * backoff up to the settle limit. `errored` ends the wait at once: it needs a person.
+     * backoff up to the settle limit. `errored` ends the wait at once: it needs a person. An aborted
+     * `signal` (the job's cancel) ends the wait at once with WaitAbortedError.
      */
-    async activeLoadBalancer(id) {
+    async activeLoadBalancer(id, signal) {
         const read = async () => {
-            const lb = await this.loadBalancer(id);
+            const lb = await this.loadBalancer(id, signal);
             if (lb.status === 'errored')
                 throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`Load balancer ${lb.name} (${id}) is errored. Repair it in the DigitalOcean console, then run again.`);
             return lb;
@@ -104,6 +106,7 @@ class DigitalOceanClient {
             intervalMs: initialDelayMs,
             backoff: { maxMs: maxDelayMs },
             clock: this.clock,
+            ...(signal && { signal }),
         });
         if (done)
             return lb;
@@ -113,12 +116,13 @@ class DigitalOceanClient {
      * Points the load balancer at a tag or at Droplet ids, repeating every other attribute it has.
      * Waits until it is `active` first, and again when DigitalOcean still refuses the update as busy
      * (someone else's change can land between the read and the PUT), within the settle limit.
-     * Returns the balancer as the PUT answered it (status `new`: the update is being applied).
+     * Returns the balancer as the PUT answered it (status `new`: the update is being applied). An
+     * aborted `signal` ends those waits at once with WaitAbortedError: then no update was applied.
      */
-    async pointLoadBalancer(id, target) {
+    async pointLoadBalancer(id, target, signal) {
         let name = id;
         const update = async () => {
-            const current = await this.activeLoadBalancer(id);
+            const current = await this.activeLoadBalancer(id, signal);
             name = current.name;
             const body = { region: typeof current.region === 'string' ? current.region : current.region.slug };
             for (const attribute of WRITABLE_LOAD_BALANCER_ATTRIBUTES) {
@@ -135,9 +139,11 @@ class DigitalOceanClient {
             retryable: (error) => error instanceof LoadBalancerBusyError,
             onRetry: () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`Load balancer ${name} is busy applying an earlier update; waiting for it to be active before updating it again`),
             clock: this.clock,
+            ...(signal && { signal }),
         });
     }
-    async request(method, pathOrUrl, what, body) {
+    /** An aborted `signal` ends the request and its retries with WaitAbortedError (reads only: an update sent is left to complete). */
+    async request(method, pathOrUrl, what, body, signal) {
         const url = this.resolve(pathOrUrl);
         const send = async () => {
             try {
@@ -145,7 +151,7 @@ class DigitalOceanClient {
                     method,
                     headers: { Authorization: `Bearer ${this.token}`, 'Content-Type': 'application/json', Accept: 'application/json' },
                     ...(body !== undefined && { body: JSON.stringify(body) }),
-                    signal: AbortSignal.timeout(30_000),
+                    signal: signal ? AbortSignal.any([AbortSignal.timeout(30_000), signal]) : AbortSignal.timeout(30_000),
                 });
                 return { response, detail: response.ok ? '' : await errorMessage(response) };
             }
@@ -163,7 +169,9 @@ class DigitalOceanClient {
                     _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .info */ .pq(`DigitalOcean answered ${last.response.status} while ${what}; retrying in ${(wait / 1000).toFixed(1)} s`);
             },
             clock: this.clock,
+            ...(signal && { signal }),
         });
+        (0,_retry_js__WEBPACK_IMPORTED_MODULE_2__/* .throwIfAborted */ .Te)(signal);
         if ('unreachable' in answer) {
             const error = answer.unreachable;
             throw new _errors_js__WEBPACK_IMPORTED_MODULE_1__/* .UserError */ .yo(`DigitalOcean API at ${this.apiUrl} could not be reached while ${what}: ${error instanceof Error ? error.message : String(error)}. Check digitalocean-api-url.`);

@@ -34501,7 +34501,7 @@ __webpack_async_result__();
 /* harmony export */   ml: () => (/* binding */ systemClock),
 /* harmony export */   v6: () => (/* binding */ retryUntil)
 /* harmony export */ });
-/* unused harmony exports backoffDelay, retryBounds, sleep, sleepingClock, WaitAbortedError, retry */
+/* unused harmony exports backoffDelay, retryBounds, sleep, sleepingClock, WaitAbortedError, throwIfAborted, retry */
 /**
  * The one wait policy: every loop that polls something until it is ready, or repeats a call until
  * it succeeds, goes through `waitUntil` (or `retry`, built on it). Time comes from a `Clock`, so
@@ -34582,6 +34582,7 @@ function intervalOf({ intervalMs, backoff }, waits, last) {
         return intervalMs(waits, last);
     return backoff ? Math.min(backoff.maxMs, intervalMs * 2 ** waits) : intervalMs;
 }
+/** Throws WaitAbortedError (with the signal's reason) when `signal` is aborted. */
 function throwIfAborted(signal) {
     if (!signal?.aborted)
         return;
