@@ -33,6 +33,8 @@ export class NetnsBastion {
   private app?: ChildProcess;
   private readonly sessions = new Set<ChildProcess>();
   private readonly sockets = new Set<Socket>();
+  /** Set by stop(): from then on, output of sessions still ending is dropped. */
+  private stopped = false;
   private readonly namespace = `bgp-bastion-${randomBytes(3).toString('hex')}`;
   private namespaceMade = false;
 
@@ -136,7 +138,11 @@ export class NetnsBastion {
     this.sessions.add(sshd);
     socket.pipe(sshd.stdin);
     sshd.stdout.pipe(socket);
-    sshd.stderr.on('data', (chunk: Buffer) => appendFileSync(join(this.dir, 'sshd.log'), chunk));
+    // What sshd still writes once the bastion is stopped (its dir removed) is dropped: an error
+    // thrown from this handler would land in whichever test file runs next in the same worker.
+    sshd.stderr.on('data', (chunk: Buffer) => {
+      if (!this.stopped) appendFileSync(join(this.dir, 'sshd.log'), chunk);
+    });
     sshd.stdin.on('error', () => undefined);
     socket.on('error', () => undefined);
     socket.on('close', () => {
@@ -154,6 +160,7 @@ export class NetnsBastion {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
     await Promise.all([...this.sessions, ...(this.app ? [this.app] : [])].map(stopChild));
