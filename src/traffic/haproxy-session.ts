@@ -10,7 +10,7 @@ import { runtime, type RuntimeCommand } from './haproxy-runtime.js';
  * on the HAProxy host over one SSH channel.
  *
  * HAProxy closes an idle session after its `stats timeout`, and a reload leaves this session with
- * the old worker; the caller checks `stopping()` before a switch and reopens a dead session. A
+ * the old worker; the caller asks `show info` with each batch (see `isStopping`) and reopens a dead session. A
  * session whose far end stops answering (a frozen host) ends at the first answer that does not come
  * in time, so no command waits longer than its timeout.
  */
@@ -71,11 +71,6 @@ export class RuntimeSession {
     return Promise.all(commands.map((command) => this.send(command, timeoutMs)));
   }
 
-  /** `show info` says `Stopping: 1` in a worker a reload replaced: its map is no longer the one that routes. */
-  async stopping(timeoutMs: number): Promise<boolean> {
-    return /^Stopping: 1$/m.test(await this.send(runtime.showInfo(), timeoutMs));
-  }
-
   close(): void {
     this.end('the session was closed');
     this.stream.destroy();
@@ -105,4 +100,9 @@ export class RuntimeSession {
     this.idle(true);
     this.stream.destroy();
   }
+}
+
+/** `show info` says `Stopping: 1` in a worker a reload replaced: its map is no longer the one that routes. */
+export function isStopping(showInfoAnswer: string): boolean {
+  return /^Stopping: 1$/m.test(showInfoAnswer);
 }

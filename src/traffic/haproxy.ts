@@ -7,7 +7,7 @@ import type { BalancerHostState, Host, Inventory, LiveTraffic, Traffic } from '.
 import { waitUntil } from '../retry.js';
 import type { Settings } from '../settings.js';
 import { commandLine, runtime, runtimeWordProblem, socatArgv, socketPathProblem, type MapKey, type RuntimeCommand } from './haproxy-runtime.js';
-import { RuntimeSession } from './haproxy-session.js';
+import { RuntimeSession, isStopping } from './haproxy-session.js';
 import {
   MAP_KEYS,
   SERVER_CHECKS,
@@ -526,17 +526,13 @@ export class HaproxyTraffic implements Traffic {
       try {
         // `show info` first, in the same round trip: a worker a reload replaced says `Stopping: 1`.
         const [info = '', ...answers] = await session.sendAll([runtime.showInfo(), ...commands], SESSION_ANSWER_TIMEOUT_MS);
-        if (!/^Stopping: 1$/m.test(info)) return answers.join('');
+        if (!isStopping(info)) return answers.join('');
         if (attempt > 1) throw new Error('the worker answering is stopping (a reload replaced it)');
         this.dropSession();
       } catch (error) {
         this.dropSession();
         const reason = failureOf(error);
-        if (attempt > 1)
-          throw new RuntimeApiError(
-            `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`,
-            reason,
-          );
+        if (attempt > 1) throw this.noAnswer(commands, reason);
         core.info(`HAProxy: the runtime API session ended (${reason}); opening another.`);
       }
     }
@@ -552,12 +548,17 @@ export class HaproxyTraffic implements Traffic {
     if (result.code !== 0) {
       // socat starts each message with a timestamp and its pid: `2026/01/05 10:00:00 socat[4242] E connect(...): Connection refused`.
       const reason = oneLine(result.stderr.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d(\.\d+)? socat\[\d+\] [A-Z] /gm, '')) || `exit ${result.code}`;
-      throw new RuntimeApiError(
-        `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`,
-        reason,
-      );
+      throw this.noAnswer(commands, reason);
     }
     return result.stdout;
+  }
+
+  /** The error of runtime API commands HAProxy did not answer, over the session or through socat. */
+  private noAnswer(commands: readonly RuntimeCommand[], reason: string): RuntimeApiError {
+    return new RuntimeApiError(
+      `HAProxy's admin socket ${this.options.socketPath} on ${this.runner.description} did not answer \`${verbOf(commands)}\`: ${reason}. Check that HAProxy runs and that input haproxy-socket names its \`stats socket\`.`,
+      reason,
+    );
   }
 
   /** The session held open for the run, opened on first use; undefined (said once in the log) when it cannot be. */
