@@ -40,16 +40,22 @@ export class DoLoadBalancerTraffic implements Traffic {
   }
 
   async readLive(): Promise<LiveTraffic> {
-    // A read under way when the job is cancelled ends (its retry waits too); one made after the
-    // cancel, to report where traffic is, runs to its end.
-    const signal = this.cancelled?.aborted ? undefined : this.cancelled;
-    return this.colorOf(await this.client.loadBalancer(this.digitalocean.loadBalancerId, signal));
+    // A read made after the cancel (to report where traffic is) runs to its end.
+    return this.colorOf(await this.client.loadBalancer(this.digitalocean.loadBalancerId, this.cancelFor()));
+  }
+
+  /**
+   * The cancel, for work starting now: it ends that work's waits and reads when the job is
+   * cancelled while it runs; work ordered after the cancel (reporting where traffic is, a move that
+   * settles traffic on one color) gets none and runs to its end.
+   */
+  private cancelFor(): AbortSignal | undefined {
+    return this.cancelled?.aborted ? undefined : this.cancelled;
   }
 
   async moveTo(color: Color, _hosts: Host[]): Promise<string> {
     const id = this.digitalocean.loadBalancerId;
-    // A move ordered after the cancel (one that settles traffic on one color) runs to its end.
-    const signal = this.cancelled?.aborted ? undefined : this.cancelled;
+    const signal = this.cancelFor();
     const before = await this.client.activeLoadBalancer(id, signal);
     this.startedOn ??= targetOf(before);
     const incoming = await this.dropletIdsOf(color);
