@@ -4,16 +4,12 @@ import { Readable, type Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { ConnectionLost, InputError, UserError } from '../errors.js';
 import type { ProbeTransport } from '../providers/types.js';
-import { formatHost, type HostAddress, type SshSettings } from '../settings.js';
+import type { HostAddress, SshSettings } from '../settings.js';
 import { lineSplitter, toShell, type Argv, type CommandResult, type CommandRunner, type RunOptions } from './command.js';
 import { fingerprint, hostKeyAlgorithmsFor, keysFor, keyTypeOf, knownHostsName, parseKnownHosts } from './known-hosts.js';
+import { endpoint, type Endpoint, type SshTarget } from './ssh-endpoint.js';
 
-/** Where to connect: a host of a color, the HAProxy host, a jump host. */
-export interface SshTarget {
-  host: string;
-  port?: number;
-  user?: string;
-}
+export type { SshTarget } from './ssh-endpoint.js';
 
 /** Host key types ssh2 can verify; a known_hosts line of another type (a security key) cannot be used. */
 const VERIFIABLE_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa', 'ssh-dss']);
@@ -104,19 +100,6 @@ export class JumpHostTunnel implements ProbeTransport {
     }
     return this.connection;
   }
-}
-
-interface Endpoint {
-  host: string;
-  port: number;
-  user: string;
-  /** As logs and known_hosts write it: `10.0.0.11`, `[10.0.0.11]:2222`. */
-  name: string;
-}
-
-function endpoint(target: SshTarget | HostAddress, ssh: SshSettings): Endpoint {
-  const port = target.port ?? ssh.port;
-  return { host: target.host, port, user: target.user ?? ssh.user, name: formatHost({ host: target.host, ...(port !== 22 && { port }) }) };
 }
 
 async function open(to: Endpoint, ssh: SshSettings, sock: Readable | undefined, what: string): Promise<NodeSSH> {

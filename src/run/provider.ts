@@ -5,6 +5,7 @@ import { HostScriptReleaser } from '../hosts/releaser.js';
 import { LocalRunner, type CommandRunner } from '../hosts/command.js';
 import { ConnectOnFirstUse } from '../hosts/lazy-runner.js';
 import type { JumpHostTunnel, SshTarget } from '../hosts/ssh.js';
+import { endpoint } from '../hosts/ssh-endpoint.js';
 import type { ProbeTransport } from '../providers/types.js';
 import { DropletTagInventory } from '../inventory/do-tags.js';
 import { StaticInventory } from '../inventory/static.js';
@@ -72,7 +73,7 @@ function jumpHostTunnel(jumpHost: HostAddress, ssh: SshSettings): ProbeTransport
   let tunnel: Promise<JumpHostTunnel> | undefined;
   const load = () => (tunnel ??= import('../hosts/ssh.js').then((loaded) => new loaded.JumpHostTunnel(jumpHost, ssh)));
   return {
-    description: `the jump host ${formatHost({ host: jumpHost.host, ...((jumpHost.port ?? ssh.port) !== 22 && { port: jumpHost.port ?? ssh.port }) })}`,
+    description: `the jump host ${endpoint(jumpHost, ssh).name}`,
     connect: async (host, port) => (await load()).connect(host, port),
     close: async () => (await tunnel)?.close(),
   };
