@@ -25,8 +25,6 @@ var external_node_stream_ = __webpack_require__(7075);
 var external_node_string_decoder_ = __webpack_require__(6193);
 // EXTERNAL MODULE: ./src/errors.ts
 var errors = __webpack_require__(3916);
-// EXTERNAL MODULE: ./src/settings.ts + 1 modules
-var settings = __webpack_require__(255);
 // EXTERNAL MODULE: ./src/hosts/command.ts
 var command = __webpack_require__(7486);
 // EXTERNAL MODULE: external "node:crypto"
@@ -99,6 +97,8 @@ function hostKeyAlgorithmsFor(types) {
     return [...new Set(algorithms)];
 }
 
+// EXTERNAL MODULE: ./src/hosts/ssh-endpoint.ts
+var ssh_endpoint = __webpack_require__(8743);
 ;// CONCATENATED MODULE: ./src/hosts/ssh.ts
 
 
@@ -125,11 +125,11 @@ const KEEPALIVE_COUNT_MAX = 3;
  * every failure to connect is a one-line UserError that names the host.
  */
 async function connectSsh(target, ssh) {
-    const destination = endpoint(target, ssh);
+    const destination = (0,ssh_endpoint/* endpoint */.s)(target, ssh);
     let jump;
     let sock;
     if (ssh.jumpHost) {
-        const via = endpoint(ssh.jumpHost, ssh);
+        const via = (0,ssh_endpoint/* endpoint */.s)(ssh.jumpHost, ssh);
         jump = await ssh_open(via, ssh, undefined, 'the jump host ');
         try {
             // The jump host opens the TCP connection to the target; SSH (and the host key check) runs
@@ -164,7 +164,7 @@ class JumpHostTunnel {
     constructor(jumpHost, ssh) {
         this.jumpHost = jumpHost;
         this.ssh = ssh;
-        this.description = `the jump host ${endpoint(jumpHost, ssh).name}`;
+        this.description = `the jump host ${(0,ssh_endpoint/* endpoint */.s)(jumpHost, ssh).name}`;
     }
     async connect(host, port) {
         const jump = await this.open();
@@ -177,7 +177,7 @@ class JumpHostTunnel {
     }
     open() {
         if (!this.connection) {
-            const opening = ssh_open(endpoint(this.jumpHost, this.ssh), this.ssh, undefined, 'the jump host ');
+            const opening = ssh_open((0,ssh_endpoint/* endpoint */.s)(this.jumpHost, this.ssh), this.ssh, undefined, 'the jump host ');
             this.connection = opening;
             const forget = () => {
                 if (this.connection === opening)
@@ -189,10 +189,6 @@ class JumpHostTunnel {
         }
         return this.connection;
     }
-}
-function endpoint(target, ssh) {
-    const port = target.port ?? ssh.port;
-    return { host: target.host, port, user: target.user ?? ssh.user, name: (0,settings/* formatHost */.g9)({ host: target.host, ...(port !== 22 && { port }) }) };
 }
 async function ssh_open(to, ssh, sock, what) {
     const check = hostKeyCheck(to, ssh);
